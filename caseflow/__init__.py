@@ -1,0 +1,1 @@
+"""caseflow's case model and rules: pure and deterministic, safe inside the workflow sandbox."""

@@ -1,0 +1,58 @@
+"""Settings: the only difference between the embedded stack and production.
+
+Read from environment variables prefixed `CASEFLOW_` and, when present, from `.data/caseflow.env`,
+which `caseflow dev up` writes with the embedded stack's generated credentials. Client-side only:
+never imported by workflows.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+GiB = 1024**3
+
+
+class CaseflowSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CASEFLOW_",
+        env_file=".data/caseflow.env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    # Temporal: the embedded dev server by default; a cluster or Temporal Cloud in production.
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_tls: bool = False
+    temporal_api_key: SecretStr | None = None
+    temporal_ui_url: str = "http://127.0.0.1:8233"
+    task_queue: str = "cases"
+
+    # S3: SeaweedFS on loopback by default; AWS S3 in production (leave the endpoint unset).
+    s3_endpoint_url: str | None = "http://127.0.0.1:8333"
+    s3_region: str = "us-east-1"
+    s3_bucket: str = "caseflow-documents"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+
+    # Mail: the stack's SMTP sink by default.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_sender: str = "caseflow@example.invalid"
+
+    # Documents.
+    max_document_bytes: int = Field(default=5 * GiB, gt=0)
+    multipart_threshold_bytes: int = Field(default=16 * 1024**2, gt=0)
+    multipart_chunk_bytes: int = Field(default=16 * 1024**2, ge=5 * 1024**2)
+
+    # Where the embedded stack keeps its state.
+    data_dir: Path = Path(".data")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> CaseflowSettings:
+    return CaseflowSettings()

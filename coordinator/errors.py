@@ -1,0 +1,29 @@
+"""How the CLI turns an exception into the one line a coordinator reads."""
+
+from __future__ import annotations
+
+import click
+from pydantic import ValidationError
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "unknown error"
+
+
+def one_line_error(error: BaseException) -> tuple[str, int]:
+    """The message and exit code for an error. Usage errors exit 2, everything else 1."""
+    if isinstance(error, click.UsageError):
+        return _first_line(error.format_message()), 2
+    if isinstance(error, click.ClickException):
+        return _first_line(error.format_message()), 1
+    if isinstance(error, ValidationError):
+        parts = []
+        for item in error.errors():
+            where = ".".join(str(p) for p in item["loc"]) or "input"
+            parts.append(f"{where}: {item['msg']}")
+        return "; ".join(parts), 1
+    # Temporal wraps activity and update failures; the innermost cause has the useful text.
+    cause = error
+    while getattr(cause, "cause", None) is not None:
+        cause = cause.cause
+    return _first_line(str(cause) or type(cause).__name__), 1
