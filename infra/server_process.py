@@ -1,0 +1,128 @@
+"""One server process of the embedded stack: started in its own process group, logged to a file,
+remembered in a pid file so that a later `caseflow dev down` stops exactly what `up` started."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+
+class StackError(RuntimeError):
+    """A stack server could not start or stop; the message says why in one line."""
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the OS says is free now (tests use it to avoid fixed ports)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def port_answers(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass
+class ServerProcess:
+    """A named server: its command, the ports it must own, and where its pid and log go."""
+
+    name: str
+    command: Sequence[str]
+    ports: Sequence[int]
+    run_dir: Path
+    env: dict[str, str] | None = None
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.run_dir / f"{self.name}.log"
+
+    def pid(self) -> int | None:
+        """The pid from our pid file if that process is still ours and alive."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        try:
+            process = psutil.Process(pid)
+            # A recycled pid belongs to someone else: only trust it if it runs our command.
+            if process.status() == psutil.STATUS_ZOMBIE or process.cmdline() != list(self.command):
+                return None
+        except psutil.Error:
+            return None
+        return pid
+
+    def is_running(self) -> bool:
+        return self.pid() is not None
+
+    def start(self) -> int:
+        if (pid := self.pid()) is not None:
+            return pid
+        for port in self.ports:
+            if not port_is_free(port):
+                raise StackError(f"{self.name}: port {port} on 127.0.0.1 is already in use")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "ab") as log:
+            process = subprocess.Popen(
+                list(self.command),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group: stopping it stops its children
+                env={**os.environ, **(self.env or {})},
+            )
+        self.pid_file.write_text(str(process.pid))
+        return process.pid
+
+    def wait_until(self, ready: Callable[[], bool], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if ready():
+                return
+            if self.pid() is None:
+                raise StackError(f"{self.name} exited during start-up; see {self.log_file}")
+            time.sleep(0.2)
+        raise StackError(f"{self.name} not ready after {timeout:.0f}s; see {self.log_file}")
+
+    def stop(self, timeout: float = 15.0) -> bool:
+        """Stop the process we started, if any. Returns whether something was stopped."""
+        pid = self.pid()
+        self.pid_file.unlink(missing_ok=True)
+        if pid is None:
+            return False
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return False
+        try:
+            psutil.Process(pid).wait(timeout=timeout)
+        except psutil.TimeoutExpired:
+            os.killpg(pid, signal.SIGKILL)
+        except psutil.NoSuchProcess:
+            pass
+        return True
