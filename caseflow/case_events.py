@@ -1,0 +1,210 @@
+"""The events a case accepts: one pydantic model per CaseWorkflow update or signal input.
+
+Shape checks live here (the CLI validates the same JSON before sending); checks that need case
+state (stage, known hospitals and documents) live in the workflow's update validators.
+"""
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from caseflow.documents import DocumentKind, DocumentRef
+
+_EVENT_CONFIG = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+HospitalId = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,60}$")]
+PersonId = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,40}$")]
+# Free text a person types (reasons, opinions). It stays in workflow state and packets only.
+Note = Annotated[str, Field(min_length=1, max_length=4000)]
+
+
+class AddDocument(BaseModel):
+    """A document already stored in S3 by the CLI, now added to the case."""
+
+    model_config = _EVENT_CONFIG
+
+    ref: DocumentRef
+
+
+class WaiveRequirement(BaseModel):
+    model_config = _EVENT_CONFIG
+
+    item_id: str = Field(min_length=1, max_length=80)
+    reason: Note
+    waived_by: PersonId | None = None
+
+
+class ReviewOutcome(StrEnum):
+    PROCEED = "proceed"
+    NEED_MORE_RECORDS = "need_more_records"
+    NOT_A_CANDIDATE = "not_a_candidate"
+
+
+class SubmitReview(BaseModel):
+    """The specialist's review. Triage is advisory: this is where a person decides."""
+
+    model_config = _EVENT_CONFIG
+
+    outcome: ReviewOutcome
+    reviewer_id: PersonId
+    modalities: list[str] = Field(default_factory=list, max_length=20)
+    target_hospital_ids: list[HospitalId] = Field(default_factory=list, max_length=20)
+    requested_kinds: list[DocumentKind] = Field(default_factory=list, max_length=30)
+    recommendation: Note | None = None
+
+    @model_validator(mode="after")
+    def _fields_match_outcome(self) -> "SubmitReview":
+        if self.outcome == ReviewOutcome.PROCEED and not self.target_hospital_ids:
+            raise ValueError("target_hospital_ids: proceed needs at least one target hospital")
+        if self.outcome == ReviewOutcome.NEED_MORE_RECORDS and not self.requested_kinds:
+            raise ValueError("requested_kinds: need_more_records needs at least one kind")
+        if len(set(self.target_hospital_ids)) != len(self.target_hospital_ids):
+            raise ValueError("target_hospital_ids: a hospital is listed twice")
+        return self
+
+
+class HospitalDecision(StrEnum):
+    ACCEPT = "accept"
+    DECLINE = "decline"
+    NEEDS_MORE_INFORMATION = "needs_more_information"
+
+
+class CostEstimate(BaseModel):
+    model_config = _EVENT_CONFIG
+
+    amount: float = Field(gt=0)
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217, e.g. USD, INR, CNY")
+
+
+class HospitalResponse(BaseModel):
+    """A hospital's answer to a referral [domain.md, "Referrals and packets"]."""
+
+    model_config = _EVENT_CONFIG
+
+    hospital_id: HospitalId
+    decision: HospitalDecision
+    opinion: Note | None = None
+    proposed_treatment: Note | None = None
+    cost_estimate: CostEstimate | None = None
+    earliest_admission_date: date | None = None
+    visa_invitation_possible: bool = False
+    # Documents the hospital sent back (opinion, plan, estimate), already uploaded by the CLI.
+    documents: list[DocumentRef] = Field(default_factory=list, max_length=50)
+
+
+class SelectHospital(BaseModel):
+    model_config = _EVENT_CONFIG
+
+    hospital_id: HospitalId
+
+
+class TranslationReceived(BaseModel):
+    """The vendor's translated documents, uploaded by the CLI, for the translation job."""
+
+    model_config = _EVENT_CONFIG
+
+    documents: list[DocumentRef] = Field(min_length=1, max_length=100)
+    language: str = Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+
+class TravelEventKind(StrEnum):
+    VISA_LETTER_REQUESTED = "visa_letter_requested"
+    VISA_LETTER_RECEIVED = "visa_letter_received"
+    VISA_GRANTED = "visa_granted"
+    VISA_REFUSED = "visa_refused"
+    FLIGHTS_BOOKED = "flights_booked"
+    ARRIVED = "arrived"
+
+
+class TravelEvent(BaseModel):
+    model_config = _EVENT_CONFIG
+
+    kind: TravelEventKind
+    on: date
+    # flights_booked may set the planned admission date agreed with the hospital.
+    planned_admission_date: date | None = None
+    document: DocumentRef | None = None  # e.g. the visa invitation letter
+
+    @model_validator(mode="after")
+    def _admission_only_with_flights(self) -> "TravelEvent":
+        if (
+            self.planned_admission_date is not None
+            and self.kind != TravelEventKind.FLIGHTS_BOOKED
+        ):
+            raise ValueError("planned_admission_date: only flights_booked may set it")
+        return self
+
+
+class AdmissionRecorded(BaseModel):
+    model_config = _EVENT_CONFIG
+
+    admitted_on: date
+
+
+class DischargeRecorded(BaseModel):
+    model_config = _EVENT_CONFIG
+
+    discharged_on: date
+    summary: DocumentRef | None = None
+
+
+class FollowUpRecorded(BaseModel):
+    model_config = _EVENT_CONFIG
+
+    day: int = Field(gt=0, description="the scheduled follow-up, in days after discharge")
+    status: Literal["well", "recurrence", "toxicity", "deceased", "lost_to_follow_up"]
+    note: Note | None = None
+    document: DocumentRef | None = None
+
+
+class Withdraw(BaseModel):
+    model_config = _EVENT_CONFIG
+
+    reason: Note
+    erase: bool = False
+
+
+class AssignCoordinator(BaseModel):
+    model_config = _EVENT_CONFIG
+
+    coordinator_id: PersonId
+
+
+class Hold(BaseModel):
+    model_config = _EVENT_CONFIG
+
+    reason: Note
+
+
+class Resume(BaseModel):
+    model_config = _EVENT_CONFIG
+
+    note: Note | None = None
+
+
+class RetryStep(BaseModel):
+    """Run a failed step again; `step_id` is the one `status` lists under failed steps."""
+
+    model_config = _EVENT_CONFIG
+
+    step_id: str = Field(min_length=1, max_length=200)
+
+
+class SkipStep(BaseModel):
+    model_config = _EVENT_CONFIG
+
+    step_id: str = Field(min_length=1, max_length=200)
+    reason: Note
+
+
+# Signals between a case and its referral children (not for the CLI).
+class ReferralStepDecision(BaseModel):
+    """The parent forwards retry_step/skip_step for a child's failed step."""
+
+    model_config = _EVENT_CONFIG
+
+    step_id: str
+    action: Literal["retry", "skip"]
+    decided_at: datetime

@@ -1,0 +1,214 @@
+"""What a case looks like from outside: its stage, outcome and the `status` query's result.
+
+Read models only. The workflow fills them from its state; the CLI prints them. They carry the
+domain's own words (stage, checklist item, hospital id) and leave clinical detail in the intake.
+"""
+
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from caseflow.case_events import HospitalResponse, ReviewOutcome
+from caseflow.documents import DocumentKind, DocumentRef
+from caseflow.sla import WaitKind
+
+_VIEW_CONFIG = ConfigDict(extra="forbid")
+
+
+class CaseStage(StrEnum):
+    INTAKE = "INTAKE"
+    RECORDS = "RECORDS"
+    SPECIALIST_REVIEW = "SPECIALIST_REVIEW"
+    HOSPITAL_SUBMISSION = "HOSPITAL_SUBMISSION"
+    TRANSLATION = "TRANSLATION"
+    TRAVEL = "TRAVEL"
+    ADMISSION = "ADMISSION"
+    FOLLOW_UP = "FOLLOW_UP"
+    CLOSED = "CLOSED"
+
+
+class CaseOutcome(StrEnum):
+    COMPLETED = "completed"
+    WITHDRAWN = "withdrawn"
+    NOT_A_CANDIDATE = "not_a_candidate"
+
+
+class TimelineEntry(BaseModel):
+    """One thing that happened to the case. `event` is a stable code; `detail` is short text
+    without patient data (ids, kinds, levels), safe to print in a queue view."""
+
+    model_config = _VIEW_CONFIG
+
+    at: datetime
+    stage: CaseStage
+    event: str
+    detail: str = ""
+    actor: str | None = None
+
+
+class ReferralState(StrEnum):
+    # Tracked separately, as domain.md's "Referrals and packets" asks: delivered, acknowledged,
+    # accepted/declined and outcome are different facts.
+    PREPARING = "preparing"
+    PACKET_STORED = "packet_stored"
+    DELIVERED = "delivered"
+    AWAITING_RESPONSE = "awaiting_response"
+    NEEDS_MORE_INFORMATION = "needs_more_information"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    STEP_FAILED = "step_failed"
+    CANCELLED = "cancelled"
+    SELECTED = "selected"
+    NOT_SELECTED = "not_selected"
+
+
+class HospitalReferralStatus(BaseModel):
+    model_config = _VIEW_CONFIG
+
+    hospital_id: str
+    workflow_id: str
+    state: ReferralState = ReferralState.PREPARING
+    packet_id: str | None = None
+    packet_prefix: str | None = None  # cases/<case_id>/packets/<packet_id>/
+    channel: str = "manual"
+    delivered_at: datetime | None = None
+    responded_at: datetime | None = None
+    response: HospitalResponse | None = None
+    escalation_level: int = 0
+    failed_step_id: str | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.state in {
+            ReferralState.ACCEPTED,
+            ReferralState.DECLINED,
+            ReferralState.CANCELLED,
+            ReferralState.SELECTED,
+            ReferralState.NOT_SELECTED,
+        }
+
+
+class Deadline(BaseModel):
+    """An open wait with its SLA. `paused_for` accumulates time spent on hold, which the SLA
+    clock does not count."""
+
+    model_config = _VIEW_CONFIG
+
+    deadline_id: str
+    wait: WaitKind
+    subject: str = ""  # e.g. a hospital id or "day-30"; never patient data
+    started_at: datetime
+    paused_for: timedelta = timedelta(0)
+    steps_fired: int = 0  # 0 none, 1 reminded, 2 coordinator, 3 supervisor
+    next_step: str | None = None
+    due_at: datetime | None = None
+
+
+class Escalation(BaseModel):
+    model_config = _VIEW_CONFIG
+
+    at: datetime
+    deadline_id: str
+    wait: WaitKind
+    subject: str = ""
+    step: str  # remind | escalate_coordinator | escalate_supervisor
+    level: int = Field(ge=1, le=3)
+    notice_id: str
+    notified: bool = True
+
+
+class ChecklistEntry(BaseModel):
+    model_config = _VIEW_CONFIG
+
+    item_id: str
+    title: str
+    accepts: list[DocumentKind]
+    reason: str
+    source: str
+    satisfied_by: list[str] = Field(default_factory=list)
+    waived_reason: str | None = None
+    missing: bool
+
+
+class TriageFlagEntry(BaseModel):
+    model_config = _VIEW_CONFIG
+
+    code: str
+    level: str
+    message: str
+    source: str
+
+
+class FailedStep(BaseModel):
+    """An activity that used up its retries; the case waits for retry_step or skip_step."""
+
+    model_config = _VIEW_CONFIG
+
+    step_id: str
+    activity: str
+    failed_at: datetime
+    error_type: str | None = None
+    attempts: int = 0
+    hospital_id: str | None = None  # set when the step belongs to a referral child
+
+
+class TravelProgress(BaseModel):
+    model_config = _VIEW_CONFIG
+
+    visa_needed: bool = True
+    visa_letter_requested_on: date | None = None
+    visa_letter_received_on: date | None = None
+    visa_granted_on: date | None = None
+    visa_refused_on: date | None = None
+    flights_booked_on: date | None = None
+    arrived_on: date | None = None
+    planned_admission_date: date | None = None
+
+
+class FollowUpState(BaseModel):
+    model_config = _VIEW_CONFIG
+
+    day: int
+    due_on: date
+    status: Literal["scheduled", "due", "recorded"] = "scheduled"
+    recorded_status: str | None = None
+
+
+class CaseStatus(BaseModel):
+    """The `status` query's answer."""
+
+    model_config = _VIEW_CONFIG
+
+    case_id: str
+    workflow_id: str
+    pathway: str
+    stage: CaseStage
+    stage_entered_at: datetime
+    time_in_stage: timedelta
+    outcome: CaseOutcome | None = None
+    coordinator_id: str
+    on_hold: bool = False
+    hold_reason: str | None = None
+    checklist: list[ChecklistEntry]
+    missing_items: list[str]
+    triage_flags: list[TriageFlagEntry]
+    triage_note: str = (
+        "Triage is advisory: a qualified oncologist at the receiving hospital decides."
+    )
+    documents: list[DocumentRef]
+    review_outcome: ReviewOutcome | None = None
+    target_hospital_ids: list[str] = Field(default_factory=list)
+    hospitals: list[HospitalReferralStatus]
+    selected_hospital_id: str | None = None
+    travel: TravelProgress | None = None
+    admitted_on: date | None = None
+    discharged_on: date | None = None
+    follow_ups: list[FollowUpState] = Field(default_factory=list)
+    open_deadlines: list[Deadline]
+    escalations: list[Escalation]
+    escalation_level: int = 0
+    failed_steps: list[FailedStep]
+    timeline: list[TimelineEntry]
+    run_count: int = 1  # how many runs (continue-as-new) the case has had
