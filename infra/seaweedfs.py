@@ -19,11 +19,12 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from infra.binaries import find_binary
+from infra.server_process import StackError
 
 LOOPBACK = "127.0.0.1"
 
 
-class SeaweedFSError(RuntimeError):
+class SeaweedFSError(StackError):
     """SeaweedFS could not be started, reached or stopped; the message says why in one line."""
 
 
@@ -138,15 +139,18 @@ class SeaweedFS:
     def endpoint_url(self) -> str:
         return f"http://{LOOPBACK}:{self.ports.s3}"
 
-    def start(self) -> int:
-        """Start `weed` in its own process group and record its pid. Returns the pid.
+    def start(self, wait: bool = True, timeout: float = 30.0) -> int:
+        """Start `weed` in its own process group, record its pid and (by default) wait until S3
+        answers. Returns the pid; reuses this directory's server if it is already running.
 
-        Raises BinaryMissing, PortTaken (naming the port) or SeaweedFSError when this directory's
-        server is already running.
+        Raises BinaryMissing, PortTaken (naming the ports) or SeaweedFSError.
         """
         weed = find_binary("weed")
-        if self.is_running():
-            raise SeaweedFSError(f"SeaweedFS for {self.data_dir} is already running")
+        running = self._recorded_process()
+        if running is not None:
+            if wait:
+                self.wait_ready(timeout)
+            return running.pid
         busy = self.ports.taken()
         if busy:
             listed = ", ".join(f"{name} port {port}" for name, port in busy)
@@ -169,6 +173,8 @@ class SeaweedFS:
         started = psutil.Process(process.pid).create_time()
         self.pid_file.write_text(json.dumps({"pid": process.pid, "create_time": started}))
         self._process = process
+        if wait:
+            self.wait_ready(timeout)
         return process.pid
 
     def wait_ready(self, timeout: float = 30.0) -> None:
@@ -189,6 +195,10 @@ class SeaweedFS:
             f"SeaweedFS S3 at {self.endpoint_url} not ready after {timeout:.0f}s: {last_error}"
             f" (log: {self.log_file})"
         )
+
+    def ensure_bucket(self, bucket: str) -> None:
+        """Create the bucket with versioning on, using this server's credentials."""
+        ensure_bucket(self.endpoint_url, self.access_key, self.secret_key, bucket)
 
     def is_running(self) -> bool:
         return self._recorded_process() is not None
