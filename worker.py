@@ -1,7 +1,64 @@
-"""The worker process: every workflow and activity on task queue "cases"."""
+"""The worker process: every workflow and activity on task queue "cases".
+
+Activities that use boto3 or smtplib are synchronous, so they run on a thread pool; workflows run
+in the SDK's sandbox.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
 
-async def main() -> None:
-    raise NotImplementedError
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from caseflow.settings import CaseflowSettings, get_settings
+from caseflow.temporal_client import connect
+
+log = logging.getLogger("caseflow.worker")
+
+
+def build_worker(
+    client: Client, settings: CaseflowSettings, executor: ThreadPoolExecutor
+) -> Worker:
+    """The worker with every workflow and activity registered; shared by main() and the tests."""
+    from activities.documents import DocumentStore
+
+    documents = DocumentStore(settings)
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[],
+        activities=[
+            documents.store_document,
+            documents.verify_document,
+            documents.presign_document,
+            documents.erase_case_documents,
+        ],
+        activity_executor=executor,
+        max_concurrent_activities=16,
+    )
+
+
+async def main(settings: CaseflowSettings | None = None) -> None:
+    settings = settings or get_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    client = await connect(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    with ThreadPoolExecutor(max_workers=16, thread_name_prefix="activity") as executor:
+        worker = build_worker(client, settings, executor)
+        # Leaving the context waits for running activities to finish (graceful shutdown).
+        async with worker:
+            log.info("worker started on task queue %r", settings.task_queue)
+            await stop.wait()
+            log.info("worker stopping")
+    log.info("worker stopped")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

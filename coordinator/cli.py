@@ -26,5 +26,6 @@ def app() -> None:
         sys.exit(130)
     except Exception as error:  # noqa: BLE001 - the CLI's contract is one line, never a traceback
         message, code = one_line_error(error)
-        print(f"error: {message}", file=sys.stderr)
+        if message:  # a bare group name already printed its help
+            print(f"error: {message}", file=sys.stderr)
         sys.exit(code)

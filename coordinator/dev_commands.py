@@ -1,7 +1,65 @@
-"""`caseflow dev up|down|status`: the embedded stack."""
+"""`caseflow dev up|down|status`: the embedded stack on 127.0.0.1."""
 
 from __future__ import annotations
 
+import json
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from caseflow.settings import CaseflowSettings, get_settings
+from infra.stack import EmbeddedStack, ensure_credentials
 
 dev_app = typer.Typer(no_args_is_help=True, help="The embedded stack on 127.0.0.1.")
+console = Console()
+
+
+def _stack() -> EmbeddedStack:
+    settings = get_settings()
+    ensure_credentials(settings.data_dir)
+    # Re-read settings: the env file may have just been written with fresh credentials.
+    get_settings.cache_clear()
+    return EmbeddedStack(CaseflowSettings())
+
+
+@dev_app.command()
+def up(
+    with_worker: bool = typer.Option(False, "--with-worker", help="Also start the worker."),
+    json_output: bool = typer.Option(False, "--json", help="Print machine-readable output."),
+) -> None:
+    """Start Temporal (with Web UI), SeaweedFS S3 and the SMTP sink; reuse what is running."""
+    addresses = _stack().up(with_worker=with_worker)
+    if json_output:
+        print(json.dumps({k: str(v) for k, v in vars(addresses).items()}))
+        return
+    console.print("[green]caseflow stack is up[/green]")
+    console.print(f"  Temporal gRPC  {addresses.temporal}")
+    console.print(f"  Temporal UI    {addresses.ui}")
+    console.print(f"  S3 (SeaweedFS) {addresses.s3}")
+    console.print(f"  SMTP sink      {addresses.smtp}  (messages in {addresses.maildir})")
+    if with_worker:
+        console.print("  Worker         running on task queue 'cases'")
+
+
+@dev_app.command()
+def down(json_output: bool = typer.Option(False, "--json")) -> None:
+    """Stop what `dev up` started; nothing else."""
+    stopped = _stack().down()
+    if json_output:
+        print(json.dumps({"stopped": stopped}))
+    else:
+        console.print(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}")
+
+
+@dev_app.command()
+def status(json_output: bool = typer.Option(False, "--json")) -> None:
+    """Which parts of the stack are running."""
+    running = _stack().status()
+    if json_output:
+        print(json.dumps(running))
+        return
+    table = Table("part", "state")
+    for name, is_up in running.items():
+        table.add_row(name, "[green]running[/green]" if is_up else "[red]stopped[/red]")
+    console.print(table)

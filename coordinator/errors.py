@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import click
 from pydantic import ValidationError
+from typer.exceptions import TyperException
 
 
 def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else "unknown error"
+    return text.strip().splitlines()[0] if text.strip() else ""
 
 
 def one_line_error(error: BaseException) -> tuple[str, int]:
-    """The message and exit code for an error. Usage errors exit 2, everything else 1."""
-    if isinstance(error, click.UsageError):
-        return _first_line(error.format_message()), 2
-    if isinstance(error, click.ClickException):
-        return _first_line(error.format_message()), 1
+    """The message and exit code for an error: usage errors exit 2, everything else 1."""
+    if isinstance(error, TyperException):
+        return _first_line(error.format_message()), getattr(error, "exit_code", 1)
     if isinstance(error, ValidationError):
         parts = []
         for item in error.errors():
@@ -26,4 +24,4 @@ def one_line_error(error: BaseException) -> tuple[str, int]:
     cause = error
     while getattr(cause, "cause", None) is not None:
         cause = cause.cause
-    return _first_line(str(cause) or type(cause).__name__), 1
+    return _first_line(str(cause)) or type(cause).__name__, 1
