@@ -49,7 +49,11 @@ class EmbeddedStack:
         self.data_dir = settings.data_dir.resolve()
 
     def temporal(self) -> TemporalDevServer:
-        return TemporalDevServer(self.data_dir / "temporal")
+        grpc = urlparse(f"//{self.settings.temporal_address}")
+        ui = urlparse(self.settings.temporal_ui_url)
+        if grpc.hostname not in ("127.0.0.1", "localhost") or grpc.port is None or ui.port is None:
+            raise StackError("the embedded Temporal needs CASEFLOW_TEMPORAL_ADDRESS on loopback")
+        return TemporalDevServer(self.data_dir / "temporal", grpc_port=grpc.port, ui_port=ui.port)
 
     def s3(self) -> SeaweedFS:
         creds_ready = self.settings.s3_access_key_id and self.settings.s3_secret_access_key
