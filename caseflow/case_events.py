@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from caseflow.documents import DocumentKind, DocumentRef
+from caseflow.hospitals import Modality
 
 _EVENT_CONFIG = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -49,7 +50,7 @@ class SubmitReview(BaseModel):
 
     outcome: ReviewOutcome
     reviewer_id: PersonId
-    modalities: list[str] = Field(default_factory=list, max_length=20)
+    modalities: list[Modality] = Field(default_factory=list, max_length=20)
     target_hospital_ids: list[HospitalId] = Field(default_factory=list, max_length=20)
     requested_kinds: list[DocumentKind] = Field(default_factory=list, max_length=30)
     recommendation: Note | None = None

@@ -101,6 +101,7 @@ class Deadline(BaseModel):
     subject: str = ""  # e.g. a hospital id or "day-30"; never patient data
     started_at: datetime
     paused_for: timedelta = timedelta(0)
+    held_since: datetime | None = None
     steps_fired: int = 0  # 0 none, 1 reminded, 2 coordinator, 3 supervisor
     next_step: str | None = None
     due_at: datetime | None = None
@@ -212,3 +213,24 @@ class CaseStatus(BaseModel):
     failed_steps: list[FailedStep]
     timeline: list[TimelineEntry]
     run_count: int = 1  # how many runs (continue-as-new) the case has had
+
+
+class EventAck(BaseModel):
+    """What every accepted update returns: where the case stands after it."""
+
+    model_config = _VIEW_CONFIG
+
+    case_id: str
+    stage: CaseStage
+    detail: str = ""
+
+
+class CaseResult(BaseModel):
+    """The CaseWorkflow's result when the case closes."""
+
+    model_config = _VIEW_CONFIG
+
+    case_id: str
+    outcome: CaseOutcome
+    closed_at: datetime
+    documents_erased: bool = False
