@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from caseflow.intake import CaseIntake
 from caseflow.sla import SlaPolicy
 
 
@@ -89,8 +90,7 @@ class HospitalDirectory(BaseModel):
         for hospital in self.hospitals:
             if hospital.hospital_id == hospital_id:
                 return hospital
-        known = ", ".join(h.hospital_id for h in self.hospitals)
-        raise UnknownHospitalError(f"hospital_id: unknown hospital {hospital_id!r}; known: {known}")
+        raise UnknownHospitalError(f"hospital_id: {self._unknown(hospital_id)}")
 
     def __contains__(self, hospital_id: object) -> bool:
         return any(h.hospital_id == hospital_id for h in self.hospitals)
@@ -104,6 +104,36 @@ class HospitalDirectory(BaseModel):
     def subset(self, hospital_ids: list[str]) -> "HospitalDirectory":
         """Just these hospitals, in this order (for a workflow's input); unknown ids raise."""
         return HospitalDirectory(hospitals=[self.get(h) for h in hospital_ids])
+
+    def check_intake_hospitals(self, intake: CaseIntake) -> None:
+        """Every hospital the intake names exists and lies in a chosen destination country.
+
+        Raises ValueError naming the field. Call it where the directory is at hand (the CLI,
+        or a workflow that received the directory in its input).
+        """
+        countries = intake.destinations.countries
+        for index, hospital_id in enumerate(intake.destinations.hospital_ids):
+            where = f"destinations.hospital_ids.{index}"
+            if hospital_id not in self:
+                raise ValueError(f"{where}: {self._unknown(hospital_id)}")
+            if self.get(hospital_id).country not in countries:
+                raise ValueError(
+                    f"{where}: hospital {hospital_id!r} is in {self.get(hospital_id).country}, "
+                    f"not in destinations.countries"
+                )
+        for index, grant in enumerate(intake.consents):
+            if grant.hospital_id is None:
+                continue
+            where = f"consents.{index}.hospital_id"
+            if grant.hospital_id not in self:
+                raise ValueError(f"{where}: {self._unknown(grant.hospital_id)}")
+            if self.get(grant.hospital_id).country != grant.country:
+                raise ValueError(f"{where}: hospital {grant.hospital_id!r} is not in "
+                                 f"{grant.country}")
+
+    def _unknown(self, hospital_id: str) -> str:
+        known = ", ".join(h.hospital_id for h in self.hospitals)
+        return f"unknown hospital {hospital_id!r}; known: {known}"
 
     @classmethod
     def from_json(cls, text: str | bytes) -> "HospitalDirectory":

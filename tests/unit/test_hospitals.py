@@ -1,6 +1,7 @@
 """The hospital directory: the packaged sample, lookups, and what an entry must carry."""
 
 import json
+import re
 from importlib import resources
 
 import pytest
@@ -93,3 +94,36 @@ def test_round_trips_through_temporals_converter(directory):
     converter = pydantic_data_converter.payload_converter
     [back] = converter.from_payloads(converter.to_payloads([directory]), [HospitalDirectory])
     assert back == directory
+
+
+def _intake(hospital_ids, countries=("IN", "CN"), consent_hospital=None, consent_country="CN"):
+    from caseflow.intake import CaseIntake
+    from tests.unit.test_intake import intake_data
+
+    data = intake_data()
+    data["destinations"] = {"countries": list(countries), "hospital_ids": hospital_ids}
+    data["consents"][0].update(hospital_id=consent_hospital, country=consent_country)
+    return CaseIntake.model_validate(data)
+
+
+def test_intake_hospitals_that_exist_in_chosen_countries_pass(directory):
+    directory.check_intake_hospitals(
+        _intake(["cn-xiamen-bnct", "in-chennai-proton"], consent_hospital="cn-xiamen-bnct")
+    )
+
+
+@pytest.mark.parametrize(
+    ("intake_args", "message"),
+    [
+        ((["cn-xiamen-bnct", "us-boston"],),
+         "destinations.hospital_ids.1: unknown hospital 'us-boston'"),
+        ((["cn-xiamen-bnct"], ("IN",)),
+         "destinations.hospital_ids.0: hospital 'cn-xiamen-bnct' is in CN, not in"),
+        (([], ("IN", "CN"), "nowhere"), "consents.0.hospital_id: unknown hospital 'nowhere'"),
+        (([], ("IN", "CN"), "in-mumbai-rlt", "CN"),
+         "consents.0.hospital_id: hospital 'in-mumbai-rlt' is not in CN"),
+    ],
+)
+def test_intake_hospital_mismatches_are_rejected(directory, intake_args, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        directory.check_intake_hospitals(_intake(*intake_args))
