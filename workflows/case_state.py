@@ -1,0 +1,88 @@
+"""CaseWorkflow's input and its whole state, which continue-as-new carries to the next run."""
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from caseflow.case_events import SubmitReview, TranslationReceived, Withdraw
+    from caseflow.case_status import (
+        CaseOutcome,
+        CaseStage,
+        Deadline,
+        Escalation,
+        FailedStep,
+        FollowUpState,
+        HospitalReferralStatus,
+        TimelineEntry,
+        TravelProgress,
+        TriageFlagEntry,
+    )
+    from caseflow.checklist import RecordsChecklist
+    from caseflow.documents import DocumentRef
+    from caseflow.hospitals import Hospital
+    from caseflow.intake import CaseIntake
+    from caseflow.sla import DEFAULT_SLAS, SlaDefaults
+    from workflows.sla_watch import StepAction, StepRetry
+
+DEFAULT_FOLLOW_UP_DAYS = [14, 30, 90, 180, 365]
+
+
+class CaseState(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stage: CaseStage = CaseStage.INTAKE
+    stage_entered_at: datetime
+    stage_seq: int = 0
+    outcome: CaseOutcome | None = None
+    closed_at: datetime | None = None
+    coordinator_id: str
+    on_hold: bool = False
+    hold_reason: str | None = None
+    checklist: RecordsChecklist
+    triage_flags: list[TriageFlagEntry] = Field(default_factory=list)
+    documents: dict[str, DocumentRef] = Field(default_factory=dict)
+    pending_review: SubmitReview | None = None
+    review: SubmitReview | None = None
+    referrals: dict[str, HospitalReferralStatus] = Field(default_factory=dict)
+    selected_hospital_id: str | None = None
+    translation_job_id: str | None = None
+    translation: TranslationReceived | None = None
+    travel: TravelProgress | None = None
+    admitted_on: date | None = None
+    discharged_on: date | None = None
+    follow_ups: list[FollowUpState] = Field(default_factory=list)
+    deadlines: dict[str, Deadline] = Field(default_factory=dict)
+    escalations: list[Escalation] = Field(default_factory=list)
+    failed_steps: dict[str, FailedStep] = Field(default_factory=dict)
+    step_decisions: dict[str, StepAction] = Field(default_factory=dict)
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    withdrawal: Withdraw | None = None
+    documents_erased: bool = False
+    run_count: int = 1
+
+
+class CaseWorkflowInput(BaseModel):
+    """How a case starts (the CLI builds it) and how it continues as new (with `carried`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    case_id: str
+    intake: CaseIntake
+    # A snapshot of the directory entries the case may use; the workflow never reads files.
+    hospitals: list[Hospital] = Field(min_length=1)
+    slas: SlaDefaults = DEFAULT_SLAS
+    follow_up_days: list[int] = Field(default_factory=lambda: list(DEFAULT_FOLLOW_UP_DAYS))
+    retry: StepRetry = StepRetry()
+    # Testing and operations: continue as new once history reaches this many events, in
+    # addition to whenever Temporal suggests it.
+    continue_as_new_after_events: int | None = Field(default=None, ge=100)
+    carried: CaseState | None = None
+
+    @field_validator("follow_up_days")
+    @classmethod
+    def _increasing(cls, value: list[int]) -> list[int]:
+        if any(day <= 0 for day in value) or value != sorted(set(value)):
+            raise ValueError("follow_up_days: positive, increasing, no repeats")
+        return value

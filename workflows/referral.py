@@ -1,0 +1,310 @@
+"""HospitalReferralWorkflow: one hospital's referral, a child of the case.
+
+It stores the packet, makes it available through the hospital's channel, then waits for the
+hospital's answer under the hospital's own SLA. The answer arrives at the case (the coordinator's
+record_hospital_response update, validated there) and is forwarded here as a signal; progress goes
+back to the case as signals, so the case's `status` shows every hospital live.
+"""
+
+from pydantic import BaseModel, ConfigDict
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.letters import ReferralPacketRequest, StoredPacket
+    from activities.notifications import Notice
+    from caseflow import search_attributes as sa
+    from caseflow.case_events import (
+        AssignCoordinator,
+        HospitalDecision,
+        HospitalResponse,
+        ReferralStepDecision,
+        SubmitReview,
+    )
+    from caseflow.case_status import (
+        Deadline,
+        Escalation,
+        FailedStep,
+        HospitalReferralStatus,
+        ReferralState,
+        TriageFlagEntry,
+    )
+    from caseflow.documents import DocumentRef
+    from caseflow.hospitals import Hospital
+    from caseflow.ids import referral_workflow_id
+    from caseflow.intake import CaseIntake
+    from caseflow.sla import SlaDefaults, SlaStep, WaitKind
+    from workflows.sla_watch import SlaWatch, StepAction, StepRetry, send_notice
+
+
+class ReferralInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    case_id: str
+    parent_workflow_id: str
+    hospital: Hospital
+    intake: CaseIntake
+    documents: list[DocumentRef]
+    triage_flags: list[TriageFlagEntry]
+    review: SubmitReview
+    coordinator_id: str
+    slas: SlaDefaults
+    retry: StepRetry = StepRetry()
+    on_hold: bool = False
+    letter_language: str = "en"
+
+
+class ReferralProgress(BaseModel):
+    """What the child tells the case: its status plus the event that changed it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: HospitalReferralStatus
+    event: str
+    detail: str = ""
+    escalation: Escalation | None = None
+    failed_step: FailedStep | None = None
+    cleared_step_id: str | None = None
+
+
+class HoldChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    on_hold: bool
+
+
+@workflow.defn
+class HospitalReferralWorkflow:
+    @workflow.init
+    def __init__(self, input: ReferralInput) -> None:
+        self._input = input
+        self._coordinator_id = input.coordinator_id
+        self._on_hold = input.on_hold
+        self._responses: list[HospitalResponse] = []
+        self._deadlines: dict[str, Deadline] = {}
+        self._failed_steps: dict[str, FailedStep] = {}
+        self._decisions: dict[str, StepAction] = {}
+        self._published: dict[str, object] = {}
+        hospital = input.hospital
+        self._status = HospitalReferralStatus(
+            hospital_id=hospital.hospital_id,
+            workflow_id=referral_workflow_id(input.case_id, hospital.hospital_id),
+            channel=hospital.channel,
+        )
+        self._watch = SlaWatch(
+            deadlines=self._deadlines,
+            failed_steps=self._failed_steps,
+            step_decisions=self._decisions,
+            is_on_hold=lambda: self._on_hold,
+            escalate=self._escalate,
+            changed=self._publish,
+            record=self._record_step,
+            step_policy=input.slas.for_wait(WaitKind.STEP_FAILURE),
+            retry=input.retry,
+        )
+
+    @workflow.run
+    async def run(self, input: ReferralInput) -> HospitalReferralStatus:
+        hospital = input.hospital
+        workflow.upsert_search_attributes([sa.HOSPITALS.value_set([hospital.hospital_id])])
+        # Consent is checked before every delivery, retries included [domain.md, "Consent"].
+        if not input.intake.has_consent(hospital.country, hospital.hospital_id, "referral"):
+            self._status.state = ReferralState.CANCELLED
+            await self._report("consent_missing", "no referral consent for this hospital")
+            return self._status
+
+        packet_id = str(workflow.uuid4())
+        self._status.packet_id = packet_id
+        stored = await self._watch.run_step(
+            f"referral-{hospital.hospital_id}-packet",
+            "render_referral_packet",
+            ReferralPacketRequest(
+                packet_id=packet_id,
+                case_id=input.case_id,
+                hospital=hospital,
+                intake=input.intake,
+                documents=input.documents,
+                triage_flags=input.triage_flags,
+                modalities=[m.value for m in input.review.modalities],
+                recommendation=input.review.recommendation,
+                reviewer_id=input.review.reviewer_id,
+                coordinator_id=self._coordinator_id,
+                language=input.letter_language,
+                written_on=workflow.now().date(),
+            ),
+            result_type=StoredPacket,
+            hospital_id=hospital.hospital_id,
+        )
+        if stored is not None:
+            self._status.packet_prefix = stored.prefix
+            self._status.state = ReferralState.PACKET_STORED
+            await self._report("packet_stored", f"packet {packet_id}")
+        else:
+            await self._report("packet_skipped", "packet step skipped; deliver by hand")
+
+        await self._deliver()
+        await self._await_answer()
+        return self._status
+
+    async def _deliver(self) -> None:
+        hospital = self._input.hospital
+        # Only the manual channel exists so far: the coordinator fetches the packet with
+        # `caseflow case packet` and sends it; email and webhook fall back to that too.
+        detail = "packet ready for manual delivery"
+        if hospital.channel != "manual":
+            detail += f" (channel {hospital.channel} not automated yet)"
+        await send_notice(
+            Notice(
+                notice_id=f"{self._input.case_id}.{hospital.hospital_id}.packet-ready",
+                case_id=self._input.case_id,
+                coordinator_id=self._coordinator_id,
+                reason=f"referral packet for hospital {hospital.hospital_id} is ready",
+                audience=["coordinator"],
+            )
+        )
+        self._status.state = ReferralState.DELIVERED
+        self._status.delivered_at = workflow.now()
+        await self._report("packet_delivered", detail)
+
+    async def _await_answer(self) -> None:
+        hospital = self._input.hospital
+        policy = hospital.response_sla or self._input.slas.for_wait(WaitKind.HOSPITAL_RESPONSE)
+        round_ = 0
+        while True:
+            self._status.state = (
+                ReferralState.NEEDS_MORE_INFORMATION
+                if round_ and self._status.state == ReferralState.NEEDS_MORE_INFORMATION
+                else ReferralState.AWAITING_RESPONSE
+            )
+            seen = len(self._responses)
+            await self._watch.wait(
+                f"hospital-{hospital.hospital_id}-{round_}",
+                WaitKind.HOSPITAL_RESPONSE,
+                policy,
+                lambda seen=seen: len(self._responses) > seen,
+                subject=hospital.hospital_id,
+            )
+            response = self._responses[-1]
+            self._status.response = response
+            self._status.responded_at = workflow.now()
+            self._status.escalation_level = 0
+            if response.decision == HospitalDecision.ACCEPT:
+                self._status.state = ReferralState.ACCEPTED
+            elif response.decision == HospitalDecision.DECLINE:
+                self._status.state = ReferralState.DECLINED
+            else:
+                # The hospital asked for more: the clock restarts for its next answer.
+                self._status.state = ReferralState.NEEDS_MORE_INFORMATION
+                round_ += 1
+                continue
+            self._publish()
+            return
+
+    @workflow.signal
+    def hospital_responded(self, response: HospitalResponse) -> None:
+        self._responses.append(response)
+
+    @workflow.signal
+    def decide_step(self, decision: ReferralStepDecision) -> None:
+        if decision.step_id in self._failed_steps:
+            self._decisions[decision.step_id] = decision.action
+
+    @workflow.signal
+    def set_hold(self, change: HoldChange) -> None:
+        self._on_hold = change.on_hold
+
+    @workflow.signal
+    def assign_coordinator(self, change: AssignCoordinator) -> None:
+        self._coordinator_id = change.coordinator_id
+
+    @workflow.query
+    def status(self) -> HospitalReferralStatus:
+        return self._status
+
+    async def _escalate(self, deadline: Deadline, step: SlaStep, level: int) -> None:
+        hospital_id = self._input.hospital.hospital_id
+        if deadline.wait == WaitKind.STEP_FAILURE:
+            reason = f"referral step {deadline.subject} failed and needs retry_step or skip_step"
+        else:
+            reason = f"hospital {hospital_id} has not answered the referral"
+        notice_id = f"{self._input.case_id}.{deadline.deadline_id}.{step.value}"
+        notified = await send_notice(
+            Notice(
+                notice_id=notice_id,
+                case_id=self._input.case_id,
+                coordinator_id=self._coordinator_id,
+                reason=f"{reason} ({_STEP_WORDS[step]})",
+                audience=["coordinator", "supervisor"] if level == 3 else ["coordinator"],
+            )
+        )
+        escalation = Escalation(
+            at=workflow.now(),
+            deadline_id=deadline.deadline_id,
+            wait=deadline.wait,
+            subject=deadline.subject,
+            step=step.value,
+            level=level,
+            notice_id=notice_id,
+            notified=notified,
+        )
+        self._status.escalation_level = level
+        self._publish(level)
+        await self._report(f"sla_{step.value}", reason, escalation=escalation)
+
+    async def _record_step(self, event: str, detail: str, step_id: str) -> None:
+        # Failed-step bookkeeping goes to the case, which owns the timeline and retry/skip.
+        failed = self._failed_steps.get(step_id) if event == "step_failed" else None
+        if failed is not None:
+            self._status.state = ReferralState.STEP_FAILED
+            self._status.failed_step_id = step_id
+        else:
+            self._status.failed_step_id = None
+        await self._report(
+            event,
+            detail,
+            failed_step=failed,
+            cleared_step_id=None if failed is not None else step_id,
+        )
+
+    async def _report(
+        self,
+        event: str,
+        detail: str,
+        *,
+        escalation: Escalation | None = None,
+        failed_step: FailedStep | None = None,
+        cleared_step_id: str | None = None,
+    ) -> None:
+        parent = workflow.get_external_workflow_handle(self._input.parent_workflow_id)
+        await parent.signal(
+            "referral_progress",
+            ReferralProgress(
+                status=self._status.model_copy(deep=True),
+                event=event,
+                detail=detail,
+                escalation=escalation,
+                failed_step=failed_step,
+                cleared_step_id=cleared_step_id,
+            ),
+        )
+
+    def _publish(self, level: int | None = None) -> None:
+        due = self._watch.earliest_due()
+        level = self._status.escalation_level if level is None else level
+        wanted = {"level": level, "due": due}
+        if wanted == self._published:
+            return
+        self._published = wanted
+        workflow.upsert_search_attributes(
+            [
+                sa.ESCALATED.value_set(level >= 2),
+                sa.ESCALATION_LEVEL.value_set(level),
+                sa.SLA_DUE_AT.value_set(due) if due else sa.SLA_DUE_AT.value_unset(),
+            ]
+        )
+
+
+_STEP_WORDS = {
+    SlaStep.REMIND: "reminder",
+    SlaStep.ESCALATE_COORDINATOR: "escalated to the coordinator",
+    SlaStep.ESCALATE_SUPERVISOR: "escalated to the supervisor",
+}

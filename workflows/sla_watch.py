@@ -1,0 +1,226 @@
+"""One mechanism for every wait on a person or a hospital, shared by both workflows.
+
+A wait runs its SLA policy (remind, escalate to the coordinator, then to the supervisor), pauses
+while the case is on hold, and survives continue-as-new because its clock lives in a `Deadline`
+kept in workflow state. An activity that exhausts its retries becomes such a wait too: it
+escalates and waits for retry_step or skip_step instead of failing the case.
+"""
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.notifications import Notice
+    from caseflow.case_status import Deadline, FailedStep
+    from caseflow.sla import SlaPolicy, SlaStep, WaitKind
+
+SLA_STEPS = (SlaStep.REMIND, SlaStep.ESCALATE_COORDINATOR, SlaStep.ESCALATE_SUPERVISOR)
+
+# Error types an activity raises for input that can never succeed; retrying them is pointless.
+NON_RETRYABLE_ERRORS = ["ValidationError", "InvalidInput", "ConsentMissing"]
+
+StepAction = Literal["retry", "skip"]
+
+
+class StepRetry(BaseModel):
+    """How hard an activity is retried before it escalates as a failed step."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    maximum_attempts: int = 5
+    initial_interval: timedelta = timedelta(seconds=1)
+    maximum_interval: timedelta = timedelta(minutes=1)
+    start_to_close_timeout: timedelta = timedelta(minutes=2)
+
+    def policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            initial_interval=self.initial_interval,
+            maximum_interval=self.maximum_interval,
+            maximum_attempts=self.maximum_attempts,
+            non_retryable_error_types=NON_RETRYABLE_ERRORS,
+        )
+
+
+class SlaWatch:
+    """Runs SLA-governed waits against state the owning workflow keeps.
+
+    The workflow passes its own dicts (so they are carried across continue-as-new) and three
+    callbacks: `escalate` sends the notice and records the step, `changed` republishes search
+    attributes after a deadline moves, `record(event, detail, step_id)` notes a failed step, a
+    retry or a skip.
+    """
+
+    def __init__(
+        self,
+        *,
+        deadlines: dict[str, Deadline],
+        failed_steps: dict[str, FailedStep],
+        step_decisions: dict[str, StepAction],
+        is_on_hold: Callable[[], bool],
+        escalate: Callable[[Deadline, SlaStep, int], Awaitable[None]],
+        changed: Callable[[], None],
+        record: Callable[[str, str, str], Awaitable[None]],
+        step_policy: SlaPolicy,
+        retry: StepRetry,
+    ) -> None:
+        self._deadlines = deadlines
+        self._failed_steps = failed_steps
+        self._step_decisions = step_decisions
+        self._is_on_hold = is_on_hold
+        self._escalate = escalate
+        self._changed = changed
+        self._record = record
+        self._step_policy = step_policy
+        self._retry = retry
+
+    def earliest_due(self) -> datetime | None:
+        due = [d.due_at for d in self._deadlines.values() if d.due_at is not None]
+        return min(due) if due else None
+
+    def highest_level(self) -> int:
+        return max((d.steps_fired for d in self._deadlines.values()), default=0)
+
+    async def wait(
+        self,
+        deadline_id: str,
+        kind: WaitKind,
+        policy: SlaPolicy,
+        done: Callable[[], bool],
+        *,
+        subject: str = "",
+        start: datetime | None = None,
+    ) -> None:
+        """Return once `done()` holds, escalating on the way as `policy` says.
+
+        Reuses the deadline with this id when one is open (after continue-as-new), so the clock
+        does not restart.
+        """
+        deadline = self._deadlines.get(deadline_id)
+        if deadline is None:
+            started = start if start is not None else workflow.now()
+            deadline = Deadline(deadline_id=deadline_id, wait=kind, subject=subject,
+                                started_at=started)
+            self._deadlines[deadline_id] = deadline
+        offsets = (
+            policy.remind_after,
+            policy.escalate_coordinator_after,
+            policy.escalate_supervisor_after,
+        )
+        # Not try/finally: a cancelled wait (continue-as-new) keeps its deadline for the next
+        # run, and an evicted workflow must not issue commands.
+        while not done():
+            if self._is_on_hold():
+                await self._sit_out_hold(deadline, done)
+                continue
+            if deadline.steps_fired >= len(SLA_STEPS):
+                deadline.next_step, deadline.due_at = None, None
+                self._changed()
+                await workflow.wait_condition(done)
+                break
+            index = deadline.steps_fired
+            due = deadline.started_at + deadline.paused_for + offsets[index]
+            deadline.next_step, deadline.due_at = SLA_STEPS[index].value, due
+            self._changed()
+            remaining = due - workflow.now()
+            if remaining > timedelta(0):
+                try:
+                    await workflow.wait_condition(
+                        lambda: done() or self._is_on_hold(),
+                        timeout=remaining,
+                        timeout_summary=f"{deadline_id}:{SLA_STEPS[index].value}",
+                    )
+                    continue
+                except TimeoutError:
+                    pass
+            # Notice first, count after: if this run is cut short the next run repeats the
+            # notice with the same deterministic id, which the mail side deduplicates.
+            await self._escalate(deadline, SLA_STEPS[index], index + 1)
+            deadline.steps_fired = index + 1
+        self._deadlines.pop(deadline_id, None)
+        self._changed()
+
+    async def _sit_out_hold(self, deadline: Deadline, done: Callable[[], bool]) -> None:
+        if deadline.held_since is None:
+            deadline.held_since = workflow.now()
+        deadline.next_step, deadline.due_at = None, None
+        self._changed()
+        await workflow.wait_condition(lambda: done() or not self._is_on_hold())
+        deadline.paused_for += workflow.now() - deadline.held_since
+        deadline.held_since = None
+
+    async def run_step(
+        self,
+        step_id: str,
+        activity: str,
+        arg: Any,
+        *,
+        result_type: type | None = None,
+        hospital_id: str | None = None,
+    ) -> Any | None:
+        """Execute an activity; past its retry budget, escalate and wait for a decision.
+
+        Returns the activity's result, or None when the step was skipped.
+        """
+        attempt = 0
+        while True:
+            try:
+                return await workflow.execute_activity(
+                    activity,
+                    arg,
+                    result_type=result_type,
+                    start_to_close_timeout=self._retry.start_to_close_timeout,
+                    retry_policy=self._retry.policy(),
+                )
+            except ActivityError as error:
+                attempt += 1
+                cause = error.cause
+                error_type = cause.type if isinstance(cause, ApplicationError) else None
+                self._failed_steps[step_id] = FailedStep(
+                    step_id=step_id,
+                    activity=activity,
+                    failed_at=workflow.now(),
+                    error_type=error_type or type(cause).__name__,
+                    attempts=attempt,
+                    hospital_id=hospital_id,
+                )
+                await self._record(
+                    "step_failed",
+                    f"{step_id} ({activity}) failed; waiting for retry_step or skip_step",
+                    step_id,
+                )
+                await self.wait(
+                    f"step-{step_id}-{attempt}",
+                    WaitKind.STEP_FAILURE,
+                    self._step_policy,
+                    lambda: step_id in self._step_decisions,
+                    subject=step_id,
+                )
+                action = self._step_decisions.pop(step_id)
+                self._failed_steps.pop(step_id, None)
+                await self._record(f"step_{action}", step_id, step_id)
+                if action == "skip":
+                    return None
+
+
+NOTICE_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30))
+
+
+async def send_notice(notice: Notice) -> bool:
+    """Mail a notice; False when mail stayed down past its retries. A lost notice is recorded,
+    not fatal: the escalation itself is in the timeline and the search attributes."""
+    try:
+        await workflow.execute_activity(
+            "send_notice",
+            notice,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=NOTICE_RETRY,
+        )
+    except ActivityError:
+        return False
+    return True
