@@ -1,0 +1,353 @@
+"""The coordinator's thin client to a case: start it, send it events, read it, list cases and
+fetch referral packets. Talks to Temporal through the client and to S3 through boto3 only."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+
+from caseflow import search_attributes as sa
+from caseflow.case_events import (
+    AddDocument,
+    AdmissionRecorded,
+    AssignCoordinator,
+    DischargeRecorded,
+    FollowUpRecorded,
+    Hold,
+    HospitalResponse,
+    Resume,
+    RetryStep,
+    SelectHospital,
+    SkipStep,
+    SubmitReview,
+    TranslationReceived,
+    TravelEvent,
+    WaiveRequirement,
+    Withdraw,
+)
+from caseflow.case_status import CaseStage, CaseStatus, EventAck
+from caseflow.documents import DocumentRef
+from caseflow.hospitals import Hospital, HospitalDirectory
+from caseflow.ids import CASE_ID_PATTERN, case_workflow_id, new_case_id
+from caseflow.intake import CaseIntake, check_intake
+from caseflow.settings import CaseflowSettings
+from workflows.case import CaseWorkflow
+from workflows.case_state import CaseWorkflowInput
+
+_COORDINATOR_ID = re.compile(r"^[a-z0-9_-]{1,40}$")
+
+
+class CaseNotFound(LookupError):
+    """No case with that id; the message carries only the opaque id."""
+
+
+def check_case_id(case_id: str) -> str:
+    if not CASE_ID_PATTERN.fullmatch(case_id):
+        raise ValueError(
+            "CASE_ID: a case id is 26 characters of a-z and 2-7, as 'case start' prints"
+        )
+    return case_id
+
+
+def case_handle(client: Client, case_id: str) -> WorkflowHandle:
+    return client.get_workflow_handle_for(
+        CaseWorkflow.run, case_workflow_id(check_case_id(case_id))
+    )
+
+
+def ui_link(settings: CaseflowSettings, case_id: str) -> str:
+    """The case in the Temporal Web UI, where ops staff follow it."""
+    return (
+        f"{settings.temporal_ui_url.rstrip('/')}/namespaces/{settings.temporal_namespace}"
+        f"/workflows/{case_workflow_id(case_id)}"
+    )
+
+
+# -- starting -----------------------------------------------------------------------------------
+
+
+def hospitals_for(intake: CaseIntake, directory: HospitalDirectory) -> list[Hospital]:
+    """The directory snapshot a case carries: every hospital in its destination countries plus
+    any it names, so the specialist may target any of them (the workflow reads no files)."""
+    chosen: dict[str, Hospital] = {}
+    for country in intake.destinations.countries:
+        for hospital in directory.in_country(country):
+            chosen[hospital.hospital_id] = hospital
+    for hospital_id in intake.destinations.hospital_ids:
+        chosen[hospital_id] = directory.get(hospital_id)
+    return list(chosen.values())
+
+
+def case_summary(intake: CaseIntake, hospitals: list[Hospital]) -> str:
+    """The Web UI's one-line summary: pathway, countries, coordinator. Never patient data."""
+    countries = ",".join(intake.destinations.countries)
+    return (
+        f"caseflow case: {intake.pathway}, to {countries}, {len(hospitals)} hospitals in scope, "
+        f"coordinator {intake.coordinator_id}"
+    )
+
+
+def initial_search_attributes(intake: CaseIntake, hospitals: list[Hospital]):
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(sa.CASE_STAGE, CaseStage.INTAKE.value),
+            SearchAttributePair(sa.PATHWAY, intake.pathway),
+            SearchAttributePair(sa.DESTINATION_COUNTRIES, list(intake.destinations.countries)),
+            SearchAttributePair(sa.HOSPITALS, [h.hospital_id for h in hospitals]),
+            SearchAttributePair(sa.COORDINATOR_ID, intake.coordinator_id),
+            SearchAttributePair(sa.ESCALATED, False),
+            SearchAttributePair(sa.ESCALATION_LEVEL, 0),
+        ]
+    )
+
+
+async def start_case(
+    client: Client,
+    settings: CaseflowSettings,
+    intake: CaseIntake,
+    today: date,
+    directory: HospitalDirectory | None = None,
+    **overrides,
+) -> str:
+    """Start a CaseWorkflow for a validated intake and return the new case id.
+
+    `overrides` go to CaseWorkflowInput (e.g. follow_up_days, slas) for demos and tests.
+    """
+    intake = check_intake(intake, today)
+    directory = directory or HospitalDirectory.load_default()
+    directory.check_intake_hospitals(intake)  # unknown or misplaced hospitals, by field
+    hospitals = hospitals_for(intake, directory)
+    case_id = new_case_id()
+    workflow_input = CaseWorkflowInput(
+        case_id=case_id, intake=intake, hospitals=hospitals, **overrides
+    )
+    await client.start_workflow(
+        CaseWorkflow.run,
+        workflow_input,
+        id=case_workflow_id(case_id),
+        task_queue=settings.task_queue,
+        search_attributes=initial_search_attributes(intake, hospitals),
+        static_summary=case_summary(intake, hospitals),
+    )
+    return case_id
+
+
+# -- events -------------------------------------------------------------------------------------
+# Each sends one update and returns once the workflow has accepted and applied it; a validator's
+# rejection arrives as WorkflowUpdateFailedError whose cause holds the reason.
+
+
+async def add_document(client: Client, case_id: str, ref: DocumentRef) -> EventAck:
+    return await case_handle(client, case_id).execute_update(
+        CaseWorkflow.add_document, AddDocument(ref=ref)
+    )
+
+
+async def waive_requirement(client: Client, case_id: str, event: WaiveRequirement) -> EventAck:
+    return await case_handle(client, case_id).execute_update(CaseWorkflow.waive_requirement, event)
+
+
+async def submit_review(client: Client, case_id: str, event: SubmitReview) -> EventAck:
+    return await case_handle(client, case_id).execute_update(CaseWorkflow.submit_review, event)
+
+
+async def record_hospital_response(
+    client: Client, case_id: str, event: HospitalResponse
+) -> EventAck:
+    return await case_handle(client, case_id).execute_update(
+        CaseWorkflow.record_hospital_response, event
+    )
+
+
+async def select_hospital(client: Client, case_id: str, hospital_id: str) -> EventAck:
+    return await case_handle(client, case_id).execute_update(
+        CaseWorkflow.select_hospital, SelectHospital(hospital_id=hospital_id)
+    )
+
+
+async def record_translation(client: Client, case_id: str, event: TranslationReceived) -> EventAck:
+    return await case_handle(client, case_id).execute_update(CaseWorkflow.record_translation, event)
+
+
+async def record_travel(client: Client, case_id: str, event: TravelEvent) -> EventAck:
+    return await case_handle(client, case_id).execute_update(CaseWorkflow.record_travel, event)
+
+
+async def record_admission(client: Client, case_id: str, admitted_on: date) -> EventAck:
+    return await case_handle(client, case_id).execute_update(
+        CaseWorkflow.record_admission, AdmissionRecorded(admitted_on=admitted_on)
+    )
+
+
+async def record_discharge(client: Client, case_id: str, event: DischargeRecorded) -> EventAck:
+    return await case_handle(client, case_id).execute_update(CaseWorkflow.record_discharge, event)
+
+
+async def record_follow_up(client: Client, case_id: str, event: FollowUpRecorded) -> EventAck:
+    return await case_handle(client, case_id).execute_update(CaseWorkflow.record_follow_up, event)
+
+
+async def withdraw(client: Client, case_id: str, event: Withdraw) -> EventAck:
+    return await case_handle(client, case_id).execute_update(CaseWorkflow.withdraw, event)
+
+
+async def assign_coordinator(client: Client, case_id: str, coordinator_id: str) -> EventAck:
+    return await case_handle(client, case_id).execute_update(
+        CaseWorkflow.assign_coordinator, AssignCoordinator(coordinator_id=coordinator_id)
+    )
+
+
+async def hold(client: Client, case_id: str, reason: str) -> EventAck:
+    return await case_handle(client, case_id).execute_update(CaseWorkflow.hold, Hold(reason=reason))
+
+
+async def resume(client: Client, case_id: str, note: str | None = None) -> EventAck:
+    return await case_handle(client, case_id).execute_update(CaseWorkflow.resume, Resume(note=note))
+
+
+async def retry_step(client: Client, case_id: str, step_id: str) -> EventAck:
+    return await case_handle(client, case_id).execute_update(
+        CaseWorkflow.retry_step, RetryStep(step_id=step_id)
+    )
+
+
+async def skip_step(client: Client, case_id: str, step_id: str, reason: str) -> EventAck:
+    return await case_handle(client, case_id).execute_update(
+        CaseWorkflow.skip_step, SkipStep(step_id=step_id, reason=reason)
+    )
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+async def case_status(client: Client, case_id: str) -> CaseStatus:
+    """The `status` query; works on running and closed cases alike."""
+    return await case_handle(client, case_id).query(CaseWorkflow.status)
+
+
+class CaseListEntry(BaseModel):
+    """One row of `case list`: what visibility knows, which is never patient data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    case_id: str
+    workflow_id: str
+    execution_status: str
+    started_at: datetime | None
+    stage: str | None
+    pathway: str | None
+    coordinator_id: str | None
+    hospitals: list[str]
+    destination_countries: list[str]
+    escalated: bool
+    escalation_level: int
+    sla_due_at: datetime | None
+
+
+def visibility_query(
+    stage: CaseStage | None = None,
+    escalated: bool = False,
+    coordinator_id: str | None = None,
+) -> str:
+    """The list filter over caseflow's search attributes. Values are checked against their
+    patterns first, so nothing typed at the CLI can change the query's shape."""
+    clauses = ['WorkflowType = "CaseWorkflow"']
+    if stage is not None:
+        clauses.append(f'{sa.CASE_STAGE.name} = "{CaseStage(stage).value}"')
+    if escalated:
+        clauses.append(f"{sa.ESCALATED.name} = true")
+    if coordinator_id is not None:
+        if not _COORDINATOR_ID.fullmatch(coordinator_id):
+            raise ValueError("coordinator: ids are 1-40 of a-z, 0-9, '_' and '-'")
+        clauses.append(f'{sa.COORDINATOR_ID.name} = "{coordinator_id}"')
+    return " AND ".join(clauses)
+
+
+async def list_cases(
+    client: Client,
+    stage: CaseStage | None = None,
+    escalated: bool = False,
+    coordinator_id: str | None = None,
+    limit: int = 200,
+) -> list[CaseListEntry]:
+    """Cases matching the filter, newest first, through Temporal visibility (which lags the
+    workflow by up to a second or so)."""
+    entries: list[CaseListEntry] = []
+    query = visibility_query(stage, escalated, coordinator_id)
+    async for execution in client.list_workflows(query, limit=limit):
+        attrs = execution.typed_search_attributes
+        status = execution.status or WorkflowExecutionStatus.RUNNING
+        entries.append(
+            CaseListEntry(
+                case_id=execution.id.removeprefix("case-"),
+                workflow_id=execution.id,
+                execution_status=status.name.lower(),
+                started_at=execution.start_time,
+                stage=attrs.get(sa.CASE_STAGE),
+                pathway=attrs.get(sa.PATHWAY),
+                coordinator_id=attrs.get(sa.COORDINATOR_ID),
+                hospitals=list(attrs.get(sa.HOSPITALS) or []),
+                destination_countries=list(attrs.get(sa.DESTINATION_COUNTRIES) or []),
+                escalated=bool(attrs.get(sa.ESCALATED)),
+                escalation_level=attrs.get(sa.ESCALATION_LEVEL) or 0,
+                sla_due_at=attrs.get(sa.SLA_DUE_AT),
+            )
+        )
+    return entries
+
+
+# -- packets ------------------------------------------------------------------------------------
+
+
+def _s3(settings: CaseflowSettings):
+    import boto3
+    from botocore.config import Config
+
+    secret = settings.s3_secret_access_key
+    return boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        region_name=settings.s3_region,
+        aws_access_key_id=settings.s3_access_key_id,
+        aws_secret_access_key=secret.get_secret_value() if secret else None,
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}),
+    )
+
+
+def _packet_keys(s3, bucket: str, prefix: str) -> Iterator[str]:
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            yield item["Key"]
+
+
+async def fetch_packet(
+    client: Client, settings: CaseflowSettings, case_id: str, hospital_id: str, out_dir: Path
+) -> list[Path]:
+    """Download the packet the referral stored for a hospital (letter and manifest), exactly as
+    stored, into out_dir/<file name>. Returns the written paths."""
+    status = await case_status(client, case_id)
+    referral = next((h for h in status.hospitals if h.hospital_id == hospital_id), None)
+    if referral is None:
+        known = ", ".join(h.hospital_id for h in status.hospitals) or "none yet"
+        raise LookupError(f"HOSPITAL_ID: the case has no referral to {hospital_id!r}; has {known}")
+    if not referral.packet_prefix:
+        raise LookupError(
+            f"HOSPITAL_ID: the packet for {hospital_id!r} is not stored yet "
+            f"(referral is {referral.state.value})"
+        )
+    s3 = _s3(settings)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for key in _packet_keys(s3, settings.s3_bucket, referral.packet_prefix):
+        target = out_dir / key.removeprefix(referral.packet_prefix).replace("/", "_")
+        s3.download_file(settings.s3_bucket, key, str(target))
+        written.append(target)
+    if not written:
+        raise LookupError(f"HOSPITAL_ID: no packet objects under the referral for {hospital_id!r}")
+    return written

@@ -1,0 +1,649 @@
+"""`caseflow case ...`: what a coordinator does to a case, one command per event.
+
+Every command takes `--json`. A rejection (bad file, wrong field, an event the case refuses)
+raises, and coordinator.cli turns it into one `error: ...` line and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+from temporalio.client import Client
+
+from caseflow.case_events import (
+    DischargeRecorded,
+    FollowUpRecorded,
+    HospitalResponse,
+    SubmitReview,
+    TranslationReceived,
+    TravelEvent,
+    WaiveRequirement,
+    Withdraw,
+)
+from caseflow.case_status import CaseStage, CaseStatus, EventAck
+from caseflow.documents import DocumentKind, DocumentRef
+from caseflow.intake import parse_intake
+from caseflow.settings import CaseflowSettings, get_settings
+from caseflow.temporal_client import connect
+from coordinator import case_client
+
+case_app = typer.Typer(no_args_is_help=True, help="Start, drive and read cases.")
+console = Console()
+
+T = TypeVar("T")
+
+Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+CaseIdArg = Annotated[str, typer.Argument(help="The case id 'case start' printed.")]
+
+
+def _file_arg(help_text: str):
+    return typer.Argument(exists=True, dir_okay=False, readable=True, help=help_text)
+
+
+def _with_client(action: Callable[[Client, CaseflowSettings], Awaitable[T]]) -> T:
+    settings = get_settings()
+
+    async def main() -> T:
+        try:
+            client = await connect(settings)
+        except RuntimeError:
+            raise ConnectionError(
+                f"cannot reach Temporal at {settings.temporal_address} "
+                "(is the stack up? 'caseflow dev up')"
+            ) from None
+        return await action(client, settings)
+
+    return asyncio.run(main())
+
+
+def _emit(json_output: bool, payload: Any, text: str) -> None:
+    if json_output:
+        if isinstance(payload, BaseModel):
+            print(payload.model_dump_json())
+        else:
+            print(json.dumps(payload, default=str))
+    else:
+        console.print(text, highlight=False)
+
+
+def _ack_text(ack: EventAck, what: str) -> str:
+    detail = f" ({ack.detail})" if ack.detail else ""
+    return f"{what}: case {ack.case_id} is in {ack.stage.value}{detail}"
+
+
+def _parse_date(value: str | None, option: str) -> date:
+    if value is None:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter("expected a date as YYYY-MM-DD", param_hint=option) from None
+
+
+def _load_event(path: Path, model: type[BaseModel], extra: dict[str, Any] | None = None):
+    """Validate an event file before anything is uploaded or sent; raises ValidationError, whose
+    one-line form names the field (never the value)."""
+    text = path.read_text(encoding="utf-8")
+    if not extra:
+        return model.model_validate_json(text)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"{path.name}: not valid JSON (line {error.lineno}, column {error.colno})"
+        ) from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path.name}: expected a JSON object")
+    return model.model_validate({**data, **extra})
+
+
+def _parse_document_option(value: str) -> tuple[Path, DocumentKind]:
+    """`FILE:KIND` (the kind after the last colon, so paths with colons still work)."""
+    path_text, sep, kind_text = value.rpartition(":")
+    if not sep or not path_text:
+        raise typer.BadParameter(
+            "expected FILE:KIND, e.g. opinion.pdf:hospital_opinion", param_hint="--document"
+        )
+    try:
+        kind = DocumentKind(kind_text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"unknown document kind {kind_text!r}; see 'caseflow case kinds'",
+            param_hint="--document",
+        ) from None
+    path = Path(path_text)
+    if not path.is_file():
+        raise typer.BadParameter(f"file {path_text!r} does not exist", param_hint="--document")
+    return path, kind
+
+
+def _store(
+    settings: CaseflowSettings, case_id: str, path: Path, kind: DocumentKind, quiet: bool
+) -> DocumentRef:
+    """Upload one file to S3 (content-addressed, so a repeat is a no-op) with a progress bar on
+    stderr, so --json output on stdout stays machine-readable."""
+    from coordinator.upload import store_file
+
+    status = Console(stderr=True)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=status,
+        transient=True,
+        disable=quiet or not status.is_terminal,
+    ) as bar:
+        # The file name stays on this terminal; it may name the patient.
+        task = bar.add_task(f"uploading {path.name}", total=path.stat().st_size)
+        return store_file(settings, case_id, path, kind, lambda sent: bar.advance(task, sent))
+
+
+async def _ensure_open(client: Client, case_id: str) -> None:
+    """Refuse uploads for a case that does not exist or has closed, before any bytes move."""
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError
+
+    try:
+        description = await case_client.case_handle(client, case_id).describe()
+    except RPCError as error:
+        if "not found" in str(error).lower():
+            raise LookupError(f"CASE_ID: no case {case_id}") from None
+        raise
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        raise ValueError(f"CASE_ID: case {case_id} is closed; it accepts no more documents")
+
+
+# -- start --------------------------------------------------------------------------------------
+
+
+@case_app.command()
+def start(
+    intake_file: Annotated[Path, _file_arg("INTAKE.json (see 'caseflow schema intake').")],
+    json_output: Json = False,
+) -> None:
+    """Validate INTAKE.json, start the case and print its id."""
+    intake = parse_intake(intake_file.read_bytes(), date.today())
+
+    async def action(client: Client, settings: CaseflowSettings) -> str:
+        return await case_client.start_case(client, settings, intake, date.today())
+
+    case_id = _with_client(action)
+    link = case_client.ui_link(get_settings(), case_id)
+    if json_output:
+        print(json.dumps({"case_id": case_id, "ui": link}))
+    else:
+        print(case_id)
+
+
+# -- documents ----------------------------------------------------------------------------------
+
+
+@case_app.command()
+def upload(
+    case_id: CaseIdArg,
+    file: Annotated[Path, _file_arg("The file to add to the case.")],
+    kind: Annotated[DocumentKind, typer.Option("--kind", help="What the document is.")],
+    json_output: Json = False,
+) -> None:
+    """Store FILE in S3, then add it to the case.
+
+    The stored object is content-addressed (its key derives from the bytes), so uploading the
+    same file again is a no-op. If the case then rejects the document, the object stays: it may
+    be the very object an earlier add already references, and 'case withdraw --erase' removes
+    everything a case stored.
+    """
+    case_client.check_case_id(case_id)
+    _with_client(lambda client, _s: _ensure_open(client, case_id))
+    ref = _store(get_settings(), case_id, file, kind, quiet=json_output)
+    ack = _with_client(lambda client, _s: case_client.add_document(client, case_id, ref))
+    _emit(
+        json_output,
+        {"document": ref.model_dump(mode="json"), **ack.model_dump(mode="json")},
+        _ack_text(ack, f"added {ref.document_id} as {ref.kind.value}"),
+    )
+
+
+@case_app.command()
+def kinds(json_output: Json = False) -> None:
+    """The document kinds '--kind' accepts."""
+    _emit(json_output, [k.value for k in DocumentKind], "\n".join(k.value for k in DocumentKind))
+
+
+@case_app.command()
+def waive(
+    case_id: CaseIdArg,
+    item_id: Annotated[str, typer.Argument(help="The checklist item, as 'case status' lists it.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the item is not needed.")],
+    by: Annotated[str | None, typer.Option("--by", help="Your coordinator id.")] = None,
+    json_output: Json = False,
+) -> None:
+    """Waive a checklist item, with a reason."""
+    event = WaiveRequirement(item_id=item_id, reason=reason, waived_by=by)
+    ack = _with_client(lambda c, _s: case_client.waive_requirement(c, case_id, event))
+    _emit(json_output, ack, _ack_text(ack, f"waived {item_id}"))
+
+
+# -- review and hospitals -----------------------------------------------------------------------
+
+
+@case_app.command()
+def review(
+    case_id: CaseIdArg,
+    review_file: Annotated[Path, _file_arg("REVIEW.json (see 'caseflow schema event review').")],
+    json_output: Json = False,
+) -> None:
+    """Record the specialist's review: proceed, need more records, or not a candidate."""
+    event = _load_event(review_file, SubmitReview)
+    ack = _with_client(lambda c, _s: case_client.submit_review(c, case_id, event))
+    _emit(json_output, ack, _ack_text(ack, f"review recorded: {event.outcome.value}"))
+
+
+@case_app.command()
+def respond(
+    case_id: CaseIdArg,
+    hospital_id: Annotated[str, typer.Argument(help="The hospital that answered.")],
+    response_file: Annotated[
+        Path, _file_arg("RESPONSE.json (see 'caseflow schema event response').")
+    ],
+    document: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--document", help="FILE:KIND the hospital sent (repeatable), uploaded first."
+        ),
+    ] = None,
+    json_output: Json = False,
+) -> None:
+    """Record a hospital's answer, uploading the documents it sent first."""
+    case_client.check_case_id(case_id)
+    # Validate everything before any byte moves: the file, the documents' kinds and paths.
+    _load_event(response_file, HospitalResponse, {"hospital_id": hospital_id})
+    attachments = [_parse_document_option(d) for d in document or []]
+    settings = get_settings()
+    if attachments:
+        _with_client(lambda client, _s: _ensure_open(client, case_id))
+    refs = [_store(settings, case_id, p, k, quiet=json_output) for p, k in attachments]
+    event = _load_event(
+        response_file, HospitalResponse, {"hospital_id": hospital_id, "documents": refs}
+    )
+    ack = _with_client(lambda c, _s: case_client.record_hospital_response(c, case_id, event))
+    _emit(json_output, ack, _ack_text(ack, f"{hospital_id}: {event.decision.value}"))
+
+
+@case_app.command()
+def select(
+    case_id: CaseIdArg,
+    hospital_id: Annotated[str, typer.Argument(help="An accepting hospital.")],
+    json_output: Json = False,
+) -> None:
+    """Select the accepting hospital the patient goes to."""
+    ack = _with_client(lambda c, _s: case_client.select_hospital(c, case_id, hospital_id))
+    _emit(json_output, ack, _ack_text(ack, f"selected {hospital_id}"))
+
+
+@case_app.command()
+def packet(
+    case_id: CaseIdArg,
+    hospital_id: Annotated[str, typer.Argument(help="The hospital whose packet to fetch.")],
+    out: Annotated[Path, typer.Option("--out", file_okay=False, help="Directory to write into.")],
+    json_output: Json = False,
+) -> None:
+    """Download the referral packet stored for a hospital (letter and manifest), as stored."""
+    written = _with_client(lambda c, s: case_client.fetch_packet(c, s, case_id, hospital_id, out))
+    _emit(json_output, {"files": [str(p) for p in written]}, "\n".join(str(p) for p in written))
+
+
+# -- translation, travel, admission, follow-up -------------------------------------------------
+
+
+@case_app.command()
+def translation(
+    case_id: CaseIdArg,
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, help="The translated documents."
+        ),
+    ],
+    language: Annotated[str, typer.Option("--language", help="BCP 47 tag, e.g. zh-CN.")],
+    json_output: Json = False,
+) -> None:
+    """Upload the vendor's translated documents and record them."""
+    case_client.check_case_id(case_id)
+    _check_language(language)  # before any upload, so a typo moves no bytes
+    settings = get_settings()
+    _with_client(lambda client, _s: _ensure_open(client, case_id))
+    refs = [
+        _store(settings, case_id, f, DocumentKind.TRANSLATION, quiet=json_output) for f in files
+    ]
+    event = TranslationReceived(documents=refs, language=language)
+    ack = _with_client(lambda c, _s: case_client.record_translation(c, case_id, event))
+    _emit(json_output, ack, _ack_text(ack, f"translation recorded ({len(refs)} documents)"))
+
+
+def _check_language(language: str) -> None:
+    # The same pattern TranslationReceived.language enforces.
+    if not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*", language):
+        raise typer.BadParameter(
+            "expected a BCP 47 tag such as en or zh-CN", param_hint="--language"
+        )
+
+
+@case_app.command()
+def travel(
+    case_id: CaseIdArg,
+    event_file: Annotated[Path, _file_arg("EVENT.json (see 'caseflow schema event travel').")],
+    document: Annotated[
+        str | None, typer.Option("--document", help="FILE:KIND to attach, e.g. the visa letter.")
+    ] = None,
+    json_output: Json = False,
+) -> None:
+    """Record a travel event: visa letter requested/received, visa granted/refused, flights
+    booked (with the planned admission date), arrived."""
+    case_client.check_case_id(case_id)
+    _load_event(event_file, TravelEvent)
+    extra: dict[str, Any] = {}
+    if document:
+        path, kind = _parse_document_option(document)
+        _with_client(lambda client, _s: _ensure_open(client, case_id))
+        extra["document"] = _store(get_settings(), case_id, path, kind, quiet=json_output)
+    event = _load_event(event_file, TravelEvent, extra)
+    ack = _with_client(lambda c, _s: case_client.record_travel(c, case_id, event))
+    _emit(json_output, ack, _ack_text(ack, f"travel: {event.kind.value}"))
+
+
+@case_app.command()
+def admit(
+    case_id: CaseIdArg,
+    on: Annotated[str | None, typer.Option("--on", help="YYYY-MM-DD; today if omitted.")] = None,
+    json_output: Json = False,
+) -> None:
+    """Record the admission."""
+    admitted_on = _parse_date(on, "--on")
+    ack = _with_client(lambda c, _s: case_client.record_admission(c, case_id, admitted_on))
+    _emit(json_output, ack, _ack_text(ack, f"admitted on {admitted_on}"))
+
+
+@case_app.command()
+def discharge(
+    case_id: CaseIdArg,
+    on: Annotated[str | None, typer.Option("--on", help="YYYY-MM-DD; today if omitted.")] = None,
+    json_output: Json = False,
+) -> None:
+    """Record the discharge; follow-up timers start from it."""
+    event = DischargeRecorded(discharged_on=_parse_date(on, "--on"))
+    ack = _with_client(lambda c, _s: case_client.record_discharge(c, case_id, event))
+    _emit(json_output, ack, _ack_text(ack, f"discharged on {event.discharged_on}"))
+
+
+@case_app.command("follow-up")
+def follow_up(
+    case_id: CaseIdArg,
+    day: Annotated[
+        int, typer.Option("--day", help="The scheduled follow-up (days after discharge).")
+    ],
+    status: Annotated[
+        str,
+        typer.Option("--status", help="well, recurrence, toxicity, deceased or lost_to_follow_up."),
+    ],
+    note: Annotated[str | None, typer.Option("--note")] = None,
+    json_output: Json = False,
+) -> None:
+    """Record a due follow-up."""
+    event = FollowUpRecorded(day=day, status=status, note=note)
+    ack = _with_client(lambda c, _s: case_client.record_follow_up(c, case_id, event))
+    _emit(json_output, ack, _ack_text(ack, f"follow-up day {day}: {status}"))
+
+
+# -- case control -------------------------------------------------------------------------------
+
+
+@case_app.command()
+def assign(
+    case_id: CaseIdArg,
+    coordinator_id: Annotated[str, typer.Argument(help="The coordinator taking the case.")],
+    json_output: Json = False,
+) -> None:
+    """Hand the case to another coordinator."""
+    ack = _with_client(lambda c, _s: case_client.assign_coordinator(c, case_id, coordinator_id))
+    _emit(json_output, ack, _ack_text(ack, f"assigned to {coordinator_id}"))
+
+
+@case_app.command("hold")
+def hold_case(
+    case_id: CaseIdArg,
+    reason: Annotated[str, typer.Option("--reason")],
+    json_output: Json = False,
+) -> None:
+    """Put the case on hold; SLA clocks pause."""
+    ack = _with_client(lambda c, _s: case_client.hold(c, case_id, reason))
+    _emit(json_output, ack, _ack_text(ack, "on hold"))
+
+
+@case_app.command("resume")
+def resume_case(
+    case_id: CaseIdArg,
+    note: Annotated[str | None, typer.Option("--note")] = None,
+    json_output: Json = False,
+) -> None:
+    """Take the case off hold."""
+    ack = _with_client(lambda c, _s: case_client.resume(c, case_id, note))
+    _emit(json_output, ack, _ack_text(ack, "resumed"))
+
+
+@case_app.command()
+def retry(
+    case_id: CaseIdArg,
+    step_id: Annotated[str, typer.Argument(help="A failed step, as 'case status' lists it.")],
+    json_output: Json = False,
+) -> None:
+    """Run a failed step again."""
+    ack = _with_client(lambda c, _s: case_client.retry_step(c, case_id, step_id))
+    _emit(json_output, ack, _ack_text(ack, f"retrying {step_id}"))
+
+
+@case_app.command()
+def skip(
+    case_id: CaseIdArg,
+    step_id: Annotated[str, typer.Argument(help="A failed step, as 'case status' lists it.")],
+    reason: Annotated[str, typer.Option("--reason")],
+    json_output: Json = False,
+) -> None:
+    """Skip a failed step, with a reason."""
+    ack = _with_client(lambda c, _s: case_client.skip_step(c, case_id, step_id, reason))
+    _emit(json_output, ack, _ack_text(ack, f"skipped {step_id}"))
+
+
+@case_app.command("withdraw")
+def withdraw_case(
+    case_id: CaseIdArg,
+    reason: Annotated[str, typer.Option("--reason")],
+    erase: Annotated[
+        bool, typer.Option("--erase", help="Also erase the case's documents in S3.")
+    ] = False,
+    json_output: Json = False,
+) -> None:
+    """Withdraw the case at any stage; referrals are cancelled."""
+    event = Withdraw(reason=reason, erase=erase)
+    ack = _with_client(lambda c, _s: case_client.withdraw(c, case_id, event))
+    _emit(json_output, ack, _ack_text(ack, "withdrawn"))
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+@case_app.command("status")
+def status_command(case_id: CaseIdArg, json_output: Json = False) -> None:
+    """Stage, checklist, triage flags, hospitals, deadlines, escalations and timeline."""
+    status = _with_client(lambda c, _s: case_client.case_status(c, case_id))
+    if json_output:
+        print(status.model_dump_json())
+        return
+    render_status(status, console)
+    console.print(f"Web UI: {case_client.ui_link(get_settings(), case_id)}", highlight=False)
+
+
+@case_app.command("list")
+def list_command(
+    stage: Annotated[CaseStage | None, typer.Option("--stage", case_sensitive=False)] = None,
+    escalated: Annotated[bool, typer.Option("--escalated", help="Only escalated cases.")] = False,
+    coordinator: Annotated[
+        str | None, typer.Option("--coordinator", help="Only this coordinator's.")
+    ] = None,
+    json_output: Json = False,
+) -> None:
+    """Cases through Temporal visibility (search attributes only, never patient data)."""
+    rows = _with_client(lambda c, _s: case_client.list_cases(c, stage, escalated, coordinator))
+    if json_output:
+        print(json.dumps([r.model_dump(mode="json") for r in rows]))
+        return
+    table = Table("case id", "stage", "run", "coordinator", "hospitals", "escalated", "SLA due")
+    for row in rows:
+        table.add_row(
+            row.case_id,
+            row.stage or "-",
+            row.execution_status,
+            row.coordinator_id or "-",
+            ", ".join(row.hospitals) or "-",
+            f"level {row.escalation_level}" if row.escalated else "no",
+            _when(row.sla_due_at),
+        )
+    console.print(table)
+    console.print(f"{len(rows)} case(s)", highlight=False)
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+
+
+def _duration(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {seconds}s"
+
+
+def render_status(status: CaseStatus, out: Console) -> None:
+    """The status as rich tables; triage is labelled advisory wherever it shows."""
+    head = Table(show_header=False, title=f"case {status.case_id}")
+    head.add_row("stage", status.stage.value + (" (ON HOLD)" if status.on_hold else ""))
+    head.add_row("time in stage", _duration(status.time_in_stage))
+    if status.outcome:
+        head.add_row("outcome", status.outcome.value)
+    head.add_row("coordinator", status.coordinator_id)
+    head.add_row("pathway", status.pathway)
+    if status.selected_hospital_id:
+        head.add_row("selected hospital", status.selected_hospital_id)
+    if status.escalation_level:
+        head.add_row("escalation level", str(status.escalation_level))
+    out.print(head)
+
+    checklist = Table("item", "title", "state", "source", title="records checklist")
+    for item in status.checklist:
+        if item.waived_reason:
+            state = "[yellow]waived[/yellow]"
+        elif item.missing:
+            state = "[red]missing[/red]"
+        else:
+            state = f"[green]{len(item.satisfied_by)} document(s)[/green]"
+        checklist.add_row(item.item_id, item.title, state, item.source)
+    out.print(checklist)
+    if status.missing_items:
+        out.print(f"missing: {', '.join(status.missing_items)}", highlight=False)
+
+    if status.triage_flags:
+        flags = Table("level", "flag", "message", "source", title="triage flags (ADVISORY)")
+        for flag in status.triage_flags:
+            flags.add_row(flag.level, flag.code, flag.message, flag.source)
+        out.print(flags)
+        out.print(status.triage_note, style="italic", highlight=False)
+
+    if status.hospitals:
+        hospitals = Table(
+            "hospital",
+            "state",
+            "channel",
+            "delivered",
+            "responded",
+            "escalation",
+            title="hospitals",
+        )
+        for h in status.hospitals:
+            hospitals.add_row(
+                h.hospital_id,
+                h.state.value,
+                h.channel,
+                _when(h.delivered_at),
+                _when(h.responded_at),
+                str(h.escalation_level or "-"),
+            )
+        out.print(hospitals)
+
+    if status.open_deadlines:
+        deadlines = Table("wait", "subject", "started", "next step", "due", title="open deadlines")
+        for d in status.open_deadlines:
+            deadlines.add_row(
+                d.wait.value,
+                d.subject or "-",
+                _when(d.started_at),
+                d.next_step or "-",
+                _when(d.due_at),
+            )
+        out.print(deadlines)
+
+    if status.escalations:
+        escalations = Table("at", "wait", "subject", "step", "level", title="escalations")
+        for e in status.escalations:
+            escalations.add_row(_when(e.at), e.wait.value, e.subject or "-", e.step, str(e.level))
+        out.print(escalations)
+
+    if status.failed_steps:
+        failed = Table(
+            "step id",
+            "activity",
+            "failed at",
+            "attempts",
+            "hospital",
+            title="failed steps (retry or skip)",
+        )
+        for f in status.failed_steps:
+            failed.add_row(
+                f.step_id, f.activity, _when(f.failed_at), str(f.attempts), f.hospital_id or "-"
+            )
+        out.print(failed)
+
+    if status.follow_ups:
+        follow_ups = Table("day", "due on", "state", "recorded", title="follow-up")
+        for f in status.follow_ups:
+            follow_ups.add_row(str(f.day), f.due_on.isoformat(), f.status, f.recorded_status or "-")
+        out.print(follow_ups)
+
+    timeline = Table("at", "stage", "event", "detail", "by", title="timeline")
+    for entry in status.timeline:
+        timeline.add_row(
+            _when(entry.at), entry.stage.value, entry.event, entry.detail, entry.actor or "-"
+        )
+    out.print(timeline)

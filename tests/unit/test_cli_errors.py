@@ -1,0 +1,219 @@
+"""The CLI's contract for bad input: one `error: ...` line on stderr, a non-zero exit, no
+traceback, no patient data, and nothing sent or stored (these run without any server)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+
+import pytest
+
+from coordinator.cli import app
+
+CASE_ID = "a" * 26
+PATIENT_NAME = "Zelphine"  # a name that must never appear in an error line
+
+INTAKE = {
+    "patient": {
+        "given_name": PATIENT_NAME,
+        "family_name": "Example",
+        "date_of_birth": "1961-07-04",
+        "sex": "female",
+        "country_of_residence": "KE",
+        "preferred_language": "en",
+    },
+    "clinical": {
+        "primary_site": "head_and_neck",
+        "histology": "squamous cell carcinoma",
+        "recurrence_pattern": "local",
+        "lesion_count": 1,
+        "largest_lesion_cm": 3.2,
+        "prior_rt_courses": [
+            {"site": "oropharynx", "technique": "IMRT", "total_dose_gy": 70, "fractions": 35,
+             "completed_on": "2024-09-10"}
+        ],
+        "ecog": 1,
+    },
+    "destinations": {"countries": ["CN"]},
+    "coordinator_id": "coord-7",
+}
+
+
+def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    # Unreachable servers: any command that got as far as the network would fail differently.
+    monkeypatch.setenv("CASEFLOW_TEMPORAL_ADDRESS", "127.0.0.1:9")
+    monkeypatch.setenv("CASEFLOW_S3_ENDPOINT_URL", "http://127.0.0.1:9")
+    from caseflow.settings import get_settings
+
+    get_settings.cache_clear()
+    monkeypatch.setattr(sys, "argv", ["caseflow", *args])
+    code = 0
+    try:
+        app()
+    except SystemExit as exited:
+        code = exited.code
+    out, err = capsys.readouterr()
+    get_settings.cache_clear()
+    return code, out, err
+
+
+def assert_one_line(code: int, err: str, *expected: str) -> str:
+    assert code != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    line = lines[0]
+    assert line.startswith("error: "), line
+    assert "Traceback" not in err
+    assert PATIENT_NAME not in err
+    for text in expected:
+        assert text in line, line
+    return line
+
+
+def write_json(tmp_path, name: str, data) -> str:
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return str(path)
+
+
+def intake_with(path: str, value) -> dict:
+    data = copy.deepcopy(INTAKE)
+    *parents, leaf = path.split(".")
+    node = data
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    node[leaf] = value
+    return data
+
+
+def test_intake_that_is_not_json(monkeypatch, capsys, tmp_path):
+    intake = write_json(tmp_path, "intake.json", '{"patient": {')
+    code, out, err = run_cli(monkeypatch, capsys, "case", "start", intake)
+    assert_one_line(code, err, "Invalid JSON")
+    assert out == ""
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        ("clinical.ecog", 7, "clinical.ecog"),
+        ("patient.date_of_birth", "2999-01-01", "patient.date_of_birth"),
+        ("clinical.prior_rt_courses.0.total_dose_gy", -70, "total_dose_gy"),
+        ("patient.phone", f"call {PATIENT_NAME}", "patient.phone"),
+        ("patient.nickname", PATIENT_NAME, "patient.nickname"),  # an unknown field
+        ("coordinator_id", "Coord 7", "coordinator_id"),
+    ],
+)
+def test_intake_rejections_name_the_field_and_hide_the_value(
+    monkeypatch, capsys, tmp_path, path, value, field
+):
+    intake = write_json(tmp_path, "intake.json", intake_with(path, value))
+    code, out, err = run_cli(monkeypatch, capsys, "case", "start", intake)
+    assert_one_line(code, err, field)
+    assert out == ""
+
+
+def test_missing_intake_file_is_a_usage_error(monkeypatch, capsys, tmp_path):
+    code, _, err = run_cli(monkeypatch, capsys, "case", "start", str(tmp_path / "nope.json"))
+    assert code == 2
+    assert_one_line(code, err, "does not exist")
+
+
+def test_unknown_document_kind(monkeypatch, capsys, tmp_path):
+    document = tmp_path / "scan.pdf"
+    document.write_bytes(b"%PDF-1.4 fictional")
+    code, _, err = run_cli(
+        monkeypatch, capsys, "case", "upload", CASE_ID, str(document), "--kind", "xray_film"
+    )
+    assert code == 2
+    assert_one_line(code, err, "--kind", "xray_film")
+
+
+def test_malformed_case_id_is_rejected_before_any_upload(monkeypatch, capsys, tmp_path):
+    document = tmp_path / "scan.pdf"
+    document.write_bytes(b"%PDF-1.4 fictional")
+    code, _, err = run_cli(
+        monkeypatch, capsys, "case", "upload", "case-123", str(document), "--kind", "labs"
+    )
+    assert_one_line(code, err, "CASE_ID")
+
+
+def test_review_with_wrong_field(monkeypatch, capsys, tmp_path):
+    review = write_json(tmp_path, "review.json", {
+        "outcome": "proceed", "reviewer_id": "spec-1", "target_hospital_ids": ["cn-beijing-cancer"],
+        "verdict": "yes",
+    })
+    code, _, err = run_cli(monkeypatch, capsys, "case", "review", CASE_ID, review)
+    assert_one_line(code, err, "verdict", "Extra inputs are not permitted")
+
+
+def test_review_proceed_without_hospitals(monkeypatch, capsys, tmp_path):
+    review = write_json(tmp_path, "review.json", {"outcome": "proceed", "reviewer_id": "spec-1"})
+    code, _, err = run_cli(monkeypatch, capsys, "case", "review", CASE_ID, review)
+    assert_one_line(code, err, "target_hospital_ids")
+
+
+def test_unknown_review_outcome(monkeypatch, capsys, tmp_path):
+    review = write_json(tmp_path, "review.json", {"outcome": "maybe", "reviewer_id": "spec-1"})
+    code, _, err = run_cli(monkeypatch, capsys, "case", "review", CASE_ID, review)
+    assert_one_line(code, err, "outcome")
+
+
+def test_response_with_unknown_attachment_kind_uploads_nothing(monkeypatch, capsys, tmp_path):
+    response = write_json(tmp_path, "response.json", {"decision": "accept"})
+    opinion = tmp_path / "opinion.pdf"
+    opinion.write_bytes(b"%PDF-1.4 fictional")
+    code, _, err = run_cli(
+        monkeypatch, capsys, "case", "respond", CASE_ID, "cn-beijing-cancer", response,
+        "--document", f"{opinion}:verdict_letter",
+    )
+    assert code == 2
+    assert_one_line(code, err, "--document", "verdict_letter")
+
+
+def test_response_with_unknown_field(monkeypatch, capsys, tmp_path):
+    response = write_json(tmp_path, "response.json", {"decision": "accept", "costs": 1})
+    code, _, err = run_cli(
+        monkeypatch, capsys, "case", "respond", CASE_ID, "cn-beijing-cancer", response
+    )
+    assert_one_line(code, err, "costs")
+
+
+def test_travel_event_of_unknown_kind(monkeypatch, capsys, tmp_path):
+    event = write_json(tmp_path, "event.json", {"kind": "teleported", "on": "2026-01-01"})
+    code, _, err = run_cli(monkeypatch, capsys, "case", "travel", CASE_ID, event)
+    assert_one_line(code, err, "kind")
+
+
+def test_bad_date_option(monkeypatch, capsys):
+    code, _, err = run_cli(monkeypatch, capsys, "case", "admit", CASE_ID, "--on", "2026-13-40")
+    assert code == 2
+    assert_one_line(code, err, "--on", "YYYY-MM-DD")
+
+
+def test_follow_up_with_unknown_status(monkeypatch, capsys):
+    code, _, err = run_cli(
+        monkeypatch, capsys, "case", "follow-up", CASE_ID, "--day", "30", "--status", "great"
+    )
+    assert_one_line(code, err, "status")
+
+
+def test_list_with_unknown_stage(monkeypatch, capsys):
+    code, _, err = run_cli(monkeypatch, capsys, "case", "list", "--stage", "LIMBO")
+    assert code == 2
+    assert_one_line(code, err, "--stage")
+
+
+def test_unreachable_temporal_is_one_line(monkeypatch, capsys):
+    code, out, err = run_cli(monkeypatch, capsys, "case", "status", CASE_ID)
+    assert_one_line(code, err)
+    assert out == ""
+
+
+def test_schema_intake_prints_the_json_schema(monkeypatch, capsys):
+    code, out, _ = run_cli(monkeypatch, capsys, "schema", "intake", "--json")
+    assert code == 0
+    schema = json.loads(out)
+    assert schema["title"] == "CaseIntake"
+    assert {"patient", "clinical", "destinations", "coordinator_id"} <= set(schema["properties"])
