@@ -176,6 +176,7 @@ class HospitalReferralWorkflow:
                 else ReferralState.AWAITING_RESPONSE
             )
             seen = len(self._responses)
+            await self._report(self._status.state.value, f"round {round_}")
             await self._watch.wait(
                 f"hospital-{hospital.hospital_id}-{round_}",
                 WaitKind.HOSPITAL_RESPONSE,
