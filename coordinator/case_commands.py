@@ -498,7 +498,9 @@ def status_command(case_id: CaseIdArg, json_output: Json = False) -> None:
         print(status.model_dump_json())
         return
     render_status(status, console)
-    console.print(f"Web UI: {case_client.ui_link(get_settings(), case_id)}", highlight=False)
+    console.print(
+        f"Web UI: {case_client.ui_link(get_settings(), case_id)}", highlight=False, soft_wrap=True
+    )
 
 
 @case_app.command("list")
@@ -515,7 +517,10 @@ def list_command(
     if json_output:
         print(json.dumps([r.model_dump(mode="json") for r in rows]))
         return
-    table = Table("case id", "stage", "run", "coordinator", "hospitals", "escalated", "SLA due")
+    table = Table()
+    table.add_column("case id", no_wrap=True, min_width=26)
+    for column in ("stage", "execution", "coordinator", "hospitals", "escalated", "SLA due"):
+        table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(
             row.case_id,
@@ -641,9 +646,17 @@ def render_status(status: CaseStatus, out: Console) -> None:
             follow_ups.add_row(str(f.day), f.due_on.isoformat(), f.status, f.recorded_status or "-")
         out.print(follow_ups)
 
-    timeline = Table("at", "stage", "event", "detail", "by", title="timeline")
+    timeline = Table(title="timeline")
+    for column in ("at", "stage", "event"):
+        timeline.add_column(column, no_wrap=True)
+    timeline.add_column("detail", overflow="fold")
+    timeline.add_column("by", no_wrap=True)
     for entry in status.timeline:
         timeline.add_row(
-            _when(entry.at), entry.stage.value, entry.event, entry.detail, entry.actor or "-"
+            entry.at.astimezone(UTC).strftime("%m-%d %H:%M:%S"),
+            entry.stage.value,
+            entry.event,
+            entry.detail,
+            entry.actor or "-",
         )
     out.print(timeline)

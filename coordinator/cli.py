@@ -6,12 +6,18 @@ import sys
 
 import typer
 
+from coordinator.case_commands import case_app
+from coordinator.demo import demo_command
 from coordinator.dev_commands import dev_app
+from coordinator.schema_command import schema_app
 from coordinator.worker_command import worker_command
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 cli.add_typer(dev_app, name="dev")
 cli.command("worker")(worker_command)
+cli.add_typer(case_app, name="case")
+cli.add_typer(schema_app, name="schema")
+cli.command("demo")(demo_command)
 
 
 def app() -> None:
