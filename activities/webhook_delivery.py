@@ -1,0 +1,252 @@
+"""Packet delivery by signed webhook, per Standard Webhooks (standardwebhooks.com): webhook-id is
+the packet id on every attempt, so the hospital can drop duplicates; the signature is
+`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` with the endpoint's `whsec_` secret.
+
+Secrets never travel in Temporal payloads: the request names an endpoint, and the activity
+class holds the endpoint-id -> secret mapping loaded from settings.
+"""
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import random
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from temporalio import activity
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+from activities.consent_gate import ConsentGate, DeliveryConsent
+
+SECRET_PREFIX = "whsec_"
+MIN_SECRET_BYTES = 24  # Standard Webhooks: 24 to 64 random bytes
+
+# Errors after which another attempt cannot help; the workflow escalates on each.
+NON_RETRYABLE_ERRORS = [
+    "ConsentMissing",
+    "EndpointGone",
+    "DeliveryRejected",
+    "EndpointNotConfigured",
+]
+
+# The server's backoff has no jitter, so the activity supplies a jittered next_retry_delay on
+# every retryable failure (or the endpoint's Retry-After); these intervals apply only when the
+# attempt ends without one (a worker crash, a start-to-close timeout).
+WEBHOOK_RETRY_POLICY = RetryPolicy(
+    initial_interval=timedelta(seconds=10),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(hours=1),
+    maximum_attempts=15,  # about a day of attempts with the activity's backoff below
+    non_retryable_error_types=NON_RETRYABLE_ERRORS,
+)
+WEBHOOK_START_TO_CLOSE = timedelta(seconds=60)  # must exceed the HTTP timeout
+
+_MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True)
+_PACKET_ID = r"^[a-z0-9-]{8,64}$"
+
+
+def parse_secret(secret: str) -> bytes:
+    """The key bytes of a `whsec_<base64>` secret; ValueError (without the secret) otherwise."""
+    if not secret.startswith(SECRET_PREFIX):
+        raise ValueError(f"secret must start with {SECRET_PREFIX!r}")
+    try:
+        key = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("secret is not valid base64 after 'whsec_'") from None
+    if len(key) < MIN_SECRET_BYTES:
+        raise ValueError(f"secret has {len(key)} bytes; at least {MIN_SECRET_BYTES} are needed")
+    return key
+
+
+def sign(key: bytes, webhook_id: str, timestamp: int, body: bytes) -> str:
+    signed = f"{webhook_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+class PacketLink(BaseModel):
+    model_config = _MODEL_CONFIG
+
+    document_id: str
+    kind: str
+    size: int
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    content_type: str
+    url: str
+
+
+class PacketNotice(BaseModel):
+    """The thin payload: opaque ids, kinds, hashes and presigned links; no patient data."""
+
+    model_config = _MODEL_CONFIG
+
+    packet_id: str = Field(pattern=_PACKET_ID)
+    case_id: str
+    hospital_id: str
+    created_at: datetime
+    manifest_url: str
+    manifest_sha256: str | None = None
+    letter_url: str | None = None
+    bundle_url: str | None = None
+    links_expire_at: datetime
+    documents: list[PacketLink]
+
+
+class WebhookDeliveryRequest(BaseModel):
+    model_config = _MODEL_CONFIG
+
+    packet_id: str = Field(pattern=_PACKET_ID)
+    endpoint_id: str = Field(pattern=r"^[a-z0-9-]{1,60}$")  # key into the secrets; hospital id
+    url: str = Field(pattern=r"^https?://\S+$")
+    event_type: Literal["referral.packet"] = "referral.packet"
+    notice: PacketNotice
+    consent: DeliveryConsent
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "WebhookDeliveryRequest":
+        if self.notice.packet_id != self.packet_id:
+            raise ValueError("notice.packet_id: differs from packet_id")
+        if self.consent.hospital_id != self.notice.hospital_id:
+            raise ValueError("consent.hospital_id: differs from notice.hospital_id")
+        return self
+
+    def body(self) -> bytes:
+        """The same bytes on every attempt (the envelope's timestamp is the packet's)."""
+        envelope = {
+            "type": self.event_type,
+            "timestamp": self.notice.created_at.isoformat(),
+            "data": self.notice.model_dump(mode="json"),
+        }
+        return json.dumps(envelope, separators=(",", ":"), sort_keys=True).encode()
+
+
+class WebhookReceipt(BaseModel):
+    model_config = _MODEL_CONFIG
+
+    packet_id: str
+    endpoint_id: str
+    status_code: int
+    attempt: int
+    sent_at: datetime
+
+
+def retry_after(value: str | None, now: float, limit: timedelta) -> timedelta | None:
+    """Retry-After as delta-seconds or an HTTP-date, capped at `limit`; None if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        delay = timedelta(seconds=int(value))
+    else:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        delay = max(timedelta(0), when - datetime.fromtimestamp(now, UTC))
+    return min(delay, limit)
+
+
+class WebhookDelivery:
+    """Holds the HTTP client and the endpoint secrets; its activity sends one packet notice."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        endpoint_secrets: Mapping[str, str | SecretStr],
+        consent_gate: ConsentGate,
+        *,
+        backoff_base: timedelta = timedelta(seconds=10),
+        backoff_cap: timedelta = timedelta(hours=1),
+        retry_after_limit: timedelta = timedelta(hours=6),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._http = http
+        self._keys: dict[str, bytes] = {}
+        for endpoint_id, secret in endpoint_secrets.items():
+            raw = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+            try:
+                self._keys[endpoint_id] = parse_secret(raw)
+            except ValueError as err:
+                raise ValueError(f"webhook secret for endpoint {endpoint_id!r}: {err}") from None
+        self._consent = consent_gate
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._retry_after_limit = retry_after_limit
+        self._clock = clock
+
+    def _backoff(self, attempt: int) -> timedelta:
+        # "Equal jitter": half the exponential step fixed, half random, so parallel deliveries
+        # to a recovering hospital spread out but never retry immediately.
+        step = min(self._backoff_cap, self._backoff_base * 2 ** max(0, attempt - 1))
+        return step * (0.5 + random.random() / 2)
+
+    def _retryable(self, message: str, attempt: int, after: timedelta | None) -> ApplicationError:
+        return ApplicationError(
+            message,
+            type="EndpointUnavailable",
+            next_retry_delay=after if after is not None else self._backoff(attempt),
+        )
+
+    @activity.defn(name="deliver_packet_webhook")
+    async def deliver_packet_webhook(self, request: WebhookDeliveryRequest) -> WebhookReceipt:
+        attempt = activity.info().attempt
+        # First, on every attempt: nothing leaves without consent in force now.
+        await self._consent.check(request.consent)
+        key = self._keys.get(request.endpoint_id)
+        if key is None:
+            raise ApplicationError(
+                f"no webhook secret configured for endpoint {request.endpoint_id}",
+                type="EndpointNotConfigured",
+                non_retryable=True,
+            )
+        body = request.body()
+        now = self._clock()
+        timestamp = int(now)
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": request.packet_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign(key, request.packet_id, timestamp, body),
+        }
+        try:
+            response = await self._http.post(request.url, content=body, headers=headers)
+        except httpx.TimeoutException:
+            raise self._retryable(
+                f"endpoint {request.endpoint_id} timed out", attempt, None
+            ) from None
+        except httpx.TransportError as err:
+            raise self._retryable(
+                f"endpoint {request.endpoint_id} unreachable: {type(err).__name__}", attempt, None
+            ) from None
+
+        status = response.status_code
+        where = f"endpoint {request.endpoint_id} answered {status}"
+        activity.logger.info(
+            "webhook %s attempt %d: %d", request.packet_id, attempt, status
+        )
+        if 200 <= status < 300:
+            return WebhookReceipt(
+                packet_id=request.packet_id,
+                endpoint_id=request.endpoint_id,
+                status_code=status,
+                attempt=attempt,
+                sent_at=datetime.fromtimestamp(now, UTC),
+            )
+        if status == 410:
+            raise ApplicationError(where, type="EndpointGone", non_retryable=True)
+        if status in (408, 429) or status >= 500:
+            after = retry_after(
+                response.headers.get("retry-after"), self._clock(), self._retry_after_limit
+            )
+            raise self._retryable(where, attempt, after)
+        # Other 4xx, and 3xx: redirects are not followed with signed links to another host.
+        raise ApplicationError(where, type="DeliveryRejected", non_retryable=True)
