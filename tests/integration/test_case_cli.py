@@ -1,0 +1,144 @@
+"""The `caseflow case` commands against the real dev server, SeaweedFS and worker: what they
+print, what they refuse (one line, non-zero), and what they leave in S3."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from caseflow.case_status import CaseStage
+from coordinator import case_client
+from coordinator.demo import fictional_pdf
+from tests.integration.test_case_lifecycle import CaseStack, case_stack, until
+
+pytestmark = pytest.mark.integration
+__all__ = ["case_stack"]  # the module-scoped stack fixture, shared with the lifecycle test
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def one_line(code: int, err: str, *expected: str) -> str:
+    assert code == 1, err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    for text in expected:
+        assert text in err, err
+    return err
+
+
+def case_objects(seaweed, case_id: str) -> list[str]:
+    listed = seaweed.client().list_objects_v2(Bucket=seaweed.bucket, Prefix=f"cases/{case_id}/")
+    return [o["Key"] for o in listed.get("Contents", [])]
+
+
+async def start_example(case_stack: CaseStack) -> str:
+    code, out, err = await case_stack.caseflow(
+        "case", "start", str(EXAMPLES / "intake.json"), "--json"
+    )
+    assert code == 0, err
+    started = json.loads(out)
+    assert started["ui"].endswith(f"/workflows/case-{started['case_id']}")
+    return started["case_id"]
+
+
+async def test_start_prints_the_id_and_status_shows_the_checklist(case_stack: CaseStack):
+    code, out, err = await case_stack.caseflow("case", "start", str(EXAMPLES / "intake.json"))
+    assert code == 0, err
+    case_id = out.strip()
+    assert case_client.CASE_ID_PATTERN.fullmatch(case_id)
+
+    async def in_records():
+        status = await case_client.case_status(case_stack.client, case_id)
+        return status if status.stage == CaseStage.RECORDS else None
+
+    status = await until("RECORDS", in_records)
+    assert "biopsy" in status.missing_items
+    assert status.triage_flags, "the example case has advisory triage flags"
+
+    code, out, err = await case_stack.caseflow("case", "status", case_id)
+    assert code == 0, err
+    assert "RECORDS" in out and "ADVISORY" in out and "biopsy" in out
+    # The summary view never prints the patient's name.
+    assert "Example-Patient" not in out
+
+
+async def test_a_rejected_upload_stores_nothing(case_stack: CaseStack, seaweed, tmp_path):
+    case_id = await start_example(case_stack)
+    notes = tmp_path / "mri.txt"
+    notes.write_text("a fictional note, not an image\n")
+    code, _, err = await case_stack.caseflow(
+        "case", "upload", case_id, str(notes), "--kind", "imaging_mri"
+    )
+    one_line(code, err, "imaging_mri")
+    assert case_objects(seaweed, case_id) == []
+
+    unknown = "b" * 26
+    scan = tmp_path / "scan.pdf"
+    scan.write_bytes(fictional_pdf("scan"))
+    code, _, err = await case_stack.caseflow(
+        "case", "upload", unknown, str(scan), "--kind", "imaging_mri"
+    )
+    one_line(code, err, "no case")
+    assert case_objects(seaweed, unknown) == []
+
+
+async def test_unknown_hospital_in_intake_is_refused_before_start(case_stack: CaseStack, tmp_path):
+    intake = json.loads((EXAMPLES / "intake.json").read_text())
+    intake["destinations"]["hospital_ids"] = ["cn-nowhere"]
+    path = tmp_path / "intake.json"
+    path.write_text(json.dumps(intake))
+    code, out, err = await case_stack.caseflow("case", "start", str(path))
+    one_line(code, err, "destinations.hospital_ids.0", "unknown hospital")
+    assert out == ""
+
+
+async def test_hold_resume_assign_and_list_by_coordinator(case_stack: CaseStack):
+    case_id = await start_example(case_stack)
+    code, out, err = await case_stack.caseflow("case", "hold", case_id, "--reason", "travel")
+    assert code == 0, err
+    code, _, err = await case_stack.caseflow("case", "hold", case_id, "--reason", "again")
+    one_line(code, err, "already on hold")
+    status = await case_client.case_status(case_stack.client, case_id)
+    assert status.on_hold
+    code, _, err = await case_stack.caseflow("case", "resume", case_id)
+    assert code == 0, err
+
+    code, out, err = await case_stack.caseflow("case", "assign", case_id, "coord-9", "--json")
+    assert code == 0, err
+    assert json.loads(out)["case_id"] == case_id
+
+    async def listed():
+        rows = await case_client.list_cases(case_stack.client, coordinator_id="coord-9")
+        return [r for r in rows if r.case_id == case_id]
+
+    [row] = await until("the case under its new coordinator", listed)
+    assert row.stage == "RECORDS"
+    code, out, err = await case_stack.caseflow("case", "list", "--coordinator", "coord-9")
+    assert code == 0 and case_id in out
+
+
+async def test_withdraw_with_erase_removes_the_documents(case_stack: CaseStack, seaweed, tmp_path):
+    case_id = await start_example(case_stack)
+    scan = tmp_path / "labs.pdf"
+    scan.write_bytes(fictional_pdf("labs"))
+    code, _, err = await case_stack.caseflow(
+        "case", "upload", case_id, str(scan), "--kind", "labs"
+    )
+    assert code == 0, err
+    assert len(case_objects(seaweed, case_id)) == 1
+
+    code, out, err = await case_stack.caseflow(
+        "case", "withdraw", case_id, "--reason", "patient chose local care", "--erase", "--json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["stage"] == "CLOSED"
+    assert case_objects(seaweed, case_id) == []
+    status = await case_client.case_status(case_stack.client, case_id)
+    assert status.outcome.value == "withdrawn"
+
+    code, _, err = await case_stack.caseflow(
+        "case", "upload", case_id, str(scan), "--kind", "labs"
+    )
+    one_line(code, err, "is closed")

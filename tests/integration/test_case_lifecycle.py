@@ -1,0 +1,218 @@
+"""One case through every stage on the real dev server, real SeaweedFS, a real worker and the real
+SMTP sink: real uploads, rendered letters, visibility, the CLI itself, and the closed case."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from caseflow.case_status import CaseOutcome, CaseStage
+from caseflow.hospitals import HospitalDirectory
+from caseflow.settings import CaseflowSettings, get_settings
+from caseflow.temporal_client import connect
+from coordinator import case_client
+from coordinator.cli import cli
+from coordinator.demo import OTHER_HOSPITAL, SELECTED_HOSPITAL, DemoCase, fictional_pdf
+from infra.mail_sink import MailSink
+from infra.server_process import free_port
+from workflows.case import CaseWorkflow
+
+pytestmark = pytest.mark.integration
+
+ALL_STAGES = [stage.value for stage in CaseStage if stage != CaseStage.INTAKE]
+
+
+@dataclass
+class CaseStack:
+    settings: CaseflowSettings
+    client: object
+    mail: MailSink
+
+    def env(self) -> dict[str, str]:
+        """The same settings as CASEFLOW_* variables, for the CLI."""
+        s = self.settings
+        return {
+            "CASEFLOW_TEMPORAL_ADDRESS": s.temporal_address,
+            "CASEFLOW_TEMPORAL_UI_URL": s.temporal_ui_url,
+            "CASEFLOW_TASK_QUEUE": s.task_queue,
+            "CASEFLOW_S3_ENDPOINT_URL": s.s3_endpoint_url or "",
+            "CASEFLOW_S3_ACCESS_KEY_ID": s.s3_access_key_id or "",
+            "CASEFLOW_S3_SECRET_ACCESS_KEY": s.s3_secret_access_key.get_secret_value(),
+            "CASEFLOW_S3_BUCKET": s.s3_bucket,
+            "CASEFLOW_SMTP_PORT": str(s.smtp_port),
+        }
+
+    async def caseflow(self, *args: str) -> tuple[int, str, str]:
+        """Run the real CLI in a thread (it runs its own event loop), as a coordinator would."""
+
+        def invoke():
+            get_settings.cache_clear()
+            try:
+                result = CliRunner().invoke(cli, list(args), env=self.env())
+            finally:
+                get_settings.cache_clear()
+            return result
+
+        result = await asyncio.to_thread(invoke)
+        stderr = result.stderr if result.stderr_bytes is not None else ""
+        if result.exception and not isinstance(result.exception, SystemExit):
+            # What coordinator.cli.app() would print: one line from coordinator.errors.
+            from coordinator.errors import one_line_error
+
+            message, code = one_line_error(result.exception)
+            return code, result.stdout, f"error: {message}\n"
+        return result.exit_code, result.stdout, stderr
+
+
+@pytest.fixture(scope="module")
+async def case_stack(temporal_dev_server, seaweed, tmp_path_factory) -> AsyncIterator[CaseStack]:
+    from worker import build_worker
+
+    mail = MailSink(tmp_path_factory.mktemp("mail"), port=free_port())
+    mail.start()
+    settings = seaweed.settings.model_copy(
+        update={
+            "temporal_address": temporal_dev_server.address,
+            "temporal_ui_url": temporal_dev_server.ui_url,
+            "smtp_port": mail.port,
+            # Each module gets its own queue, so no other test's worker picks up its tasks.
+            "task_queue": f"cases-{uuid.uuid4().hex[:8]}",
+        }
+    )
+    client = await connect(settings)
+    try:
+        with ThreadPoolExecutor(max_workers=16) as executor:
+            worker = build_worker(client, settings, executor)
+            assert CaseWorkflow in worker.config()["workflows"], (
+                "worker.build_worker does not register CaseWorkflow yet"
+            )
+            async with worker:
+                yield CaseStack(settings, client, mail)
+    finally:
+        mail.stop()
+
+
+def letter_text(path: Path) -> str:
+    data = path.read_bytes()
+    if data.startswith(b"%PDF"):
+        from pypdf import PdfReader
+
+        return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+    return data.decode("utf-8")
+
+
+async def until(what: str, check, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        found = await check()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.2)
+
+
+async def test_a_case_goes_through_every_stage(case_stack: CaseStack, seaweed, tmp_path):
+    client, settings = case_stack.client, case_stack.settings
+    said: list[str] = []
+    case = DemoCase(client, settings, tmp_path, say=said.append, stage_timeout=20)
+    case_id = await case.start()
+    await case.wait_for_stage(CaseStage.RECORDS)
+
+    # While in RECORDS, visibility finds the case by its stage (eventually consistent: poll).
+    async def listed_in_records():
+        rows = await case_client.list_cases(client, stage=CaseStage.RECORDS)
+        return [r for r in rows if r.case_id == case_id]
+
+    [row] = await until("the case in CaseStage = RECORDS", listed_in_records)
+    assert row.coordinator_id == "coord-demo"
+    assert row.destination_countries == ["CN"]
+    code, out, err = await case_stack.caseflow("case", "list", "--stage", "RECORDS", "--json")
+    assert code == 0, err
+    assert case_id in {r["case_id"] for r in json.loads(out)}
+
+    # A coordinator uploads one record and waives another through the CLI itself.
+    biopsy = tmp_path / "biopsy.pdf"
+    biopsy.write_bytes(fictional_pdf("biopsy"))
+    code, out, err = await case_stack.caseflow(
+        "case", "upload", case_id, str(biopsy), "--kind", "biopsy_report", "--json"
+    )
+    assert code == 0, err
+    uploaded = json.loads(out)
+    assert uploaded["stage"] == "RECORDS" and "biopsy" in uploaded["detail"]
+    key = uploaded["document"]["key"]
+    assert key == f"cases/{case_id}/{uploaded['document']['document_id']}"
+    stored = seaweed.client().head_object(Bucket=settings.s3_bucket, Key=key)
+    assert stored["ContentLength"] == biopsy.stat().st_size
+
+    code, out, err = await case_stack.caseflow(
+        "case", "waive", case_id, "performance_status", "--reason", "assessed at the clinic visit"
+    )
+    assert code == 0, err
+    # Events for the wrong stage or a satisfied item come back as one line, exit 1.
+    code, _, err = await case_stack.caseflow("case", "select", case_id, SELECTED_HOSPITAL)
+    assert code == 1 and err.count("\n") == 1
+    assert "case is in RECORDS" in err
+    code, _, err = await case_stack.caseflow(
+        "case", "waive", case_id, "biopsy", "--reason", "not needed"
+    )
+    assert code == 1 and "already satisfied" in err
+
+    status = await case_client.case_status(client, case_id)
+    assert "biopsy" not in status.missing_items
+    assert "performance_status" not in status.missing_items
+
+    await case.upload_records()
+    records = (await case_client.case_status(client, case_id)).documents
+    await case.review()
+    await case.hospitals_respond()
+
+    # The packet in S3 holds the letter naming the hospital and a manifest with every hash.
+    packet_dir = tmp_path / "packet"
+    code, out, err = await case_stack.caseflow(
+        "case", "packet", case_id, SELECTED_HOSPITAL, "--out", str(packet_dir), "--json"
+    )
+    assert code == 0, err
+    files = {Path(p).name: Path(p) for p in json.loads(out)["files"]}
+    manifest = json.loads(files.pop("manifest.json").read_text())
+    assert manifest["hospital_id"] == SELECTED_HOSPITAL
+    letter_name = manifest["letter_key"].rsplit("/", 1)[-1]
+    hospital = HospitalDirectory.load_default().get(SELECTED_HOSPITAL)
+    assert hospital.name in letter_text(files[letter_name])
+    assert {d.sha256 for d in records} == {d["sha256"] for d in manifest["documents"]}
+
+    code, _, err = await case_stack.caseflow("case", "select", case_id, SELECTED_HOSPITAL)
+    assert code == 0, err
+    await case.translate()
+    await case.travel()
+    await case.admission()
+    await case.follow_ups()
+    result = await case.result()
+
+    assert result.outcome == CaseOutcome.COMPLETED
+    status = await case_client.case_status(client, case_id)
+    assert status.stage == CaseStage.CLOSED
+    assert {h.hospital_id: h.state.value for h in status.hospitals} == {
+        SELECTED_HOSPITAL: "selected",
+        OTHER_HOSPITAL: "not_selected",
+    }
+    entered = [e.detail.split()[0] for e in status.timeline if e.event == "stage_entered"]
+    assert entered == ALL_STAGES
+    assert all(f.status == "recorded" for f in status.follow_ups)
+    assert [f.day for f in status.follow_ups] == [14, 30, 90, 180, 365]
+
+    # Mail went through the real SMTP sink: at least the translation job and the notices.
+    messages = [m.read_bytes() for m in case_stack.mail.messages()]
+    assert any(case_id.encode() in m for m in messages)
+    code, out, _ = await case_stack.caseflow("case", "status", case_id, "--json")
+    assert code == 0 and json.loads(out)["outcome"] == "completed"
+
