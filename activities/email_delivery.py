@@ -1,0 +1,184 @@
+"""Packet delivery by email: the stored PDF letter attached, the presigned links in the body.
+
+SMTP cannot promise exactly-once (a lost 250 reply means a resend), so the Message-ID is derived
+from the packet id: every attempt carries the same one and the hospital's mailbox or ticketing
+system can drop duplicates, as a webhook receiver does with webhook-id.
+"""
+
+import asyncio
+import hashlib
+import smtplib
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import formatdate
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from temporalio import activity
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+from activities.consent_gate import ConsentGate, DeliveryConsent
+from activities.webhook_delivery import PacketNotice
+
+NON_RETRYABLE_ERRORS = ["ConsentMissing", "DeliveryRejected", "LetterMissing"]
+EMAIL_RETRY_POLICY = RetryPolicy(
+    initial_interval=timedelta(seconds=30),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(hours=1),
+    maximum_attempts=12,
+    non_retryable_error_types=NON_RETRYABLE_ERRORS,
+)
+EMAIL_START_TO_CLOSE = timedelta(minutes=2)
+DECIDER_LINE = "A qualified oncologist at the receiving hospital decides on treatment."
+CONFIDENTIAL = (
+    "Confidential health information for the named recipient only. If you received this in "
+    "error, delete it and tell the sender."
+)
+
+_MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True)
+
+
+class EmailDeliveryRequest(BaseModel):
+    model_config = _MODEL_CONFIG
+
+    packet_id: str = Field(pattern=r"^[a-z0-9-]{8,64}$")
+    to: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    notice: PacketNotice
+    letter_key: str  # the stored letter.pdf of this packet, attached as sent
+    consent: DeliveryConsent
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "EmailDeliveryRequest":
+        if self.notice.packet_id != self.packet_id:
+            raise ValueError("notice.packet_id: differs from packet_id")
+        if self.consent.hospital_id != self.notice.hospital_id:
+            raise ValueError("consent.hospital_id: differs from notice.hospital_id")
+        if not self.letter_key.startswith(f"cases/{self.notice.case_id}/"):
+            raise ValueError("letter_key: not under this case's prefix")
+        return self
+
+
+class EmailReceipt(BaseModel):
+    model_config = _MODEL_CONFIG
+
+    packet_id: str
+    message_id: str
+    to: str
+    attempt: int
+    letter_sha256: str
+
+
+def message_id_for(packet_id: str, sender: str) -> str:
+    return f"<{packet_id}@{sender.rsplit('@', 1)[-1]}>"
+
+
+def packet_body(notice: PacketNotice) -> str:
+    lines = [
+        f"Referral packet {notice.packet_id} (case {notice.case_id}).",
+        "",
+        "The referral letter is attached as PDF. The records are at the links below; each",
+        f"link expires at {notice.links_expire_at.isoformat()}. Check downloads against SHA-256.",
+        "",
+        f"Manifest: {notice.manifest_url}",
+    ]
+    if notice.bundle_url:
+        lines.append(f"FHIR R4B bundle: {notice.bundle_url}")
+    lines.append("")
+    for index, document in enumerate(notice.documents, start=1):
+        lines += [
+            f"{index}. {document.kind} ({document.content_type}, {document.size} bytes)",
+            f"   sha256 {document.sha256}",
+            f"   {document.url}",
+        ]
+    lines += ["", DECIDER_LINE, "", CONFIDENTIAL]
+    return "\n".join(lines) + "\n"
+
+
+class EmailDelivery:
+    """Holds the SMTP settings and the S3 client the letter is read from."""
+
+    def __init__(
+        self,
+        *,
+        smtp_host: str,
+        smtp_port: int,
+        sender: str,
+        s3_client,
+        bucket: str,
+        consent_gate: ConsentGate,
+        timeout: float = 30.0,
+    ) -> None:
+        self._smtp_host, self._smtp_port, self._sender = smtp_host, smtp_port, sender
+        self._s3, self._bucket = s3_client, bucket
+        self._consent = consent_gate
+        self._timeout = timeout
+
+    def _letter(self, key: str) -> bytes:
+        try:
+            return self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        except ClientError as err:
+            code = err.response.get("Error", {}).get("Code", "")
+            if code in ("NoSuchKey", "404"):
+                raise ApplicationError(
+                    "letter_key: no stored letter for this packet",
+                    type="LetterMissing",
+                    non_retryable=True,
+                ) from None
+            raise ApplicationError(
+                f"letter store: {code or 'error'}", type="StoreUnavailable"
+            ) from None
+
+    def _message(self, request: EmailDeliveryRequest, letter: bytes) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = self._sender
+        message["To"] = request.to
+        message["Subject"] = f"Referral packet {request.packet_id}"  # no patient data
+        message["Message-ID"] = message_id_for(request.packet_id, self._sender)
+        message["Date"] = formatdate(usegmt=True)
+        message.set_content(packet_body(request.notice))
+        message.add_attachment(
+            letter, maintype="application", subtype="pdf",
+            filename=f"referral-letter-{request.packet_id}.pdf",
+        )
+        return message
+
+    def _send(self, message: EmailMessage) -> None:
+        with smtplib.SMTP(self._smtp_host, self._smtp_port, timeout=self._timeout) as smtp:
+            smtp.send_message(message)
+
+    @activity.defn(name="deliver_packet_email")
+    async def deliver_packet_email(self, request: EmailDeliveryRequest) -> EmailReceipt:
+        attempt = activity.info().attempt
+        await self._consent.check(request.consent)  # every attempt, before anything is sent
+        letter = await asyncio.to_thread(self._letter, request.letter_key)
+        message = self._message(request, letter)
+        where = f"mail to hospital {request.notice.hospital_id}"
+        try:
+            await asyncio.to_thread(self._send, message)
+        except smtplib.SMTPRecipientsRefused:
+            raise ApplicationError(
+                f"{where}: recipient refused", type="DeliveryRejected", non_retryable=True
+            ) from None
+        except smtplib.SMTPResponseException as err:
+            if 500 <= err.smtp_code < 600:
+                raise ApplicationError(
+                    f"{where}: rejected with {err.smtp_code}",
+                    type="DeliveryRejected",
+                    non_retryable=True,
+                ) from None
+            raise ApplicationError(
+                f"{where}: deferred with {err.smtp_code}", type="EndpointUnavailable"
+            ) from None
+        except (smtplib.SMTPException, OSError) as err:
+            raise ApplicationError(
+                f"{where}: SMTP unavailable: {type(err).__name__}", type="EndpointUnavailable"
+            ) from None
+        activity.logger.info("email %s attempt %d sent", request.packet_id, attempt)
+        return EmailReceipt(
+            packet_id=request.packet_id,
+            message_id=message["Message-ID"],
+            to=request.to,
+            attempt=attempt,
+            letter_sha256=hashlib.sha256(letter).hexdigest(),
+        )
