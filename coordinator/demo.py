@@ -356,8 +356,9 @@ class DemoCase:
         await self.start()
         await self.upload_records()
         await self.review()
-        await self.hospitals_respond()
+        await self.packets_stored()
         await self.fetch_packet(SELECTED_HOSPITAL)
+        await self.hospitals_respond()
         await self.select()
         await self.translate()
         await self.travel()
@@ -394,4 +395,5 @@ def demo_command() -> None:
         f"{time.monotonic() - started:.0f} s; its stage history: "
         f"{case_client.ui_link(settings, result.case_id)}",
         highlight=False,
+        soft_wrap=True,
     )
