@@ -123,9 +123,7 @@ async def test_withdraw_with_erase_removes_the_documents(case_stack: CaseStack, 
     case_id = await start_example(case_stack)
     scan = tmp_path / "labs.pdf"
     scan.write_bytes(fictional_pdf("labs"))
-    code, _, err = await case_stack.caseflow(
-        "case", "upload", case_id, str(scan), "--kind", "labs"
-    )
+    code, _, err = await case_stack.caseflow("case", "upload", case_id, str(scan), "--kind", "labs")
     assert code == 0, err
     assert len(case_objects(seaweed, case_id)) == 1
 
@@ -138,7 +136,104 @@ async def test_withdraw_with_erase_removes_the_documents(case_stack: CaseStack, 
     status = await case_client.case_status(case_stack.client, case_id)
     assert status.outcome.value == "withdrawn"
 
-    code, _, err = await case_stack.caseflow(
-        "case", "upload", case_id, str(scan), "--kind", "labs"
-    )
+    code, _, err = await case_stack.caseflow("case", "upload", case_id, str(scan), "--kind", "labs")
     one_line(code, err, "is closed")
+
+
+async def test_hospital_to_follow_up_through_the_cli(case_stack: CaseStack, tmp_path):
+    """respond (with documents), select, translation, travel, admit, discharge, follow-up."""
+    from datetime import date, timedelta
+
+    from coordinator.demo import OTHER_HOSPITAL, SELECTED_HOSPITAL, DemoCase
+
+    case = DemoCase(case_stack.client, case_stack.settings, tmp_path, say=lambda _: None)
+    case_id = await case.start()
+    await case.upload_records()
+    await case.review()
+    await case.packets_stored()
+
+    def write(name: str, data: dict) -> str:
+        path = tmp_path / name
+        path.write_text(json.dumps(data))
+        return str(path)
+
+    opinion = tmp_path / "opinion.pdf"
+    opinion.write_bytes(fictional_pdf("opinion"))
+    accept = write("accept.json", {"decision": "accept", "visa_invitation_possible": True})
+    code, out, err = await case_stack.caseflow(
+        "case",
+        "respond",
+        case_id,
+        SELECTED_HOSPITAL,
+        accept,
+        "--document",
+        f"{opinion}:hospital_opinion",
+        "--json",
+    )
+    assert code == 0, err
+    decline = write("decline.json", {"decision": "decline", "opinion": "no capacity"})
+    code, _, err = await case_stack.caseflow("case", "respond", case_id, OTHER_HOSPITAL, decline)
+    assert code == 0, err
+    code, _, err = await case_stack.caseflow("case", "select", case_id, OTHER_HOSPITAL)
+    one_line(code, err, "has not accepted")
+    code, _, err = await case_stack.caseflow("case", "select", case_id, SELECTED_HOSPITAL)
+    assert code == 0, err
+
+    translated = tmp_path / "translated.pdf"
+    translated.write_bytes(fictional_pdf("translated"))
+    code, out, err = await case_stack.caseflow(
+        "case", "translation", case_id, str(translated), "--language", "zh-CN", "--json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["stage"] in ("TRANSLATION", "TRAVEL")
+
+    await case.wait_until("travel to start", lambda s: s.travel is not None)
+    trip = date.today() - timedelta(days=400)
+    visa = tmp_path / "visa.pdf"
+    visa.write_bytes(fictional_pdf("visa letter"))
+    code, _, err = await case_stack.caseflow(
+        "case",
+        "travel",
+        case_id,
+        write("visa.json", {"kind": "visa_letter_received", "on": trip.isoformat()}),
+        "--document",
+        f"{visa}:visa_letter",
+    )
+    assert code == 0, err
+    code, _, err = await case_stack.caseflow(
+        "case",
+        "travel",
+        case_id,
+        write("early.json", {"kind": "arrived", "on": trip.isoformat()}),
+    )
+    one_line(code, err, "arrived before flights were booked")
+    for kind, day in (("visa_granted", 5), ("flights_booked", 7), ("arrived", 19)):
+        event = {"kind": kind, "on": (trip + timedelta(days=day)).isoformat()}
+        code, _, err = await case_stack.caseflow(
+            "case", "travel", case_id, write(f"{kind}.json", event)
+        )
+        assert code == 0, err
+
+    await case.wait_for_stage(CaseStage.ADMISSION)
+    code, _, err = await case_stack.caseflow(
+        "case", "admit", case_id, "--on", (trip + timedelta(days=20)).isoformat()
+    )
+    assert code == 0, err
+    code, _, err = await case_stack.caseflow(
+        "case", "discharge", case_id, "--on", (trip + timedelta(days=34)).isoformat()
+    )
+    assert code == 0, err
+
+    status = await case.wait_until(
+        "due follow-ups", lambda s: s.follow_ups and all(f.status == "due" for f in s.follow_ups)
+    )
+    for follow_up in status.follow_ups:
+        code, _, err = await case_stack.caseflow(
+            "case", "follow-up", case_id, "--day", str(follow_up.day), "--status", "well"
+        )
+        assert code == 0, err
+    result = await case.result()
+    assert result.outcome.value == "completed"
+    status = await case_client.case_status(case_stack.client, case_id)
+    kinds = {d.kind.value for d in status.documents}
+    assert {"hospital_opinion", "translation", "visa_letter"} <= kinds
