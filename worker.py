@@ -25,17 +25,36 @@ def build_worker(
 ) -> Worker:
     """The worker with every workflow and activity registered; shared by main() and the tests."""
     from activities.documents import DocumentStore
+    from activities.letters import ReferralLetters
+    from activities.notifications import CaseMailer, NoticeRouting
+    from workflows.case import CaseWorkflow
+    from workflows.referral import HospitalReferralWorkflow
 
     documents = DocumentStore(settings)
+    letters = ReferralLetters(settings)
+    mailer = CaseMailer(
+        NoticeRouting(
+            smtp_host=settings.smtp_host,
+            smtp_port=settings.smtp_port,
+            sender=settings.smtp_sender,
+            coordinator_domain=settings.coordinator_email_domain,
+            supervisor_email=settings.supervisor_email,
+            translation_vendor_email=settings.translation_vendor_email,
+        )
+    )
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[],
+        workflows=[CaseWorkflow, HospitalReferralWorkflow],
         activities=[
             documents.store_document,
             documents.verify_document,
             documents.presign_document,
             documents.erase_case_documents,
+            letters.render_referral_packet,
+            letters.store_translation_packet,
+            mailer.send_notice,
+            mailer.send_translation_job,
         ],
         activity_executor=executor,
         max_concurrent_activities=16,

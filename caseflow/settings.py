@@ -43,6 +43,11 @@ class CaseflowSettings(BaseSettings):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     smtp_sender: str = "caseflow@example.invalid"
+    # Who notices reach: coordinators are <coordinator_id>@<domain>; escalations go up to the
+    # supervisor; translation jobs go to the vendor.
+    coordinator_email_domain: str = "coordinators.example.invalid"
+    supervisor_email: str = "supervisor@example.invalid"
+    translation_vendor_email: str = "translations@example.invalid"
 
     # Documents.
     max_document_bytes: int = Field(default=5 * GiB, gt=0)
