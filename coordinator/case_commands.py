@@ -513,6 +513,7 @@ def list_command(
     json_output: Json = False,
 ) -> None:
     """Cases through Temporal visibility (search attributes only, never patient data)."""
+    case_client.visibility_query(stage, escalated, coordinator)  # refuse bad filters offline
     rows = _with_client(lambda c, _s: case_client.list_cases(c, stage, escalated, coordinator))
     if json_output:
         print(json.dumps([r.model_dump(mode="json") for r in rows]))

@@ -205,9 +205,26 @@ def test_list_with_unknown_stage(monkeypatch, capsys):
     assert_one_line(code, err, "--stage")
 
 
+def test_a_coordinator_filter_cannot_change_the_query(monkeypatch, capsys):
+    code, _, err = run_cli(
+        monkeypatch, capsys, "case", "list", "--coordinator", 'c1" OR CaseStage != "x'
+    )
+    assert_one_line(code, err, "coordinator")
+
+
+def test_visibility_query_uses_only_search_attributes():
+    from caseflow.case_status import CaseStage
+    from coordinator.case_client import visibility_query
+
+    assert visibility_query(CaseStage.RECORDS, True, "coord-7") == (
+        'WorkflowType = "CaseWorkflow" AND CaseStage = "RECORDS" AND Escalated = true'
+        ' AND CoordinatorId = "coord-7"'
+    )
+
+
 def test_unreachable_temporal_is_one_line(monkeypatch, capsys):
     code, out, err = run_cli(monkeypatch, capsys, "case", "status", CASE_ID)
-    assert_one_line(code, err)
+    assert_one_line(code, err, "cannot reach Temporal at 127.0.0.1:9")
     assert out == ""
 
 
