@@ -44,6 +44,13 @@ def port_answers(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 @dataclass
 class ServerProcess:
     """A named server: its command, the ports it must own, and where its pid and log go."""
@@ -101,10 +108,12 @@ class ServerProcess:
 
     def wait_until(self, ready: Callable[[], bool], timeout: float) -> None:
         deadline = time.monotonic() + timeout
+        pid = int(self.pid_file.read_text())
         while time.monotonic() < deadline:
             if ready():
                 return
-            if self.pid() is None:
+            # Liveness by pid alone: just after fork the child still shows our own command line.
+            if not _alive(pid):
                 raise StackError(f"{self.name} exited during start-up; see {self.log_file}")
             time.sleep(0.2)
         raise StackError(f"{self.name} not ready after {timeout:.0f}s; see {self.log_file}")
