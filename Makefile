@@ -4,10 +4,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# WeasyPrint renders the PDF letters through Pango; Chinese letters need a CJK font to embed.
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-wqy-microhei
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test stack-up stack-down worker bench lint
 
 $(STAMP): pyproject.toml
+	dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+		$(SYSTEM_PACKAGES) >/dev/null; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
@@ -32,6 +38,8 @@ worker: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.documents
+	$(BIN)/python -m bench.lifecycle
+	$(BIN)/python -m bench.packets
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
