@@ -211,31 +211,51 @@ def _b64(digest: bytes) -> str:
     return base64.b64encode(digest).decode()
 
 
-class _FileDigest:
-    """The whole-file SHA-256 and, for multipart, each part's SHA-256 (one read of the file)."""
+def _sha256_of_range(path: Path, offset: int, length: int | None) -> tuple[bytes, int]:
+    """The SHA-256 and byte count of `length` bytes from `offset` (None: to the end)."""
+    digest = hashlib.sha256()
+    count = 0
+    with open(path, "rb", buffering=0) as file:
+        file.seek(offset)
+        while length is None or count < length:
+            want = _READ_BLOCK if length is None else min(_READ_BLOCK, length - count)
+            block = file.read(want)
+            if not block:
+                break
+            digest.update(block)
+            count += len(block)
+    return digest.digest(), count
 
-    def __init__(self, path: Path, part_size: int | None) -> None:
-        whole = hashlib.sha256()
-        self.part_digests: list[bytes] = []
-        self.size = 0
-        with open(path, "rb", buffering=0) as file:
-            while True:
-                part = hashlib.sha256()
-                part_filled = 0
-                limit = part_size or float("inf")
-                while part_filled < limit:
-                    block = file.read(int(min(_READ_BLOCK, limit - part_filled)))
-                    if not block:
-                        break
-                    whole.update(block)
-                    part.update(block)
-                    part_filled += len(block)
-                self.size += part_filled
-                if part_size is None or part_filled == 0:
-                    break
-                self.part_digests.append(part.digest())
-        self.sha256 = whole.hexdigest()
-        self.whole_digest = whole.digest()
+
+class _FileDigest:
+    """The whole-file SHA-256 and, for multipart, each part's SHA-256.
+
+    The whole-file hash is sequential by nature; the part hashes run beside it on the other
+    cores (hashlib releases the GIL), so the first pass costs about one sequential hash of the
+    file. More threads than cores would only slow the whole-file hash, the critical path.
+    """
+
+    def __init__(self, path: Path, size: int, part_size: int | None) -> None:
+        ranges = (
+            [(offset, min(part_size, size - offset)) for offset in range(0, size, part_size)]
+            if part_size
+            else []
+        )
+        hashers = max(1, (os.cpu_count() or 2) - 1)
+        with ThreadPoolExecutor(hashers, thread_name_prefix="part-hash") as pool:
+            parts = [pool.submit(_sha256_of_range, path, start, length) for start, length in ranges]
+            try:
+                self.whole_digest, self.size = _sha256_of_range(path, 0, None)
+                hashed = [future.result() for future in parts]
+            except BaseException:
+                for future in parts:
+                    future.cancel()
+                raise
+        self.sha256 = self.whole_digest.hex()
+        self.part_digests = [digest for digest, _ in hashed]
+        if sum(count for _, count in hashed) != (self.size if part_size else 0):
+            # The file changed size between the two reads; the caller rejects it.
+            self.size = -1
 
     def s3_checksum(self) -> str:
         """What S3 reports as ChecksumSHA256: the plain digest, or for multipart the digest of
@@ -373,7 +393,7 @@ class DocumentStore:
 
         multipart = size > self._settings.multipart_threshold_bytes
         part_size = self._part_size(size) if multipart else None
-        digest = _FileDigest(path, part_size)
+        digest = _FileDigest(path, size, part_size)
         if digest.size != size:
             raise rejected("file: changed while it was being read")
         document_id = document_id_for(request.case_id, digest.sha256)
