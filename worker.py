@@ -11,6 +11,7 @@ import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -24,9 +25,13 @@ def build_worker(
     client: Client, settings: CaseflowSettings, executor: ThreadPoolExecutor
 ) -> Worker:
     """The worker with every workflow and activity registered; shared by main() and the tests."""
+    from activities.consent_gate import ConsentGate
     from activities.documents import DocumentStore
+    from activities.email_delivery import EmailDelivery
     from activities.letters import ReferralLetters
     from activities.notifications import CaseMailer, NoticeRouting
+    from activities.s3_client import build_s3_client
+    from activities.webhook_delivery import WebhookDelivery
     from workflows.case import CaseWorkflow
     from workflows.referral import HospitalReferralWorkflow
 
@@ -42,6 +47,21 @@ def build_worker(
             translation_vendor_email=settings.translation_vendor_email,
         )
     )
+    # Deliveries re-read consent from the case on every attempt, through this client.
+    consent_gate = ConsentGate(client)
+    webhooks = WebhookDelivery(
+        httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False),
+        settings.webhook_secrets,
+        consent_gate,
+    )
+    email = EmailDelivery(
+        smtp_host=settings.smtp_host,
+        smtp_port=settings.smtp_port,
+        sender=settings.smtp_sender,
+        s3_client=build_s3_client(settings),
+        bucket=settings.s3_bucket,
+        consent_gate=consent_gate,
+    )
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -55,6 +75,8 @@ def build_worker(
             letters.store_translation_packet,
             mailer.send_notice,
             mailer.send_translation_job,
+            webhooks.deliver_packet_webhook,
+            email.deliver_packet_email,
         ],
         activity_executor=executor,
         max_concurrent_activities=16,

@@ -49,6 +49,12 @@ class CaseflowSettings(BaseSettings):
     supervisor_email: str = "supervisor@example.invalid"
     translation_vendor_email: str = "translations@example.invalid"
 
+    # Webhook delivery: one Standard Webhooks secret (whsec_<base64>, >= 24 bytes) per hospital
+    # id, e.g. CASEFLOW_WEBHOOK_SECRETS='{"cn-xiamen-bnct": "whsec_..."}'. Kept in the worker;
+    # never part of a workflow payload.
+    webhook_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0)
+
     # Documents.
     max_document_bytes: int = Field(default=5 * GiB, gt=0)
     multipart_threshold_bytes: int = Field(default=16 * 1024**2, gt=0)
