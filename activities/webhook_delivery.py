@@ -6,10 +6,6 @@ Secrets never travel in Temporal payloads: the request names an endpoint, and th
 class holds the endpoint-id -> secret mapping loaded from settings.
 """
 
-import base64
-import binascii
-import hashlib
-import hmac
 import json
 import random
 import time
@@ -25,9 +21,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 from activities.consent_gate import ConsentGate, DeliveryConsent
-
-SECRET_PREFIX = "whsec_"
-MIN_SECRET_BYTES = 24  # Standard Webhooks: 24 to 64 random bytes
+from caseflow.webhook_signature import parse_secret, sign
 
 # Errors after which another attempt cannot help; the workflow escalates on each.
 NON_RETRYABLE_ERRORS = [
@@ -51,24 +45,6 @@ WEBHOOK_START_TO_CLOSE = timedelta(seconds=60)  # must exceed the HTTP timeout
 
 _MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True)
 _PACKET_ID = r"^[a-z0-9-]{8,64}$"
-
-
-def parse_secret(secret: str) -> bytes:
-    """The key bytes of a `whsec_<base64>` secret; ValueError (without the secret) otherwise."""
-    if not secret.startswith(SECRET_PREFIX):
-        raise ValueError(f"secret must start with {SECRET_PREFIX!r}")
-    try:
-        key = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("secret is not valid base64 after 'whsec_'") from None
-    if len(key) < MIN_SECRET_BYTES:
-        raise ValueError(f"secret has {len(key)} bytes; at least {MIN_SECRET_BYTES} are needed")
-    return key
-
-
-def sign(key: bytes, webhook_id: str, timestamp: int, body: bytes) -> str:
-    signed = f"{webhook_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
 
 class PacketLink(BaseModel):

@@ -38,6 +38,7 @@ def up(
     console.print(f"  Temporal UI    {addresses.ui}")
     console.print(f"  S3 (SeaweedFS) {addresses.s3}")
     console.print(f"  SMTP sink      {addresses.smtp}  (messages in {addresses.maildir})")
+    console.print(f"  Hospital inbox {addresses.hospital_inbox}  (signed webhooks)")
     if with_worker:
         console.print("  Worker         running on task queue 'cases'")
 

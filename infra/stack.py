@@ -3,19 +3,23 @@ and, optionally, the worker. State under `.data/` survives `down` and `up` again
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from caseflow.hospitals import HospitalDirectory
 from caseflow.settings import CaseflowSettings
 from infra.mail_sink import MailSink
 from infra.seaweedfs import SeaweedFS, ensure_bucket
-from infra.server_process import ServerProcess, StackError
+from infra.server_process import ServerProcess, StackError, port_answers
 from infra.temporal_server import TemporalDevServer
 
 ENV_FILE_NAME = "caseflow.env"
+DEFAULT_INBOX_PORT = 8090
 
 
 @dataclass
@@ -25,22 +29,45 @@ class StackAddresses:
     s3: str
     smtp: str
     maildir: Path
+    hospital_inbox: str
 
 
 def ensure_credentials(data_dir: Path) -> Path:
-    """Generate the stack's S3 credentials once, in the env file that settings read.
+    """Generate the stack's secrets once, in the env file that settings read: the S3 credentials
+    and a webhook secret for every hospital whose channel is `webhook`.
 
     Random per clone, so no secret lives in the repo; the file stays under the ignored .data/.
+    Lines already there are kept, so a later version can add secrets without rotating old ones.
     """
     env_file = data_dir / ENV_FILE_NAME
-    if not env_file.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        env_file.write_text(
-            f"CASEFLOW_S3_ACCESS_KEY_ID=caseflow-{secrets.token_hex(4)}\n"
-            f"CASEFLOW_S3_SECRET_ACCESS_KEY={secrets.token_urlsafe(30)}\n"
-        )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    present = env_file.read_text() if env_file.exists() else ""
+    wanted = {
+        "CASEFLOW_S3_ACCESS_KEY_ID": lambda: f"caseflow-{secrets.token_hex(4)}",
+        "CASEFLOW_S3_SECRET_ACCESS_KEY": lambda: secrets.token_urlsafe(30),
+        "CASEFLOW_WEBHOOK_SECRETS": lambda: json.dumps(
+            {
+                hospital.hospital_id: "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+                for hospital in HospitalDirectory.load_default().hospitals
+                if hospital.channel == "webhook"
+            }
+        ),
+    }
+    missing = [f"{name}={make()}\n" for name, make in wanted.items() if f"{name}=" not in present]
+    if missing:
+        with open(env_file, "a") as out:
+            out.writelines(missing)
         env_file.chmod(0o600)
     return env_file
+
+
+def inbox_port() -> int:
+    """The loopback port the directory's webhook hospitals point at (the dev hospital inbox)."""
+    for hospital in HospitalDirectory.load_default().hospitals:
+        url = urlparse(hospital.webhook_url or "")
+        if hospital.channel == "webhook" and url.hostname == "127.0.0.1" and url.port:
+            return url.port
+    return DEFAULT_INBOX_PORT
 
 
 class EmbeddedStack:
@@ -72,6 +99,16 @@ class EmbeddedStack:
     def mail(self) -> MailSink:
         return MailSink(self.data_dir, port=self.settings.smtp_port)
 
+    def hospital_inbox(self) -> ServerProcess:
+        port = inbox_port()
+        return ServerProcess(
+            name="hospital-inbox",
+            command=[sys.executable, "-m", "infra.hospital_inbox", "--port", str(port),
+                     "--dir", str(self.data_dir / "webhooks")],
+            ports=[port],
+            run_dir=self.data_dir,
+        )
+
     def worker(self) -> ServerProcess:
         return ServerProcess(
             name="worker",
@@ -87,6 +124,9 @@ class EmbeddedStack:
         s3.wait_ready()
         ensure_bucket(s3.endpoint_url, s3.access_key, s3.secret_key, self.settings.s3_bucket)
         mail.start()
+        inbox = self.hospital_inbox()
+        inbox.start()
+        inbox.wait_until(lambda: port_answers(inbox_port()), timeout=20)
         if with_worker:
             self.start_worker()
         return StackAddresses(
@@ -95,6 +135,7 @@ class EmbeddedStack:
             s3=s3.endpoint_url,
             smtp=f"smtp://127.0.0.1:{mail.port}",
             maildir=mail.maildir,
+            hospital_inbox=f"http://127.0.0.1:{inbox_port()}/hooks/<hospital_id>",
         )
 
     def start_worker(self, timeout: float = 30.0) -> None:
@@ -110,6 +151,7 @@ class EmbeddedStack:
         stopped = []
         for name, part in (
             ("worker", self.worker()),
+            ("hospital-inbox", self.hospital_inbox()),
             ("mail", self.mail()),
             ("s3", self.s3()),
             ("temporal", self.temporal()),
@@ -123,5 +165,6 @@ class EmbeddedStack:
             "temporal": self.temporal().is_running(),
             "s3": self.s3().is_running(),
             "mail": self.mail().is_running(),
+            "hospital-inbox": self.hospital_inbox().is_running(),
             "worker": self.worker().is_running(),
         }
