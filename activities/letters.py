@@ -1,11 +1,13 @@
 """Referral letters and packets: render the letter from templates/ and store the packet in S3.
 
-A packet lives under `cases/<case_id>/packets/<packet_id>/` (letter.html, manifest.json) and is
-never overwritten: the packet id comes from the workflow, and every write is conditional, so a
-retried activity finds the packet it already stored [domain.md, "keep an exact copy of every
-packet sent"]. The manifest lists each document with kind, size, SHA-256 and a presigned link.
+A packet lives under `cases/<case_id>/packets/<packet_id>/` (letter.html, letter.pdf, bundle.json,
+manifest.json) and is never overwritten: the packet id comes from the workflow, and every write is
+conditional, so a retried activity finds the packet it already stored [domain.md, "keep an exact
+copy of every packet sent"]. The manifest lists each document with kind, size, SHA-256 and a
+presigned link, plus the letter and FHIR bundle with their SHA-256s; it is written last.
 """
 
+import hashlib
 import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -14,14 +16,14 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from caseflow.case_status import TriageFlagEntry
 from caseflow.documents import DocumentRef
 from caseflow.hospitals import Hospital
-from caseflow.intake import CaseIntake
+from caseflow.intake import CaseIntake, ConsentGrant
 from caseflow.settings import CaseflowSettings
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -50,6 +52,41 @@ class ReferralPacketRequest(BaseModel):
     coordinator_id: str
     language: str = "en"
     written_on: date  # the workflow's date, so a re-render is byte-identical
+    # Why the case is referred and what the hospital is asked (the letter and the FHIR
+    # ServiceRequest). None: derived from the intake and modalities (see referral_reason).
+    reason: str | None = Field(default=None, max_length=4000)
+    question: str | None = Field(default=None, max_length=4000)
+    created_at: datetime | None = None  # workflow.now(); None: midnight UTC of written_on
+    # The grants in force for this hospital (the case's consent ledger); None: the intake's.
+    consents: list[ConsentGrant] | None = None
+
+    def reason_text(self) -> str:
+        return self.reason or referral_reason(self.intake, self.written_on)
+
+    def question_text(self) -> str:
+        return self.question or referral_question(self.modalities)
+
+    def created(self) -> datetime:
+        return self.created_at or datetime.combine(self.written_on, datetime.min.time(), UTC)
+
+
+def referral_reason(intake: CaseIntake, today: date) -> str:
+    """The default reason for referral: site, histology, pattern and RT-free interval."""
+    clinical = intake.clinical
+    return (
+        f"Recurrent {clinical.histology} ({clinical.primary_site.value}, "
+        f"{clinical.recurrence_pattern.value} recurrence) after radiotherapy; "
+        f"RT-free interval {intake.rt_free_interval_days(today)} days"
+    )
+
+
+def referral_question(modalities: list[str]) -> str:
+    offered = f" ({', '.join(modalities)})" if modalities else ""
+    return (
+        f"Can you offer salvage treatment{offered} for this patient? If so, please give your "
+        "opinion, the proposed treatment, a cost estimate, the earliest admission date and "
+        "whether you can issue a visa invitation letter."
+    )
 
 
 class TranslationPacketRequest(BaseModel):
@@ -83,6 +120,14 @@ class StoredPacket(BaseModel):
     documents: list[PacketDocument]
     links_expire_at: datetime
     created: bool  # False when a retry found the packet already stored
+    # Referral packets only (None for translation packets and packets stored before them).
+    sha256: str | None = None  # of manifest.json: the packet's identity in the timeline
+    letter_pdf_key: str | None = None
+    letter_pdf_sha256: str | None = None
+    bundle_key: str | None = None
+    bundle_sha256: str | None = None
+    letter_url: str | None = None  # presigned letter.pdf
+    bundle_url: str | None = None  # presigned bundle.json
 
 
 def packet_prefix(case_id: str, packet_id: str) -> str:
@@ -147,15 +192,37 @@ class ReferralLetters:
             coordinator_id=request.coordinator_id,
             written_on=request.written_on,
             decider_line=DECIDER_LINE,
+            reason=request.reason_text(),
+            question=request.question_text(),
         )
 
     @activity.defn(name="render_referral_packet")
     def render_referral_packet(self, request: ReferralPacketRequest) -> StoredPacket:
-        """Render the letter and store letter.html and manifest.json for one hospital."""
+        """Store letter.html, letter.pdf, bundle.json, then manifest.json for one hospital."""
         prefix = packet_prefix(request.case_id, request.packet_id)
-        letter = self.render_letter(request).encode("utf-8")
-        letter_key = prefix + "letter.html"
-        self._put_once(letter_key, letter, "text/html; charset=utf-8")
+        manifest_key = prefix + "manifest.json"
+        stored = self._get_bytes(manifest_key)
+        if stored is not None:  # a retry of a packet already complete
+            return self._stored_packet(request.packet_id, prefix, manifest_key, stored, False)
+        _check_case(request.documents, request.case_id)
+        expires_at = datetime.now(UTC) + self._link_ttl
+        links = {ref.document_id: self._presign(ref.key) for ref in request.documents}
+        html = self.render_letter(request)
+        # Imported here, not at the top: workflows import this module for its request models
+        # and must not load WeasyPrint and fhir.resources with it.
+        from activities.letter_pdf import CjkFontMissing, render_pdf
+
+        try:
+            pdf = render_pdf(html)
+        except CjkFontMissing as error:
+            raise ApplicationError(str(error), type="CjkFontMissing", non_retryable=True) from None
+        bundle = _bundle_bytes(request, links, expires_at)
+        letter_key, pdf_key, bundle_key = (
+            prefix + "letter.html", prefix + "letter.pdf", prefix + "bundle.json"
+        )
+        html_bytes = self._put_or_read(letter_key, html.encode("utf-8"), "text/html; charset=utf-8")
+        pdf_bytes = self._put_or_read(pdf_key, pdf, "application/pdf")
+        bundle_bytes = self._put_or_read(bundle_key, bundle, "application/fhir+json")
         return self._store_manifest(
             prefix,
             request.documents,
@@ -165,11 +232,19 @@ class ReferralLetters:
                 "hospital_id": request.hospital.hospital_id,
                 "language": request.language,
                 "written_on": request.written_on.isoformat(),
+                "created_at": request.created().isoformat(),
+                "letter_sha256": _sha256(html_bytes),
+                "letter_pdf_key": pdf_key,
+                "letter_pdf_sha256": _sha256(pdf_bytes),
+                "bundle_key": bundle_key,
+                "bundle_sha256": _sha256(bundle_bytes),
                 "notice": "Confidential health information for the named recipient only. "
                 f"Triage flags are advisory: {DECIDER_LINE}.",
             },
             packet_id=request.packet_id,
             case_id=request.case_id,
+            expires_at=expires_at,
+            links=links,
         )
 
     @activity.defn(name="store_translation_packet")
@@ -194,60 +269,68 @@ class ReferralLetters:
         extra: dict,
         packet_id: str,
         case_id: str,
+        expires_at: datetime | None = None,
+        links: dict[str, str] | None = None,
     ) -> StoredPacket:
-        for ref in documents:
-            if ref.case_id != case_id:
-                raise ApplicationError(
-                    f"documents: {ref.document_id} belongs to another case",
-                    type="InvalidInput",
-                    non_retryable=True,
-                )
+        _check_case(documents, case_id)
         manifest_key = prefix + "manifest.json"
         # The manifest is written last, so its presence means the packet is complete.
-        existing = self._get_json(manifest_key)
-        created = existing is None
-        if existing is None:
-            # Links go stale after at most 7 days; the stored copy keeps hashes as the record,
-            # and `caseflow case packet` re-signs links for the coordinator.
-            expires_at = datetime.now(UTC) + self._link_ttl
-            manifest = {
-                "packet_id": packet_id,
-                "case_id": case_id,
-                **extra,
-                "letter_key": letter_key,
-                "links_expire_at": expires_at.isoformat(),
-                "documents": [
-                    {
-                        "document_id": ref.document_id,
-                        "kind": ref.kind.value,
-                        "size": ref.size,
-                        "sha256": ref.sha256,
-                        "content_type": ref.content_type,
-                        "key": ref.key,
-                        "url": self._presign(ref.key),
-                    }
-                    for ref in documents
-                ],
-            }
-            body = json.dumps(manifest, indent=2, sort_keys=True).encode()
-            if not self._put_once(manifest_key, body, "application/json"):
-                existing = self._get_json(manifest_key)
-                created = False
-            else:
-                existing = manifest
-        assert existing is not None
+        stored = self._get_bytes(manifest_key)
+        if stored is not None:
+            return self._stored_packet(packet_id, prefix, manifest_key, stored, False)
+        # Links go stale after at most 7 days; the stored copy keeps hashes as the record,
+        # and `caseflow case packet` re-signs links for the coordinator.
+        expires_at = expires_at or datetime.now(UTC) + self._link_ttl
+        links = links or {}
+        manifest = {
+            "packet_id": packet_id,
+            "case_id": case_id,
+            **extra,
+            "letter_key": letter_key,
+            "links_expire_at": expires_at.isoformat(),
+            "documents": [
+                {
+                    "document_id": ref.document_id,
+                    "kind": ref.kind.value,
+                    "size": ref.size,
+                    "sha256": ref.sha256,
+                    "content_type": ref.content_type,
+                    "key": ref.key,
+                    "url": links.get(ref.document_id) or self._presign(ref.key),
+                }
+                for ref in documents
+            ],
+        }
+        body = json.dumps(manifest, indent=2, sort_keys=True).encode()
+        created = self._put_once(manifest_key, body, "application/json")
+        if not created:
+            body = self._get_bytes(manifest_key) or body
+        return self._stored_packet(packet_id, prefix, manifest_key, body, created)
+
+    def _stored_packet(
+        self, packet_id: str, prefix: str, manifest_key: str, body: bytes, created: bool
+    ) -> StoredPacket:
+        manifest = json.loads(body)
+        pdf_key, bundle_key = manifest.get("letter_pdf_key"), manifest.get("bundle_key")
         return StoredPacket(
             packet_id=packet_id,
             prefix=prefix,
-            letter_key=existing.get("letter_key"),
+            letter_key=manifest.get("letter_key"),
             manifest_key=manifest_key,
             manifest_url=self._presign(manifest_key),
             documents=[
                 PacketDocument(**{k: d[k] for k in PacketDocument.model_fields})
-                for d in existing["documents"]
+                for d in manifest["documents"]
             ],
-            links_expire_at=datetime.fromisoformat(existing["links_expire_at"]),
+            links_expire_at=datetime.fromisoformat(manifest["links_expire_at"]),
             created=created,
+            sha256=_sha256(body),
+            letter_pdf_key=pdf_key,
+            letter_pdf_sha256=manifest.get("letter_pdf_sha256"),
+            bundle_key=bundle_key,
+            bundle_sha256=manifest.get("bundle_sha256"),
+            letter_url=self._presign(pdf_key) if pdf_key else None,
+            bundle_url=self._presign(bundle_key) if bundle_key else None,
         )
 
     def _presign(self, key: str) -> str:
@@ -270,7 +353,16 @@ class ReferralLetters:
             raise
         return True
 
-    def _get_json(self, key: str) -> dict | None:
+    def _put_or_read(self, key: str, body: bytes, content_type: str) -> bytes:
+        """Write `key` once; the bytes stored under it (an earlier attempt's, if it won)."""
+        if self._put_once(key, body, content_type):
+            return body
+        stored = self._get_bytes(key)
+        if stored is None:  # deleted between the two calls: nothing sensible to hash
+            raise ApplicationError(f"packet object {key} vanished", type="StoreUnavailable")
+        return stored
+
+    def _get_bytes(self, key: str) -> bytes | None:
         try:
             answer = self._client.get_object(Bucket=self._bucket, Key=key)
         except ClientError as error:
@@ -278,4 +370,57 @@ class ReferralLetters:
             if code in ("NoSuchKey", "404", "NotFound"):
                 return None
             raise
-        return json.loads(answer["Body"].read())
+        return answer["Body"].read()
+
+
+def _sha256(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def _check_case(documents: list[DocumentRef], case_id: str) -> None:
+    for ref in documents:
+        if ref.case_id != case_id:
+            raise ApplicationError(
+                f"documents: {ref.document_id} belongs to another case",
+                type="InvalidInput",
+                non_retryable=True,
+            )
+
+
+def _bundle_bytes(
+    request: ReferralPacketRequest, links: dict[str, str], expires_at: datetime
+) -> bytes:
+    """The FHIR R4B bundle, validated by fhir.resources, every reference resolving inside it."""
+    from caseflow.referral_bundle import (
+        build_referral_bundle,
+        bundle_json,
+        check_references_resolve,
+    )
+
+    try:
+        bundle = build_referral_bundle(
+            referral_id=request.packet_id,
+            case_id=request.case_id,
+            intake=request.intake,
+            hospital=request.hospital,
+            documents=request.documents,
+            links=links,
+            reason=request.reason_text(),
+            question=request.question_text(),
+            created_at=request.created(),
+            links_expire_at=expires_at,
+            consents=request.consents,
+        )
+        check_references_resolve(bundle)
+    except ValidationError as error:
+        # pydantic's text quotes input values (patient data): name the fields only.
+        where = ", ".join(".".join(str(p) for p in e["loc"]) for e in error.errors()[:3])
+        raise ApplicationError(
+            f"bundle: {error.error_count()} FHIR validation error(s) at {where}",
+            type="InvalidInput",
+            non_retryable=True,
+        ) from None
+    except ValueError as error:
+        # build_referral_bundle's own messages name the field and opaque ids only.
+        raise ApplicationError(str(error), type="InvalidInput", non_retryable=True) from None
+    return bundle_json(bundle)

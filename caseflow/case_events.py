@@ -54,6 +54,10 @@ class SubmitReview(BaseModel):
     target_hospital_ids: list[HospitalId] = Field(default_factory=list, max_length=20)
     requested_kinds: list[DocumentKind] = Field(default_factory=list, max_length=30)
     recommendation: Note | None = None
+    # What the referral letter and FHIR ServiceRequest say; None: derived from the intake
+    # (site, histology, RT-free interval) and the modalities.
+    reason: Note | None = None
+    question: Note | None = None
 
     @model_validator(mode="after")
     def _fields_match_outcome(self) -> "SubmitReview":

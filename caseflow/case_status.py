@@ -72,6 +72,7 @@ class HospitalReferralStatus(BaseModel):
     state: ReferralState = ReferralState.PREPARING
     packet_id: str | None = None
     packet_prefix: str | None = None  # cases/<case_id>/packets/<packet_id>/
+    packet_sha256: str | None = None  # of the packet's manifest.json, as stored
     channel: str = "manual"
     delivered_at: datetime | None = None
     responded_at: datetime | None = None

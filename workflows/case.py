@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from caseflow.checklist import ChecklistError, RecordsChecklist
     from caseflow.documents import DocumentKind, DocumentRef
+    from caseflow.hospitals import Hospital
     from caseflow.ids import case_workflow_id, document_key, referral_workflow_id
     from caseflow.sla import SlaStep, WaitKind
     from caseflow.triage import triage
@@ -303,6 +304,7 @@ class CaseWorkflow:
             status.state = final.state
         status.packet_id = final.packet_id
         status.packet_prefix = final.packet_prefix
+        status.packet_sha256 = final.packet_sha256
         status.delivered_at = final.delivered_at
         self._publish()
 
@@ -321,6 +323,7 @@ class CaseWorkflow:
             slas=self._input.slas,
             retry=self._input.retry,
             on_hold=s.on_hold,
+            letter_language=_letter_language(self._hospitals[hospital_id]),
         )
 
     def _clinical_documents(self) -> list[DocumentRef]:
@@ -832,6 +835,7 @@ class CaseWorkflow:
             status.state = reported.state
         status.packet_id = reported.packet_id or status.packet_id
         status.packet_prefix = reported.packet_prefix or status.packet_prefix
+        status.packet_sha256 = reported.packet_sha256 or status.packet_sha256
         status.delivered_at = reported.delivered_at or status.delivered_at
         status.escalation_level = reported.escalation_level
         status.failed_step_id = reported.failed_step_id
@@ -1102,6 +1106,13 @@ class CaseWorkflow:
             await handle.signal(signal, arg)
         except Exception:  # noqa: BLE001 - a child that just closed must not fail the update
             self._note("signal_not_delivered", f"hospital {hospital_id}")
+
+
+def _letter_language(hospital: Hospital) -> str:
+    # The zh-CN template is bilingual (Chinese headings and notices beside the English text),
+    # so a Chinese hospital's international desk and its English-reading oncologists both read
+    # it; other hospitals get the English letter.
+    return "zh-CN" if hospital.country == "CN" and "zh-CN" in hospital.languages else "en"
 
 
 def _review_reason(review: SubmitReview) -> str:

@@ -130,14 +130,18 @@ class HospitalReferralWorkflow:
                 coordinator_id=self._coordinator_id,
                 language=input.letter_language,
                 written_on=workflow.now().date(),
+                reason=input.review.reason,
+                question=input.review.question,
+                created_at=workflow.now(),
             ),
             result_type=StoredPacket,
             hospital_id=hospital.hospital_id,
         )
         if stored is not None:
             self._status.packet_prefix = stored.prefix
+            self._status.packet_sha256 = stored.sha256
             self._status.state = ReferralState.PACKET_STORED
-            await self._report("packet_stored", f"packet {packet_id}")
+            await self._report("packet_stored", f"packet {packet_id} sha256 {stored.sha256}")
         else:
             await self._report("packet_skipped", "packet step skipped; deliver by hand")
 

@@ -39,8 +39,12 @@ def test_letter_has_flags_decider_line_notice_and_documents(language):
             coordinator_id="coord-1",
             language=language,
             written_on=date(2025, 6, 1),
+            reason="Local recurrence 26 months after IMRT",
+            question="Is SBRT re-irradiation possible?",
         )
     )
+    assert "Local recurrence 26 months after IMRT" in html
+    assert "Is SBRT re-irradiation possible?" in html
     assert DECIDER_LINE in html
     assert "Confidential" in html
     assert "Interval &lt;6 months &amp; high risk" in html  # autoescaped
@@ -48,3 +52,23 @@ def test_letter_has_flags_decider_line_notice_and_documents(language):
         assert ref.sha256 in html and ref.document_id in html
     assert case_id in html
     letters.close()
+
+
+def test_letter_without_reason_derives_it_from_the_intake():
+    case_id = new_case_id()
+    request = ReferralPacketRequest(
+        packet_id="0f0e0d0c-aaaa-bbbb-cccc-000000000002",
+        case_id=case_id,
+        hospital=HospitalDirectory.load_default().get("in-chennai-proton"),
+        intake=intake(),
+        documents=[],
+        triage_flags=[],
+        modalities=["sbrt"],
+        coordinator_id="coord-1",
+        written_on=date(2025, 6, 1),
+    )
+    assert request.reason_text() == (
+        "Recurrent squamous cell carcinoma (head_and_neck, local recurrence) after "
+        "radiotherapy; RT-free interval 823 days"
+    )
+    assert "(sbrt)" in request.question_text()
