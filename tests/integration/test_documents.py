@@ -18,6 +18,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
 from activities.documents import (
     DocumentStore,
@@ -27,7 +28,7 @@ from activities.documents import (
 )
 from caseflow.documents import DocumentKind
 from caseflow.ids import new_case_id
-from infra.seaweedfs import PortTaken, SeaweedFS
+from infra.seaweedfs import PortTaken, SeaweedFS, SeaweedPorts, s3_client
 
 pytestmark = pytest.mark.integration
 
@@ -393,3 +394,38 @@ def test_a_taken_port_is_named_and_nothing_starts(seaweed, tmp_path):
         second.start()
     assert str(seaweed.server.ports.s3) in str(raised.value)
     assert not second.is_running()
+
+
+def test_store_document_activity_heartbeats_its_progress(small_parts_store, case_id, tmp_path):
+    source = write(tmp_path / "mri.pdf", PDF_HEAD, 11 * MiB)
+    environment = ActivityEnvironment()
+    beats: list[int] = []
+    environment.on_heartbeat = lambda *details: beats.append(details[0])
+
+    ref = environment.run(
+        small_parts_store.store_document,
+        StoreDocumentInput(case_id=case_id, kind=DocumentKind.IMAGING_MRI, path=str(source)),
+    )
+
+    assert ref.size == 11 * MiB
+    assert beats and beats[-1] == 11 * MiB
+
+
+def test_seaweedfs_keeps_objects_across_a_restart_and_stops_from_its_pid_file(tmp_path):
+    server = SeaweedFS(tmp_path, "restart-ak", "restart-sk", ports=SeaweedPorts.pick_free())
+    server.start(timeout=60)
+    try:
+        server.ensure_bucket("kept")
+        client = s3_client(server.endpoint_url, "restart-ak", "restart-sk")
+        client.put_object(Bucket="kept", Key="k", Body=b"survives")
+        # A later process knows the server only by its directory, as `caseflow dev down` does.
+        later = SeaweedFS(tmp_path, "restart-ak", "restart-sk", ports=server.ports)
+        assert later.is_running() and later.stop()
+        assert not server.is_running() and not later.stop()
+
+        server.start(timeout=60)
+        server.ensure_bucket("kept")
+        assert client.get_object(Bucket="kept", Key="k")["Body"].read() == b"survives"
+        assert client.get_bucket_versioning(Bucket="kept")["Status"] == "Enabled"
+    finally:
+        server.stop()
