@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pydantic import ValidationError
+from temporalio.exceptions import ApplicationError
 from typer.exceptions import TyperException
 
 
@@ -24,4 +25,7 @@ def one_line_error(error: BaseException) -> tuple[str, int]:
     cause = error
     while getattr(cause, "cause", None) is not None:
         cause = cause.cause
+    if isinstance(cause, ApplicationError):
+        # str() prefixes the error type ("DocumentRejected: ..."); the message alone reads better.
+        return _first_line(cause.message) or cause.type or "rejected", 1
     return _first_line(str(cause)) or type(cause).__name__, 1
