@@ -8,7 +8,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from caseflow.documents import DocumentKind, DocumentRef
 from caseflow.hospitals import Modality
@@ -202,6 +202,52 @@ class SkipStep(BaseModel):
 
     step_id: str = Field(min_length=1, max_length=200)
     reason: Note
+
+
+ConsentCountry = Literal["IN", "CN"]
+ConsentPurposeName = Literal["referral", "translation", "travel"]
+
+
+class RecordConsent(BaseModel):
+    """A consent the patient gave after intake, or gave again after withdrawing it
+    [domain.md, "Consent and erasure"]. `hospital_id=None` covers every hospital in the country."""
+
+    model_config = _EVENT_CONFIG
+
+    country: ConsentCountry
+    hospital_id: HospitalId | None = None
+    purpose: ConsentPurposeName
+    granted_at: datetime | None = None  # when the patient signed; None: when it is recorded
+    recorded_by: PersonId | None = None
+
+    @field_validator("granted_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+            raise ValueError("granted_at: needs a time zone, e.g. 2025-01-01T09:00:00Z")
+        return value
+
+
+class WithdrawConsent(BaseModel):
+    """The patient withdraws a consent. A withdrawn referral consent stops any delivery to the
+    hospitals it covers that has not happened yet, retries included."""
+
+    model_config = _EVENT_CONFIG
+
+    country: ConsentCountry
+    hospital_id: HospitalId | None = None
+    purpose: ConsentPurposeName
+    recorded_by: PersonId | None = None
+
+
+class HospitalAcknowledgement(BaseModel):
+    """The hospital confirms it received the referral packet (not yet an answer)."""
+
+    model_config = _EVENT_CONFIG
+
+    hospital_id: HospitalId
+    # The hospital's own reference for the referral (a ticket number), if it gave one.
+    reference: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._/-]{1,80}$")
 
 
 # Signals between a case and its referral children (not for the CLI).

@@ -53,6 +53,8 @@ class ReferralState(StrEnum):
     # accepted/declined and outcome are different facts.
     PREPARING = "preparing"
     PACKET_STORED = "packet_stored"
+    # No referral consent in force: nothing is sent until it is recorded again.
+    DELIVERY_BLOCKED = "delivery_blocked"
     DELIVERED = "delivered"
     AWAITING_RESPONSE = "awaiting_response"
     NEEDS_MORE_INFORMATION = "needs_more_information"

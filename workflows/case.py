@@ -14,6 +14,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.consent_gate import CONSENT_LEDGER_QUERY
     from activities.letters import StoredPacket, TranslationPacketRequest
     from activities.notifications import Notice, TranslationDocument, TranslationJob
     from caseflow import search_attributes as sa
@@ -26,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         Hold,
         HospitalDecision,
         HospitalResponse,
+        RecordConsent,
         ReferralStepDecision,
         Resume,
         RetryStep,
@@ -38,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         TravelEventKind,
         WaiveRequirement,
         Withdraw,
+        WithdrawConsent,
     )
     from caseflow.case_status import (
         CaseOutcome,
@@ -56,9 +59,11 @@ with workflow.unsafe.imports_passed_through():
         TriageFlagEntry,
     )
     from caseflow.checklist import ChecklistError, RecordsChecklist
+    from caseflow.consent import ConsentLedger
     from caseflow.documents import DocumentKind, DocumentRef
     from caseflow.hospitals import Hospital
     from caseflow.ids import case_workflow_id, document_key, referral_workflow_id
+    from caseflow.intake import ConsentGrant
     from caseflow.sla import SlaStep, WaitKind
     from caseflow.triage import triage
     from workflows.case_state import CaseState, CaseWorkflowInput
@@ -113,6 +118,8 @@ class CaseWorkflow:
                 coordinator_id=input.intake.coordinator_id,
                 checklist=RecordsChecklist.build(input.intake),
             )
+        if self._state.consent is None:
+            self._state.consent = ConsentLedger.from_intake(input.intake)
         self._children: dict[str, workflow.ChildWorkflowHandle] = {}
         self._published: dict[str, object] = {}
         self._watch = SlaWatch(
@@ -324,6 +331,7 @@ class CaseWorkflow:
             retry=self._input.retry,
             on_hold=s.on_hold,
             letter_language=_letter_language(self._hospitals[hospital_id]),
+            consent=self._consent,
         )
 
     def _clinical_documents(self) -> list[DocumentRef]:
@@ -336,7 +344,7 @@ class CaseWorkflow:
         hospital = self._hospitals[hospital_id]
         language = hospital.languages[0]
         documents = self._clinical_documents()
-        if not self._input.intake.has_consent(hospital.country, hospital_id, "translation"):
+        if not self._consent.allows(hospital.country, hospital_id, "translation"):
             self._note("translation_job_not_sent", f"no translation consent for {hospital_id}")
         elif not documents:
             self._note("translation_job_not_sent", "no documents to translate")
@@ -741,7 +749,6 @@ class CaseWorkflow:
         self._require_stage("submit_review", CaseStage.SPECIALIST_REVIEW)
         if self._state.pending_review is not None:
             raise _reject("submit_review: a review is already being applied")
-        intake = self._input.intake
         if review.outcome == ReviewOutcome.PROCEED:
             for hospital_id in review.target_hospital_ids:
                 hospital = self._hospitals.get(hospital_id)
@@ -750,7 +757,7 @@ class CaseWorkflow:
                     raise _reject(
                         f"target_hospital_ids: unknown hospital {hospital_id!r}; known: {known}"
                     )
-                if not intake.has_consent(hospital.country, hospital_id, "referral"):
+                if not self._consent.allows(hospital.country, hospital_id, "referral"):
                     raise _reject(
                         f"target_hospital_ids: no referral consent for hospital {hospital_id}"
                     )
@@ -996,6 +1003,89 @@ class CaseWorkflow:
         if event.document is not None:
             self._check_ref("document", event.document)
 
+    # -- consent -----------------------------------------------------------------------------------
+
+    @property
+    def _consent(self) -> ConsentLedger:
+        assert self._state.consent is not None
+        return self._state.consent
+
+    @workflow.query(name=CONSENT_LEDGER_QUERY)
+    def consent_ledger(self) -> ConsentLedger:
+        """The live ledger: delivery activities check it on every attempt (ConsentGate)."""
+        return self._consent
+
+    @workflow.update
+    async def record_consent(self, event: RecordConsent) -> EventAck:
+        grant = ConsentGrant(
+            country=event.country,
+            hospital_id=event.hospital_id,
+            purpose=event.purpose,
+            granted_at=event.granted_at or workflow.now(),
+        )
+        self._state.consent = self._consent.granted(grant, recorded_by=event.recorded_by)
+        scope = _consent_scope(event.purpose, event.country, event.hospital_id)
+        self._note("consent_recorded", scope, actor=event.recorded_by)
+        self._publish()
+        await self._tell_children(HospitalReferralWorkflow.consent_changed, self._consent)
+        return self._ack(f"{scope} recorded")
+
+    @record_consent.validator
+    def _validate_record_consent(self, event: RecordConsent) -> None:
+        self._require_stage("record_consent", *_OPEN_STAGES)
+        hospitals = self._consent_hospitals(event.country, event.hospital_id)
+        if event.granted_at is not None and event.granted_at > workflow.now():
+            raise _reject("granted_at: is in the future")
+        scope = _consent_scope(event.purpose, event.country, event.hospital_id)
+        if hospitals and all(
+            self._consent.allows(event.country, h, event.purpose) for h in hospitals
+        ):
+            raise _reject(f"consent: {scope} is already in force")
+
+    @workflow.update
+    async def withdraw_consent(self, event: WithdrawConsent) -> EventAck:
+        s = self._state
+        s.consent = self._consent.withdrawn(
+            event.country, event.hospital_id, event.purpose, workflow.now(),
+            recorded_by=event.recorded_by,
+        )
+        scope = _consent_scope(event.purpose, event.country, event.hospital_id)
+        self._note("consent_withdrawn", scope, actor=event.recorded_by)
+        if event.purpose == "referral":
+            # Deliveries not yet made stop here; the delivery activity re-checks the live
+            # ledger on every attempt, so one already retrying stops too.
+            for hospital_id, status in s.referrals.items():
+                hospital = self._hospitals[hospital_id]
+                if (
+                    status.delivered_at is None
+                    and status.state not in _FINAL_REFERRAL
+                    and not self._consent.allows(hospital.country, hospital_id, "referral")
+                ):
+                    self._note("delivery_blocked", f"hospital {hospital_id}: {scope} withdrawn")
+        self._publish()
+        await self._tell_children(HospitalReferralWorkflow.consent_changed, self._consent)
+        return self._ack(f"{scope} withdrawn")
+
+    @withdraw_consent.validator
+    def _validate_withdraw_consent(self, event: WithdrawConsent) -> None:
+        self._require_stage("withdraw_consent", *_OPEN_STAGES)
+        hospitals = self._consent_hospitals(event.country, event.hospital_id)
+        if not any(self._consent.allows(event.country, h, event.purpose) for h in hospitals):
+            scope = _consent_scope(event.purpose, event.country, event.hospital_id)
+            raise _reject(f"consent: no {scope} is in force")
+
+    def _consent_hospitals(self, country: str, hospital_id: str | None) -> list[str]:
+        """The case's hospitals a consent scope covers; rejects a hospital outside the case."""
+        if hospital_id is None:
+            return [h.hospital_id for h in self._hospitals.values() if h.country == country]
+        hospital = self._hospitals.get(hospital_id)
+        if hospital is None:
+            known = ", ".join(self._hospitals)
+            raise _reject(f"hospital_id: unknown hospital {hospital_id!r}; known: {known}")
+        if hospital.country != country:
+            raise _reject(f"hospital_id: hospital {hospital_id} is not in {country}")
+        return [hospital_id]
+
     # -- updates: any stage ----------------------------------------------------------------------
 
     @workflow.update
@@ -1106,6 +1196,11 @@ class CaseWorkflow:
             await handle.signal(signal, arg)
         except Exception:  # noqa: BLE001 - a child that just closed must not fail the update
             self._note("signal_not_delivered", f"hospital {hospital_id}")
+
+
+def _consent_scope(purpose: str, country: str, hospital_id: str | None) -> str:
+    where = f"hospital {hospital_id}" if hospital_id else "any hospital"
+    return f"{purpose} consent for {where} in {country}"
 
 
 def _letter_language(hospital: Hospital) -> str:

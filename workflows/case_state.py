@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
         TriageFlagEntry,
     )
     from caseflow.checklist import RecordsChecklist
+    from caseflow.consent import ConsentLedger
     from caseflow.documents import DocumentRef
     from caseflow.hospitals import Hospital
     from caseflow.intake import CaseIntake
@@ -41,6 +42,8 @@ class CaseState(BaseModel):
     on_hold: bool = False
     hold_reason: str | None = None
     checklist: RecordsChecklist
+    # Grants and withdrawals since intake; None only in state carried from before the ledger.
+    consent: ConsentLedger | None = None
     triage_flags: list[TriageFlagEntry] = Field(default_factory=list)
     documents: dict[str, DocumentRef] = Field(default_factory=dict)
     pending_review: SubmitReview | None = None

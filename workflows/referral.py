@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         ReferralState,
         TriageFlagEntry,
     )
+    from caseflow.consent import ConsentLedger
     from caseflow.documents import DocumentRef
     from caseflow.hospitals import Hospital
     from caseflow.ids import referral_workflow_id
@@ -51,6 +52,9 @@ class ReferralInput(BaseModel):
     retry: StepRetry = StepRetry()
     on_hold: bool = False
     letter_language: str = "en"
+    # The case's consent ledger when the referral started; the case signals every change.
+    # None (referrals started before the ledger existed): the intake's grants.
+    consent: ConsentLedger | None = None
 
 
 class ReferralProgress(BaseModel):
@@ -84,6 +88,8 @@ class HospitalReferralWorkflow:
         self._failed_steps: dict[str, FailedStep] = {}
         self._decisions: dict[str, StepAction] = {}
         self._published: dict[str, object] = {}
+        self._consent = input.consent or ConsentLedger.from_intake(input.intake)
+        self._blocked_count = 0
         hospital = input.hospital
         self._status = HospitalReferralStatus(
             hospital_id=hospital.hospital_id,
@@ -107,7 +113,7 @@ class HospitalReferralWorkflow:
         hospital = input.hospital
         workflow.upsert_search_attributes([sa.HOSPITALS.value_set([hospital.hospital_id])])
         # Consent is checked before every delivery, retries included [domain.md, "Consent"].
-        if not input.intake.has_consent(hospital.country, hospital.hospital_id, "referral"):
+        if not self._consent_in_force():
             self._status.state = ReferralState.CANCELLED
             await self._report("consent_missing", "no referral consent for this hospital")
             return self._status
@@ -133,6 +139,7 @@ class HospitalReferralWorkflow:
                 reason=input.review.reason,
                 question=input.review.question,
                 created_at=workflow.now(),
+                consents=self._consent.grants_for(hospital.country, hospital.hospital_id),
             ),
             result_type=StoredPacket,
             hospital_id=hospital.hospital_id,
@@ -149,8 +156,51 @@ class HospitalReferralWorkflow:
         await self._await_answer()
         return self._status
 
+    def _consent_in_force(self) -> bool:
+        hospital = self._input.hospital
+        return self._consent.allows(hospital.country, hospital.hospital_id, "referral")
+
+    async def _wait_for_consent(self, why: str) -> None:
+        """Nothing is sent without referral consent: escalate to the coordinator at once, then
+        wait until consent is recorded again (record_consent) [domain.md, "Consent"]."""
+        hospital_id = self._input.hospital.hospital_id
+        self._blocked_count += 1
+        previous = self._status.state
+        self._status.state = ReferralState.DELIVERY_BLOCKED
+        reason = f"delivery to hospital {hospital_id} blocked: {why}; nothing was sent"
+        notice_id = f"{self._input.case_id}.{hospital_id}.consent-blocked-{self._blocked_count}"
+        notified = await send_notice(
+            Notice(
+                notice_id=notice_id,
+                case_id=self._input.case_id,
+                coordinator_id=self._coordinator_id,
+                reason=reason,
+                audience=["coordinator"],
+            )
+        )
+        escalation = Escalation(
+            at=workflow.now(),
+            deadline_id=f"consent-{hospital_id}-{self._blocked_count}",
+            wait=WaitKind.STEP_FAILURE,
+            subject=f"consent {hospital_id}",
+            step=SlaStep.ESCALATE_COORDINATOR.value,
+            level=2,
+            notice_id=notice_id,
+            notified=notified,
+        )
+        self._status.escalation_level = 2
+        self._publish(2)
+        await self._report("delivery_blocked", reason, escalation=escalation)
+        await workflow.wait_condition(self._consent_in_force)
+        self._status.state = previous
+        self._status.escalation_level = 0
+        self._publish(0)
+        await self._report("delivery_unblocked", "referral consent recorded again")
+
     async def _deliver(self) -> None:
         hospital = self._input.hospital
+        while not self._consent_in_force():
+            await self._wait_for_consent("no referral consent in force")
         # Only the manual channel exists so far: the coordinator fetches the packet with
         # `caseflow case packet` and sends it; email and webhook fall back to that too.
         detail = "packet ready for manual delivery"
@@ -207,6 +257,10 @@ class HospitalReferralWorkflow:
     @workflow.signal
     def hospital_responded(self, response: HospitalResponse) -> None:
         self._responses.append(response)
+
+    @workflow.signal
+    def consent_changed(self, ledger: ConsentLedger) -> None:
+        self._consent = ledger
 
     @workflow.signal
     def decide_step(self, decision: ReferralStepDecision) -> None:
