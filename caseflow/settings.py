@@ -60,6 +60,25 @@ class CaseflowSettings(BaseSettings):
     multipart_threshold_bytes: int = Field(default=16 * 1024**2, gt=0)
     multipart_chunk_bytes: int = Field(default=16 * 1024**2, ge=5 * 1024**2)
 
+    # Payload encryption (docs/data-protection.md). AES-256 keys by id, never in the repo: either
+    # CASEFLOW_ENCRYPTION_KEYS='{"<id>": "<base64 of 32 bytes>"}' with
+    # CASEFLOW_ENCRYPTION_CURRENT_KEY_ID, or a key file (CASEFLOW_KEY_FILE, by default
+    # <data_dir>/keys.json, which 'caseflow dev up' generates).
+    encrypt_payloads: bool = True
+    encryption_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    encryption_current_key_id: str | None = None
+    key_file: Path | None = None
+
+    # The codec server the Web UI decodes payloads through. Bearer tokens by the identity they
+    # stand for, e.g. CASEFLOW_CODEC_TOKENS='{"ops-alice": "..."}'; every decode is audited.
+    codec_server_url: str = "http://127.0.0.1:8081"
+    codec_tokens: dict[str, SecretStr] = Field(default_factory=dict)
+
+    # The audit trail: append-only JSON lines per case, in a bucket with Object Lock where the
+    # store supports it (governance mode; six years, as HIPAA keeps documentation).
+    audit_bucket: str = "caseflow-audit"
+    audit_retention_days: int = Field(default=6 * 365, gt=0)
+
     # Where the embedded stack keeps its state.
     data_dir: Path = Path(".data")
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from caseflow.hospitals import HospitalDirectory
+from caseflow.keyring import ensure_key_file, key_file_path
 from caseflow.settings import CaseflowSettings
 from infra.mail_sink import MailSink
 from infra.seaweedfs import SeaweedFS, ensure_bucket
@@ -19,6 +20,8 @@ from infra.server_process import ServerProcess, StackError, port_answers
 from infra.temporal_server import TemporalDevServer
 
 ENV_FILE_NAME = "caseflow.env"
+# The codec token the Web UI uses; its decodes are audited under this identity.
+CODEC_UI_IDENTITY = "ops-web-ui"
 DEFAULT_INBOX_PORT = 8090
 
 
@@ -45,6 +48,11 @@ def ensure_credentials(data_dir: Path) -> Path:
     wanted = {
         "CASEFLOW_S3_ACCESS_KEY_ID": lambda: f"caseflow-{secrets.token_hex(4)}",
         "CASEFLOW_S3_SECRET_ACCESS_KEY": lambda: secrets.token_urlsafe(30),
+        # Codec server tokens by identity: the Web UI's (in its codec endpoint) and one for the
+        # temporal CLI's --codec-auth. Decodes are audited under these identities.
+        "CASEFLOW_CODEC_TOKENS": lambda: json.dumps(
+            {identity: secrets.token_urlsafe(32) for identity in (CODEC_UI_IDENTITY, "ops-cli")}
+        ),
         "CASEFLOW_WEBHOOK_SECRETS": lambda: json.dumps(
             {
                 hospital.hospital_id: "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
@@ -59,6 +67,15 @@ def ensure_credentials(data_dir: Path) -> Path:
             out.writelines(missing)
         env_file.chmod(0o600)
     return env_file
+
+
+def ui_codec_endpoint(settings: CaseflowSettings) -> str | None:
+    """The Web UI's codec endpoint. The dev UI has no login, so it cannot send a bearer header:
+    its token travels in the path instead (`/t/<token>/decode`)."""
+    token = settings.codec_tokens.get(CODEC_UI_IDENTITY)
+    if not settings.encrypt_payloads or token is None:
+        return None
+    return f"{settings.codec_server_url.rstrip('/')}/t/{token.get_secret_value()}"
 
 
 def inbox_port() -> int:
@@ -80,7 +97,27 @@ class EmbeddedStack:
         ui = urlparse(self.settings.temporal_ui_url)
         if grpc.hostname not in ("127.0.0.1", "localhost") or grpc.port is None or ui.port is None:
             raise StackError("the embedded Temporal needs CASEFLOW_TEMPORAL_ADDRESS on loopback")
-        return TemporalDevServer(self.data_dir / "temporal", grpc_port=grpc.port, ui_port=ui.port)
+        return TemporalDevServer(
+            self.data_dir / "temporal",
+            grpc_port=grpc.port,
+            ui_port=ui.port,
+            # The UI decodes payloads through the codec server, with the token in the path.
+            ui_codec_endpoint=ui_codec_endpoint(self.settings),
+        )
+
+    def codec_server(self) -> ServerProcess:
+        port = urlparse(self.settings.codec_server_url).port or 8081
+        return ServerProcess(
+            name="codec-server",
+            command=[sys.executable, "-m", "coordinator.codec_server", "--port", str(port)],
+            ports=[port],
+            run_dir=self.data_dir,
+        )
+
+    def ensure_keys(self) -> None:
+        """A development key file when payloads are encrypted and no keys are configured."""
+        if self.settings.encrypt_payloads and not self.settings.encryption_keys:
+            ensure_key_file(key_file_path(self.settings))
 
     def s3(self) -> SeaweedFS:
         creds_ready = self.settings.s3_access_key_id and self.settings.s3_secret_access_key
@@ -118,6 +155,7 @@ class EmbeddedStack:
         )
 
     def up(self, with_worker: bool = False) -> StackAddresses:
+        self.ensure_keys()
         temporal, s3, mail = self.temporal(), self.s3(), self.mail()
         temporal.start()
         s3.start()
@@ -127,6 +165,10 @@ class EmbeddedStack:
         inbox = self.hospital_inbox()
         inbox.start()
         inbox.wait_until(lambda: port_answers(inbox_port()), timeout=20)
+        if self.settings.encrypt_payloads and self.settings.codec_tokens:
+            codec = self.codec_server()
+            codec.start()
+            codec.wait_until(lambda: port_answers(codec.ports[0]), timeout=20)
         if with_worker:
             self.start_worker()
         return StackAddresses(
@@ -152,6 +194,7 @@ class EmbeddedStack:
         for name, part in (
             ("worker", self.worker()),
             ("hospital-inbox", self.hospital_inbox()),
+            ("codec-server", self.codec_server()),
             ("mail", self.mail()),
             ("s3", self.s3()),
             ("temporal", self.temporal()),
@@ -166,5 +209,6 @@ class EmbeddedStack:
             "s3": self.s3().is_running(),
             "mail": self.mail().is_running(),
             "hospital-inbox": self.hospital_inbox().is_running(),
+            "codec-server": self.codec_server().is_running(),
             "worker": self.worker().is_running(),
         }

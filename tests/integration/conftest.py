@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from caseflow.keyring import ensure_key_file
 from caseflow.settings import CaseflowSettings
 from infra.seaweedfs import SeaweedFS, SeaweedPorts, ensure_bucket, s3_client
 
@@ -36,6 +37,8 @@ def seaweed(tmp_path_factory) -> Iterator[SeaweedStore]:
     try:
         bucket = "caseflow-documents"
         ensure_bucket(server.endpoint_url, access_key, secret_key, bucket)
+        # Payloads are encrypted: the worker and every client here share this test key file.
+        ensure_key_file(data_dir / "keys.json")
         settings = CaseflowSettings(
             s3_endpoint_url=server.endpoint_url,
             s3_access_key_id=access_key,

@@ -50,6 +50,7 @@ class CaseStack:
             "CASEFLOW_S3_SECRET_ACCESS_KEY": s.s3_secret_access_key.get_secret_value(),
             "CASEFLOW_S3_BUCKET": s.s3_bucket,
             "CASEFLOW_SMTP_PORT": str(s.smtp_port),
+            "CASEFLOW_KEY_FILE": str(s.data_dir / "keys.json"),
         }
 
     async def caseflow(self, *args: str) -> tuple[int, str, str]:

@@ -44,6 +44,8 @@ def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
     # Unreachable servers: any command that got as far as the network would fail differently.
     monkeypatch.setenv("CASEFLOW_TEMPORAL_ADDRESS", "127.0.0.1:9")
     monkeypatch.setenv("CASEFLOW_S3_ENDPOINT_URL", "http://127.0.0.1:9")
+    # A test key, so the result never depends on whether .data/keys.json exists here.
+    monkeypatch.setenv("CASEFLOW_ENCRYPTION_KEYS", '{"test": "' + "a" * 43 + '="}')
     from caseflow.settings import get_settings
 
     get_settings.cache_clear()

@@ -1,0 +1,164 @@
+"""The audit trail: who was sent, shown or erased what, as append-only JSON lines per case in S3.
+
+Each entry is one object `audit/<case_id>/<time>-<entry_id>.jsonl`, written with If-None-Match so
+nothing is ever overwritten, under Object Lock (governance mode) when the bucket has it. Entries
+hold opaque ids, counts, channels and key ids only: never patient data, never plaintext.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.s3_client import build_s3_client
+from caseflow.ids import CASE_ID_PATTERN
+from caseflow.settings import CaseflowSettings
+
+AUDIT_PREFIX = "audit/"
+# Codec decodes the UI makes outside any case page (a workflow list, a query) go here.
+UNATTRIBUTED = "_unattributed"
+_DETAIL_VALUE = str | int | bool | None
+
+
+class AuditAction(StrEnum):
+    PACKET_GENERATED = "packet_generated"
+    PACKET_DELIVERED = "packet_delivered"
+    PRESIGNED_URL_ISSUED = "presigned_url_issued"
+    DOCUMENTS_ERASED = "documents_erased"
+    ERASURE_NOTICE_SENT = "erasure_notice_sent"
+    HISTORY_DELETED = "history_deleted"
+    PAYLOADS_DECODED = "payloads_decoded"
+    PAYLOADS_ENCODED = "payloads_encoded"
+
+
+class AuditEvent(BaseModel):
+    """One entry. `entry_id` and `at` come from the caller (a workflow passes workflow.uuid4()
+    and workflow.now()), so a retried write lands on the same key and is not doubled."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    case_id: str | None = Field(default=None, pattern=CASE_ID_PATTERN.pattern)
+    action: AuditAction
+    actor: str = Field(pattern=r"^[A-Za-z0-9@._:/+-]{1,120}$")  # an identity, never a name
+    at: datetime
+    entry_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    workflow_id: str | None = None
+    hospital_id: str | None = None
+    subject: str | None = None  # an opaque id: packet, document, message, run
+    detail: dict[str, _DETAIL_VALUE] = Field(default_factory=dict)
+
+    @classmethod
+    def now(cls, **fields) -> AuditEvent:
+        return cls(at=datetime.now(UTC), entry_id=uuid.uuid4().hex, **fields)
+
+
+def audit_prefix(case_id: str | None) -> str:
+    return f"{AUDIT_PREFIX}{case_id or UNATTRIBUTED}/"
+
+
+def audit_key(event: AuditEvent) -> str:
+    stamp = event.at.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    return f"{audit_prefix(event.case_id)}{stamp}-{event.entry_id}.jsonl"
+
+
+def activity_entry_id() -> str:
+    """A stable id for an entry an activity writes about its own attempt: a retry of the same
+    attempt (a lost S3 answer) writes the same key; the next attempt is a new entry."""
+    info = activity.info()
+    name = f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}/{info.attempt}"
+    return uuid.uuid5(uuid.NAMESPACE_URL, name).hex
+
+
+class AuditTrail:
+    """Holds the S3 client for the audit bucket. Writing is synchronous (boto3): activities run
+    it on the worker's thread pool, async callers through asyncio.to_thread."""
+
+    def __init__(self, settings: CaseflowSettings, s3_client=None) -> None:
+        self._bucket = settings.audit_bucket
+        self._retention = timedelta(days=settings.audit_retention_days)
+        self._client = s3_client or build_s3_client(settings)
+        self._ready = threading.Lock()
+        self._locked: bool | None = None  # whether the bucket has Object Lock; None: not checked
+
+    @property
+    def bucket(self) -> str:
+        return self._bucket
+
+    def ensure_bucket(self) -> bool:
+        """Create the bucket with Object Lock (and so versioning) if missing. Returns whether the
+        bucket has Object Lock. Safe to call on every start."""
+        with self._ready:
+            if self._locked is not None:
+                return self._locked
+            try:
+                self._client.create_bucket(Bucket=self._bucket, ObjectLockEnabledForBucket=True)
+            except ClientError as error:
+                if _code(error) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise
+            try:
+                config = self._client.get_object_lock_configuration(Bucket=self._bucket)
+                enabled = config["ObjectLockConfiguration"].get("ObjectLockEnabled")
+                self._locked = enabled == "Enabled"
+            except ClientError as error:
+                if _code(error) not in ("ObjectLockConfigurationNotFoundError", "NotImplemented"):
+                    raise
+                self._locked = False
+            return self._locked
+
+    def record(self, event: AuditEvent) -> str:
+        """Write one entry; an entry already written under the same key counts as written."""
+        locked = self.ensure_bucket()
+        key = audit_key(event)
+        extra = {}
+        if locked:
+            extra = {
+                "ObjectLockMode": "GOVERNANCE",
+                "ObjectLockRetainUntilDate": datetime.now(UTC) + self._retention,
+            }
+        try:
+            self._client.put_object(
+                Bucket=self._bucket,
+                Key=key,
+                Body=event.model_dump_json().encode() + b"\n",
+                ContentType="application/x-ndjson",
+                IfNoneMatch="*",
+                **extra,
+            )
+        except ClientError as error:
+            if _code(error) != "PreconditionFailed":
+                reason = _code(error) or "error"
+                raise ApplicationError(
+                    f"audit trail: write failed ({reason})", type="AuditUnavailable"
+                ) from None
+        return key
+
+    def entries(self, case_id: str) -> list[AuditEvent]:
+        """Every entry of a case, oldest first."""
+        if self.ensure_bucket() is None:  # pragma: no cover - ensure_bucket always answers
+            return []
+        found = []
+        pages = self._client.get_paginator("list_objects_v2")
+        for page in pages.paginate(Bucket=self._bucket, Prefix=audit_prefix(case_id)):
+            for item in page.get("Contents", []):
+                body = self._client.get_object(Bucket=self._bucket, Key=item["Key"])["Body"]
+                for line in body.read().decode().splitlines():
+                    if line.strip():
+                        found.append(AuditEvent.model_validate(json.loads(line)))
+        return sorted(found, key=lambda e: (e.at, e.entry_id))
+
+    @activity.defn(name="record_audit_event")
+    def record_audit_event(self, event: AuditEvent) -> str:
+        """For workflows: record an event whose id and time the workflow fixed."""
+        return self.record(event)
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
