@@ -54,6 +54,9 @@ async def record(state: Path) -> None:
             smtp_port=mail.port,
             task_queue=f"cases-{uuid.uuid4().hex[:8]}",
             data_dir=state,
+            # Plain payloads, so the replay test needs no key; determinism does not depend on
+            # the codec, and the case is fictional.
+            encrypt_payloads=False,
         )
         ensure_bucket(s3.endpoint_url, access_key, secret_key, settings.s3_bucket)
         client = await connect(settings)
