@@ -18,8 +18,10 @@ def one_line_error(error: BaseException) -> tuple[str, int]:
     if isinstance(error, ValidationError):
         parts = []
         for item in error.errors():
-            where = ".".join(str(p) for p in item["loc"]) or "input"
-            parts.append(f"{where}: {item['msg']}")
+            where = ".".join(str(p) for p in item["loc"])
+            # A rule across fields already names its field inside the message.
+            message = item["msg"].removeprefix("Value error, ")
+            parts.append(f"{where}: {message}" if where else message)
         return "; ".join(parts), 1
     # Temporal wraps activity and update failures; the innermost cause has the useful text.
     cause = error

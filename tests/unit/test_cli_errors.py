@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from coordinator.cli import app
+from coordinator.cli import run
 
 CASE_ID = "a" * 26
 PATIENT_NAME = "Zelphine"  # a name that must never appear in an error line
@@ -50,11 +50,7 @@ def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
 
     get_settings.cache_clear()
     monkeypatch.setattr(sys, "argv", ["caseflow", *args])
-    code = 0
-    try:
-        app()
-    except SystemExit as exited:
-        code = exited.code
+    code = run()
     out, err = capsys.readouterr()
     get_settings.cache_clear()
     return code, out, err
