@@ -46,6 +46,10 @@ class TimelineEntry(BaseModel):
     event: str
     detail: str = ""
     actor: str | None = None
+    # A packet's stored identity and who it went to (packet_stored, packet_delivered).
+    packet_id: str | None = None
+    packet_sha256: str | None = None
+    recipients: list[str] = Field(default_factory=list)
 
 
 class ReferralState(StrEnum):
@@ -76,7 +80,14 @@ class HospitalReferralStatus(BaseModel):
     packet_prefix: str | None = None  # cases/<case_id>/packets/<packet_id>/
     packet_sha256: str | None = None  # of the packet's manifest.json, as stored
     channel: str = "manual"
-    delivered_at: datetime | None = None
+    # Set when the hospital's webhook answered 410: delivery fell back to manual.
+    endpoint_disabled: bool = False
+    recipients: list[str] = Field(default_factory=list)  # endpoint, address or coordinator
+    # Delivery, acknowledgement and answer are separate facts, each with its time and SLA.
+    delivered_at: datetime | None = None  # the channel's receipt time
+    delivery_receipt: str | None = None  # e.g. "HTTP 200" or the mail's Message-ID
+    acknowledged_at: datetime | None = None
+    acknowledgement_reference: str | None = None
     responded_at: datetime | None = None
     response: HospitalResponse | None = None
     escalation_level: int = 0

@@ -309,10 +309,7 @@ class CaseWorkflow:
         final = HospitalReferralStatus.model_validate(result)
         if status.state not in _FINAL_REFERRAL:
             status.state = final.state
-        status.packet_id = final.packet_id
-        status.packet_prefix = final.packet_prefix
-        status.packet_sha256 = final.packet_sha256
-        status.delivered_at = final.delivered_at
+        self._take_delivery(status, final)
         self._publish()
 
     def _referral_input(self, hospital_id: str) -> ReferralInput:
@@ -526,11 +523,21 @@ class CaseWorkflow:
         self._state.closed_at = workflow.now()
         self._enter(CaseStage.CLOSED, outcome.value)
 
-    def _note(self, event: str, detail: str = "", actor: str | None = None) -> None:
+    def _note(
+        self,
+        event: str,
+        detail: str = "",
+        actor: str | None = None,
+        *,
+        packet_id: str | None = None,
+        packet_sha256: str | None = None,
+        recipients: list[str] | None = None,
+    ) -> None:
         self._state.timeline.append(
             TimelineEntry(
                 at=workflow.now(), stage=self._state.stage, event=event, detail=detail,
-                actor=actor,
+                actor=actor, packet_id=packet_id, packet_sha256=packet_sha256,
+                recipients=recipients or [],
             )
         )
 
@@ -840,10 +847,7 @@ class CaseWorkflow:
             reported.state in _FINAL_REFERRAL or status.response is None
         ):
             status.state = reported.state
-        status.packet_id = reported.packet_id or status.packet_id
-        status.packet_prefix = reported.packet_prefix or status.packet_prefix
-        status.packet_sha256 = reported.packet_sha256 or status.packet_sha256
-        status.delivered_at = reported.delivered_at or status.delivered_at
+        self._take_delivery(status, reported)
         status.escalation_level = reported.escalation_level
         status.failed_step_id = reported.failed_step_id
         if progress.escalation is not None:
@@ -852,10 +856,27 @@ class CaseWorkflow:
             s.failed_steps[progress.failed_step.step_id] = progress.failed_step
         if progress.cleared_step_id is not None:
             s.failed_steps.pop(progress.cleared_step_id, None)
+        packet = progress.event in ("packet_stored", "packet_delivered")
         self._note(
-            f"referral_{progress.event}", f"hospital {reported.hospital_id}: {progress.detail}"
+            f"referral_{progress.event}",
+            f"hospital {reported.hospital_id}: {progress.detail}",
+            packet_id=reported.packet_id if packet else None,
+            packet_sha256=reported.packet_sha256 if packet else None,
+            recipients=list(reported.recipients) if progress.event == "packet_delivered" else [],
         )
         self._publish()
+
+    @staticmethod
+    def _take_delivery(status: HospitalReferralStatus, reported: HospitalReferralStatus) -> None:
+        """Copy what the child owns: the packet and its delivery."""
+        status.packet_id = reported.packet_id or status.packet_id
+        status.packet_prefix = reported.packet_prefix or status.packet_prefix
+        status.packet_sha256 = reported.packet_sha256 or status.packet_sha256
+        status.channel = reported.channel
+        status.endpoint_disabled = reported.endpoint_disabled
+        status.recipients = list(reported.recipients) or status.recipients
+        status.delivered_at = reported.delivered_at or status.delivered_at
+        status.delivery_receipt = reported.delivery_receipt or status.delivery_receipt
 
     # -- updates: translation, travel, admission, follow-up --------------------------------------
 

@@ -8,10 +8,26 @@ back to the case as signals, so the case's `status` shows every hospital live.
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.consent_gate import DeliveryConsent
+    from activities.email_delivery import (
+        EMAIL_RETRY_POLICY,
+        EMAIL_START_TO_CLOSE,
+        EmailDeliveryRequest,
+        EmailReceipt,
+    )
     from activities.letters import ReferralPacketRequest, StoredPacket
     from activities.notifications import Notice
+    from activities.webhook_delivery import (
+        WEBHOOK_RETRY_POLICY,
+        WEBHOOK_START_TO_CLOSE,
+        PacketLink,
+        PacketNotice,
+        WebhookDeliveryRequest,
+        WebhookReceipt,
+    )
     from caseflow import search_attributes as sa
     from caseflow.case_events import (
         AssignCoordinator,
@@ -55,6 +71,13 @@ class ReferralInput(BaseModel):
     # The case's consent ledger when the referral started; the case signals every change.
     # None (referrals started before the ledger existed): the intake's grants.
     consent: ConsentLedger | None = None
+
+
+# Running referrals started before email and webhook delivery went manual; replaying their
+# histories must take the same path.
+DELIVERY_CHANNELS_PATCH = "packet-delivery-channels"
+# Errors the delivery handles itself; any other failure is a failed step (retry_step/skip_step).
+_BLOCKING_ERRORS = ("ConsentMissing", "EndpointGone")
 
 
 class ReferralProgress(BaseModel):
@@ -120,6 +143,7 @@ class HospitalReferralWorkflow:
 
         packet_id = str(workflow.uuid4())
         self._status.packet_id = packet_id
+        self._created_at = workflow.now()
         stored = await self._watch.run_step(
             f"referral-{hospital.hospital_id}-packet",
             "render_referral_packet",
@@ -138,7 +162,7 @@ class HospitalReferralWorkflow:
                 written_on=workflow.now().date(),
                 reason=input.review.reason,
                 question=input.review.question,
-                created_at=workflow.now(),
+                created_at=self._created_at,
                 consents=self._consent.grants_for(hospital.country, hospital.hospital_id),
             ),
             result_type=StoredPacket,
@@ -152,7 +176,7 @@ class HospitalReferralWorkflow:
         else:
             await self._report("packet_skipped", "packet step skipped; deliver by hand")
 
-        await self._deliver()
+        await self._deliver(stored)
         await self._await_answer()
         return self._status
 
@@ -168,7 +192,137 @@ class HospitalReferralWorkflow:
         previous = self._status.state
         self._status.state = ReferralState.DELIVERY_BLOCKED
         reason = f"delivery to hospital {hospital_id} blocked: {why}; nothing was sent"
-        notice_id = f"{self._input.case_id}.{hospital_id}.consent-blocked-{self._blocked_count}"
+        escalation = await self._escalate_now(
+            f"consent-blocked-{self._blocked_count}", "consent", reason
+        )
+        await self._report("delivery_blocked", reason, escalation=escalation)
+        await workflow.wait_condition(self._consent_in_force)
+        self._status.state = previous
+        self._status.escalation_level = 0
+        self._publish()
+        await self._report("delivery_unblocked", "referral consent recorded again")
+
+    async def _deliver(self, stored: StoredPacket | None) -> None:
+        """Send the packet through the hospital's channel; consent first, on every try."""
+        hospital = self._input.hospital
+        channel = hospital.channel
+        if stored is None and channel != "manual":
+            channel = "manual"  # no stored packet to send: the coordinator delivers by hand
+        elif channel != "manual" and not workflow.patched(DELIVERY_CHANNELS_PATCH):
+            channel = "manual"
+        while True:
+            while not self._consent_in_force():
+                await self._wait_for_consent("no referral consent in force")
+            if channel == "manual":
+                await self._deliver_manually()
+                return
+            assert stored is not None
+            try:
+                receipt = await self._send(channel, stored)
+            except ActivityError as error:
+                cause = error.cause
+                assert isinstance(cause, ApplicationError)
+                if cause.type == "ConsentMissing":
+                    # The gate read the live ledger: withdrawn after this loop checked it.
+                    await self._wait_for_consent("referral consent withdrawn")
+                    continue
+                await self._disable_endpoint(cause.message)
+                channel = "manual"
+                continue
+            if receipt is None:  # the failed delivery step was skipped
+                await self._deliver_manually("delivery step skipped; ")
+                return
+            self._status.state = ReferralState.DELIVERED
+            self._status.delivered_at, self._status.delivery_receipt = receipt
+            await self._report(
+                "packet_delivered",
+                f"packet {self._status.packet_id} sha256 {self._status.packet_sha256} by "
+                f"{channel} to {', '.join(self._status.recipients)}",
+            )
+            return
+
+    async def _send(self, channel: str, stored: StoredPacket):
+        """One delivery step: (receipt time, receipt) or None when the step was skipped."""
+        hospital = self._input.hospital
+        notice = PacketNotice(
+            packet_id=stored.packet_id,
+            case_id=self._input.case_id,
+            hospital_id=hospital.hospital_id,
+            created_at=self._created_at,
+            manifest_url=stored.manifest_url,
+            manifest_sha256=stored.sha256,
+            letter_url=stored.letter_url,
+            bundle_url=stored.bundle_url,
+            links_expire_at=stored.links_expire_at,
+            documents=[PacketLink(**d.model_dump()) for d in stored.documents],
+        )
+        consent = DeliveryConsent(
+            country=hospital.country,
+            hospital_id=hospital.hospital_id,
+            purpose="referral",
+            ledger=self._consent,
+            ledger_workflow_id=self._input.parent_workflow_id,
+        )
+        retry = self._input.retry
+        step_id = f"referral-{hospital.hospital_id}-delivery"
+        if channel == "webhook":
+            assert hospital.webhook_url is not None
+            self._status.recipients = [f"webhook:{hospital.hospital_id}"]
+            webhook = await self._watch.run_step(
+                step_id,
+                "deliver_packet_webhook",
+                WebhookDeliveryRequest(
+                    packet_id=stored.packet_id,
+                    endpoint_id=hospital.hospital_id,
+                    url=hospital.webhook_url,
+                    notice=notice,
+                    consent=consent,
+                ),
+                result_type=WebhookReceipt,
+                hospital_id=hospital.hospital_id,
+                retry_policy=retry.delivery_policy(WEBHOOK_RETRY_POLICY),
+                start_to_close_timeout=WEBHOOK_START_TO_CLOSE,
+                raise_types=_BLOCKING_ERRORS,
+            )
+            if webhook is None:
+                return None
+            return webhook.sent_at, f"HTTP {webhook.status_code}, attempt {webhook.attempt}"
+        assert hospital.contact_email is not None
+        self._status.recipients = [hospital.contact_email]
+        mail = await self._watch.run_step(
+            step_id,
+            "deliver_packet_email",
+            EmailDeliveryRequest(
+                packet_id=stored.packet_id,
+                to=hospital.contact_email,
+                notice=notice,
+                letter_key=stored.letter_pdf_key or stored.prefix + "letter.pdf",
+                consent=consent,
+            ),
+            result_type=EmailReceipt,
+            hospital_id=hospital.hospital_id,
+            retry_policy=retry.delivery_policy(EMAIL_RETRY_POLICY),
+            start_to_close_timeout=EMAIL_START_TO_CLOSE,
+            raise_types=_BLOCKING_ERRORS,
+        )
+        if mail is None:
+            return None
+        # SMTP gives no receipt time: the workflow's time when the relay accepted the mail.
+        return workflow.now(), f"Message-ID {mail.message_id}, attempt {mail.attempt}"
+
+    async def _disable_endpoint(self, why: str) -> None:
+        """410 Gone: stop using the webhook, fall back to manual, and tell the coordinator."""
+        hospital_id = self._input.hospital.hospital_id
+        self._status.endpoint_disabled = True
+        self._status.channel = "manual"
+        reason = f"webhook of hospital {hospital_id} is gone ({why}); deliver by hand"
+        escalation = await self._escalate_now(f"endpoint-{hospital_id}", "endpoint", reason)
+        await self._report("endpoint_disabled", reason, escalation=escalation)
+
+    async def _escalate_now(self, key: str, subject: str, reason: str) -> Escalation:
+        """An immediate escalation to the coordinator (not an SLA step): notice and record."""
+        hospital_id = self._input.hospital.hospital_id
+        notice_id = f"{self._input.case_id}.{hospital_id}.{key}"
         notified = await send_notice(
             Notice(
                 notice_id=notice_id,
@@ -178,34 +332,22 @@ class HospitalReferralWorkflow:
                 audience=["coordinator"],
             )
         )
-        escalation = Escalation(
+        self._status.escalation_level = max(self._status.escalation_level, 2)
+        self._publish()
+        return Escalation(
             at=workflow.now(),
-            deadline_id=f"consent-{hospital_id}-{self._blocked_count}",
+            deadline_id=key,
             wait=WaitKind.STEP_FAILURE,
-            subject=f"consent {hospital_id}",
+            subject=f"{subject} {hospital_id}",
             step=SlaStep.ESCALATE_COORDINATOR.value,
             level=2,
             notice_id=notice_id,
             notified=notified,
         )
-        self._status.escalation_level = 2
-        self._publish(2)
-        await self._report("delivery_blocked", reason, escalation=escalation)
-        await workflow.wait_condition(self._consent_in_force)
-        self._status.state = previous
-        self._status.escalation_level = 0
-        self._publish(0)
-        await self._report("delivery_unblocked", "referral consent recorded again")
 
-    async def _deliver(self) -> None:
+    async def _deliver_manually(self, why: str = "") -> None:
         hospital = self._input.hospital
-        while not self._consent_in_force():
-            await self._wait_for_consent("no referral consent in force")
-        # Only the manual channel exists so far: the coordinator fetches the packet with
-        # `caseflow case packet` and sends it; email and webhook fall back to that too.
-        detail = "packet ready for manual delivery"
-        if hospital.channel != "manual":
-            detail += f" (channel {hospital.channel} not automated yet)"
+        # The coordinator fetches the packet with `caseflow case packet` and sends it.
         await send_notice(
             Notice(
                 notice_id=f"{self._input.case_id}.{hospital.hospital_id}.packet-ready",
@@ -215,9 +357,12 @@ class HospitalReferralWorkflow:
                 audience=["coordinator"],
             )
         )
+        self._status.channel = "manual"
+        self._status.recipients = [f"coordinator:{self._coordinator_id}"]
         self._status.state = ReferralState.DELIVERED
         self._status.delivered_at = workflow.now()
-        await self._report("packet_delivered", detail)
+        self._status.delivery_receipt = "handed to the coordinator"
+        await self._report("packet_delivered", f"{why}packet ready for manual delivery")
 
     async def _await_answer(self) -> None:
         hospital = self._input.hospital

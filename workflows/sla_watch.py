@@ -6,7 +6,8 @@ kept in workflow state. An activity that exhausts its retries becomes such a wai
 escalates and waits for retry_step or skip_step instead of failing the case.
 """
 
-from collections.abc import Awaitable, Callable
+import dataclasses
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -37,6 +38,14 @@ class StepRetry(BaseModel):
     initial_interval: timedelta = timedelta(seconds=1)
     maximum_interval: timedelta = timedelta(minutes=1)
     start_to_close_timeout: timedelta = timedelta(minutes=2)
+    # Packet deliveries keep their channel's own policy (backoff, non-retryable errors); this
+    # only caps its attempts (tests). None: the channel's maximum_attempts.
+    delivery_attempts: int | None = None
+
+    def delivery_policy(self, channel_policy: RetryPolicy) -> RetryPolicy:
+        if self.delivery_attempts is None:
+            return channel_policy
+        return dataclasses.replace(channel_policy, maximum_attempts=self.delivery_attempts)
 
     def policy(self) -> RetryPolicy:
         return RetryPolicy(
@@ -162,10 +171,15 @@ class SlaWatch:
         *,
         result_type: type | None = None,
         hospital_id: str | None = None,
+        retry_policy: RetryPolicy | None = None,
+        start_to_close_timeout: timedelta | None = None,
+        raise_types: Collection[str] = (),
     ) -> Any | None:
         """Execute an activity; past its retry budget, escalate and wait for a decision.
 
-        Returns the activity's result, or None when the step was skipped.
+        Returns the activity's result, or None when the step was skipped. An ActivityError
+        whose cause is an ApplicationError of one of `raise_types` is raised to the caller,
+        which handles it itself (e.g. a delivery blocked by consent).
         """
         attempt = 0
         while True:
@@ -174,13 +188,17 @@ class SlaWatch:
                     activity,
                     arg,
                     result_type=result_type,
-                    start_to_close_timeout=self._retry.start_to_close_timeout,
-                    retry_policy=self._retry.policy(),
+                    start_to_close_timeout=(
+                        start_to_close_timeout or self._retry.start_to_close_timeout
+                    ),
+                    retry_policy=retry_policy or self._retry.policy(),
                 )
             except ActivityError as error:
-                attempt += 1
                 cause = error.cause
                 error_type = cause.type if isinstance(cause, ApplicationError) else None
+                if error_type in raise_types:
+                    raise
+                attempt += 1
                 self._failed_steps[step_id] = FailedStep(
                     step_id=step_id,
                     activity=activity,

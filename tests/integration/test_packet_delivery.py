@@ -1,16 +1,48 @@
 """Referral packets end to end on real servers: the stored packet (letter PDF, FHIR bundle,
-manifest) and its delivery through a signed webhook and SMTP, with the consent gate."""
+manifest) and its delivery through a signed webhook and SMTP, with the consent gate.
 
+The case runs on the real Temporal dev server with a worker built here (every activity real),
+SeaweedFS, the SMTP sink and a hospital webhook receiver on loopback.
+"""
+
+import asyncio
+import base64
+import email
+import email.policy
 import hashlib
+import hmac
 import io
 import json
+import secrets
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 from pypdf import PdfReader
+from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
 
+from activities.consent_gate import ConsentGate
+from activities.email_delivery import EmailDelivery
 from activities.letters import ReferralLetters, ReferralPacketRequest
+from activities.notifications import CaseMailer, NoticeRouting
+from activities.webhook_delivery import WebhookDelivery
+from caseflow.case_events import AddDocument, SubmitReview, Withdraw
+from caseflow.case_status import CaseStatus
+from caseflow.hospitals import HospitalDirectory
+from caseflow.ids import case_workflow_id, new_case_id
 from caseflow.referral_bundle import unresolved_references
+from infra.mail_sink import MailSink
+from infra.server_process import free_port
 from tests.packet_case import (
     CASE_ID,
     CREATED_AT,
@@ -21,6 +53,12 @@ from tests.packet_case import (
     intake,
     webhook_hospital,
 )
+from tests.workflow.cases import WORKUP_KINDS, document
+from tests.workflow.cases import intake as case_intake
+from workflows.case import CaseWorkflow
+from workflows.case_state import CaseWorkflowInput
+from workflows.referral import HospitalReferralWorkflow
+from workflows.sla_watch import StepRetry
 
 
 def pdf_text(pdf: bytes) -> str:
@@ -86,3 +124,218 @@ def test_packet_holds_pdf_letter_bundle_and_hashed_manifest(seaweed, hospital, l
     assert unresolved_references(bundle) == []
     kinds = [entry.resource.__resource_type__ for entry in bundle.entry]
     assert kinds.count("DocumentReference") == 3 and "ServiceRequest" in kinds
+
+
+# -- the whole case on real servers --------------------------------------------------------------
+
+WEBHOOK, EMAIL = "cn-xiamen-bnct", "in-chennai-proton"
+SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+class HospitalEndpoint:
+    """A hospital's webhook receiver: checks the Standard Webhooks signature and processes each
+    webhook-id once (answering 200 to duplicates, as the spec asks)."""
+
+    def __init__(self, secret: str) -> None:
+        self.key = base64.b64decode(secret.removeprefix("whsec_"))
+        self.processed: Counter[str] = Counter()
+        self.bodies: dict[str, bytes] = {}
+        self.rejected = 0
+        self.lock = threading.Lock()
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers["content-length"]))
+                status = endpoint.receive({k.lower(): v for k, v in self.headers.items()}, body)
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/{WEBHOOK}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def receive(self, headers: dict[str, str], body: bytes) -> int:
+        webhook_id, timestamp = headers.get("webhook-id", ""), headers.get("webhook-timestamp", "")
+        mac = hmac.new(self.key, f"{webhook_id}.{timestamp}.".encode() + body, hashlib.sha256)
+        expected = base64.b64encode(mac.digest()).decode()
+        given = [s.split(",", 1)[1] for s in headers.get("webhook-signature", "").split()
+                 if s.startswith("v1,")]
+        fresh = timestamp.isdigit() and abs(time.time() - int(timestamp)) <= 300
+        with self.lock:
+            if not fresh or not any(hmac.compare_digest(expected, g) for g in given):
+                self.rejected += 1
+                return 401
+            if webhook_id not in self.processed:
+                self.bodies[webhook_id] = body
+            self.processed[webhook_id] += 1
+            return 200
+
+
+@dataclass
+class PacketStack:
+    client: Client
+    task_queue: str
+    endpoint: HospitalEndpoint
+    mail: MailSink
+
+
+@pytest.fixture(scope="module")
+async def packet_stack(
+    temporal_dev_server, seaweed, tmp_path_factory
+) -> AsyncIterator[PacketStack]:
+    mail = MailSink(tmp_path_factory.mktemp("packet-mail"), port=free_port())
+    mail.start()
+    endpoint = HospitalEndpoint(SECRET)
+    endpoint.thread.start()
+    settings = seaweed.settings.model_copy(update={"smtp_port": mail.port})
+    client = await Client.connect(
+        temporal_dev_server.address, data_converter=pydantic_data_converter
+    )
+    task_queue = f"packets-{uuid.uuid4().hex[:8]}"
+    letters = ReferralLetters(settings)
+    gate = ConsentGate(client)
+    mailer = CaseMailer(
+        NoticeRouting(
+            smtp_host=settings.smtp_host,
+            smtp_port=settings.smtp_port,
+            sender=settings.smtp_sender,
+            coordinator_domain=settings.coordinator_email_domain,
+            supervisor_email=settings.supervisor_email,
+            translation_vendor_email=settings.translation_vendor_email,
+        )
+    )
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            webhook = WebhookDelivery(http, {WEBHOOK: SECRET}, gate)
+            mailer_of_packets = EmailDelivery(
+                smtp_host=settings.smtp_host,
+                smtp_port=settings.smtp_port,
+                sender=settings.smtp_sender,
+                s3_client=seaweed.client(),
+                bucket=seaweed.bucket,
+                consent_gate=gate,
+            )
+            with ThreadPoolExecutor(max_workers=8) as executor:
+                async with Worker(
+                    client,
+                    task_queue=task_queue,
+                    workflows=[CaseWorkflow, HospitalReferralWorkflow],
+                    activities=[
+                        letters.render_referral_packet,
+                        mailer.send_notice,
+                        webhook.deliver_packet_webhook,
+                        mailer_of_packets.deliver_packet_email,
+                    ],
+                    activity_executor=executor,
+                ):
+                    yield PacketStack(client, task_queue, endpoint, mail)
+    finally:
+        letters.close()
+        endpoint.server.shutdown()
+        endpoint.server.server_close()
+        mail.stop()
+
+
+async def status_when(handle: WorkflowHandle, check, timeout: float = 90.0) -> CaseStatus:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = await handle.query(CaseWorkflow.status)
+        if check(status):
+            return status
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached; timeline tail {status.timeline[-4:]}")
+        await asyncio.sleep(0.2)
+
+
+def mails_to(mail: MailSink, address: str) -> list[email.message.EmailMessage]:
+    found = []
+    for path in mail.messages():
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if message["To"] == address:
+            found.append(message)
+    return found
+
+
+async def test_packets_reach_a_webhook_hospital_and_an_email_hospital(packet_stack, seaweed):
+    directory = HospitalDirectory.load_default()
+    # The test's receiver stands in for the hospital's endpoint in the case's snapshot.
+    hospitals = [
+        directory.get(WEBHOOK).model_copy(update={"webhook_url": packet_stack.endpoint.url}),
+        directory.get(EMAIL),
+    ]
+    case_id = new_case_id()
+    handle = await packet_stack.client.start_workflow(
+        CaseWorkflow.run,
+        CaseWorkflowInput(
+            case_id=case_id,
+            intake=case_intake(),
+            hospitals=hospitals,
+            retry=StepRetry(maximum_attempts=3),
+        ),
+        id=case_workflow_id(case_id),
+        task_queue=packet_stack.task_queue,
+    )
+    for kind in WORKUP_KINDS:
+        await handle.execute_update(
+            CaseWorkflow.add_document, AddDocument(ref=document(case_id, kind))
+        )
+    await status_when(handle, lambda s: s.stage == "SPECIALIST_REVIEW")
+    await handle.execute_update(
+        CaseWorkflow.submit_review,
+        SubmitReview(
+            outcome="proceed",
+            reviewer_id="dr-review",
+            modalities=["sbrt"],
+            target_hospital_ids=[WEBHOOK, EMAIL],
+            recommendation="SBRT re-irradiation",
+            reason=REASON,
+            question=QUESTION,
+        ),
+    )
+    status = await status_when(
+        handle, lambda s: len(s.hospitals) == 2 and all(h.delivered_at for h in s.hospitals)
+    )
+    referrals = {h.hospital_id: h for h in status.hospitals}
+    delivered = {
+        e.detail.split(":")[0].removeprefix("hospital "): e
+        for e in status.timeline
+        if e.event == "referral_packet_delivered"
+    }
+
+    for hospital in hospitals:
+        referral = referrals[hospital.hospital_id]
+        manifest = stored_object(seaweed, referral.packet_prefix + "manifest.json")
+        # The SHA-256 in the timeline is the stored packet's.
+        assert delivered[hospital.hospital_id].packet_sha256 == hashlib.sha256(manifest).hexdigest()
+        assert delivered[hospital.hospital_id].recipients == referral.recipients
+        pdf = stored_object(seaweed, referral.packet_prefix + "letter.pdf")
+        text = squeeze(pdf_text(pdf))
+        assert hospital.name in text and squeeze(REASON) in text
+        bundle = Bundle.model_validate_json(
+            stored_object(seaweed, referral.packet_prefix + "bundle.json")
+        )
+        assert unresolved_references(bundle) == []
+
+    # The webhook hospital processed exactly one validly signed packet, under its packet id.
+    hook = referrals[WEBHOOK]
+    endpoint = packet_stack.endpoint
+    assert dict(endpoint.processed) == {hook.packet_id: 1} and endpoint.rejected == 0
+    payload = json.loads(endpoint.bodies[hook.packet_id])["data"]
+    assert payload["manifest_sha256"] == hook.packet_sha256
+    assert hook.channel == "webhook" and hook.delivery_receipt.startswith("HTTP 200")
+
+    # The email hospital got one mail, with the stored PDF letter attached.
+    address = directory.get(EMAIL).contact_email
+    (message,) = mails_to(packet_stack.mail, address)
+    (attachment,) = list(message.iter_attachments())
+    assert attachment.get_content_type() == "application/pdf"
+    letter = stored_object(seaweed, referrals[EMAIL].packet_prefix + "letter.pdf")
+    assert attachment.get_content() == letter
+    assert referrals[EMAIL].recipients == [address]
+
+    await handle.execute_update(CaseWorkflow.withdraw, Withdraw(reason="test finished"))

@@ -94,7 +94,9 @@ def case_input(case_id: str | None = None, **changes) -> CaseWorkflowInput:
         "intake": intake(),
         "hospitals": directory.subset(HOSPITAL_IDS).hospitals,
         # Activities fail fast in tests: two attempts, then the step escalates.
-        "retry": StepRetry(maximum_attempts=2, initial_interval=timedelta(milliseconds=100)),
+        "retry": StepRetry(
+            maximum_attempts=2, initial_interval=timedelta(milliseconds=100), delivery_attempts=2
+        ),
     }
     values.update(changes)
     return CaseWorkflowInput(**values)

@@ -5,9 +5,10 @@ advances its own case's clock with `env.fast_forward(handle, duration)`. Activit
 name with doubles that record their calls.
 """
 
+import hashlib
 import uuid
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from temporalio import activity
@@ -17,6 +18,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.testing._timeskipping import TimeSkippingConfig
 from temporalio.worker import Worker
 
+from activities.consent_gate import ConsentGate
+from activities.email_delivery import EmailDeliveryRequest, EmailReceipt
 from activities.letters import (
     PacketDocument,
     ReferralPacketRequest,
@@ -25,6 +28,7 @@ from activities.letters import (
     packet_prefix,
 )
 from activities.notifications import Notice, NoticeReceipt, TranslationJob
+from activities.webhook_delivery import WebhookDeliveryRequest, WebhookReceipt
 from caseflow.search_attributes import cli_registrations
 from infra.binaries import find_binary
 from workflows.case import CaseWorkflow
@@ -40,6 +44,12 @@ class RecordedActivities:
         self.calls: dict[str, list[tuple[str, object]]] = defaultdict(list)
         # case_id -> how many more times render_referral_packet fails before it works
         self.packet_failures: dict[str, int] = {}
+        # (case_id, hospital_id) -> error types the delivery raises on successive attempts
+        # before it succeeds; "EndpointUnavailable" is retryable, the others are not.
+        self.delivery_errors: dict[tuple[str, str], list[str]] = {}
+        self.delivery_retry_delay: dict[tuple[str, str], timedelta] = {}
+        # The real consent gate, reading the case's live ledger (set by the worker fixture).
+        self.gate = ConsentGate()
 
     def of(self, case_id: str, name: str) -> list:
         return [arg for called, arg in self.calls[case_id] if called == name]
@@ -63,6 +73,52 @@ class RecordedActivities:
             raise ApplicationError("S3 unavailable", type="S3Unavailable")
         return _packet(request.case_id, request.packet_id, request.documents)
 
+    @activity.defn(name="deliver_packet_webhook")
+    async def deliver_packet_webhook(self, request: WebhookDeliveryRequest) -> WebhookReceipt:
+        await self._deliver("deliver_packet_webhook", request)
+        return WebhookReceipt(
+            packet_id=request.packet_id,
+            endpoint_id=request.endpoint_id,
+            status_code=200,
+            attempt=activity.info().attempt,
+            sent_at=datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC),
+        )
+
+    @activity.defn(name="deliver_packet_email")
+    async def deliver_packet_email(self, request: EmailDeliveryRequest) -> EmailReceipt:
+        await self._deliver("deliver_packet_email", request)
+        return EmailReceipt(
+            packet_id=request.packet_id,
+            message_id=f"<{request.packet_id}@test>",
+            to=request.to,
+            attempt=activity.info().attempt,
+            letter_sha256="0" * 64,
+        )
+
+    async def _deliver(self, name: str, request) -> None:
+        case_id, hospital_id = request.notice.case_id, request.notice.hospital_id
+        await self.gate.check(request.consent)  # as the real activities do, every attempt
+        errors = self.delivery_errors.get((case_id, hospital_id), [])
+        if errors:
+            error = errors.pop(0)
+            self.calls[case_id].append((f"{name}_failed", request))
+            raise ApplicationError(
+                f"test: {error}",
+                type=error,
+                non_retryable=error != "EndpointUnavailable",
+                next_retry_delay=self.delivery_retry_delay.get(
+                    (case_id, hospital_id), timedelta(milliseconds=100)
+                ),
+            )
+        self.calls[case_id].append((name, request))
+
+    def sent(self, case_id: str) -> list:
+        """Every packet delivered by webhook or email in a case (not the failed attempts)."""
+        return [
+            arg for called, arg in self.calls[case_id]
+            if called in ("deliver_packet_webhook", "deliver_packet_email")
+        ]
+
     @activity.defn(name="store_translation_packet")
     async def store_translation_packet(self, request: TranslationPacketRequest) -> StoredPacket:
         self.calls[request.case_id].append(("store_translation_packet", request))
@@ -78,6 +134,8 @@ class RecordedActivities:
             self.send_notice,
             self.send_translation_job,
             self.render_referral_packet,
+            self.deliver_packet_webhook,
+            self.deliver_packet_email,
             self.store_translation_packet,
             self.erase_case_documents,
         ]
@@ -100,6 +158,11 @@ def _packet(case_id: str, packet_id: str, documents) -> StoredPacket:
         ],
         links_expire_at=datetime(2030, 1, 1, tzinfo=UTC),
         created=True,
+        sha256=hashlib.sha256(packet_id.encode()).hexdigest(),
+        letter_pdf_key=prefix + "letter.pdf",
+        bundle_key=prefix + "bundle.json",
+        letter_url="http://s3.test/" + prefix + "letter.pdf",
+        bundle_url="http://s3.test/" + prefix + "bundle.json",
     )
 
 
@@ -126,6 +189,7 @@ def recorded() -> RecordedActivities:
 
 @pytest.fixture(scope="session")
 async def worker(env, recorded):
+    recorded.gate = ConsentGate(env.client)
     async with Worker(
         env.client,
         task_queue=TASK_QUEUE,

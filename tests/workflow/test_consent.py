@@ -117,13 +117,14 @@ async def test_withdrawal_before_delivery_blocks_it_until_consent_returns(env, w
     assert any(e.subject == f"consent {CHENNAI}" and e.level == 2 for e in status.escalations)
     notices = recorded.of(input.case_id, "send_notice")
     assert any("consent-blocked" in n.notice_id for n in notices)
-    assert not any(n.notice_id.endswith("packet-ready") for n in notices)  # nothing sent
+    assert recorded.sent(input.case_id) == []  # nothing sent
 
     await handle.execute_update(
         CaseWorkflow.record_consent,
         RecordConsent(country="IN", hospital_id=CHENNAI, purpose="referral"),
     )
     status = await wait_for(handle, lambda s: s.hospitals[0].delivered_at is not None)
+    assert [r.to for r in recorded.sent(input.case_id)] == [status.hospitals[0].recipients[0]]
     assert any(e.event == "referral_delivery_unblocked" for e in status.timeline)
     assert status.hospitals[0].escalation_level == 0
     assert abs(status.hospitals[0].delivered_at - await env.get_current_time(handle)) < (
