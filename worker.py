@@ -25,6 +25,7 @@ def build_worker(
     client: Client, settings: CaseflowSettings, executor: ThreadPoolExecutor
 ) -> Worker:
     """The worker with every workflow and activity registered; shared by main() and the tests."""
+    from activities.audit import AuditTrail
     from activities.consent_gate import ConsentGate
     from activities.documents import DocumentStore
     from activities.email_delivery import EmailDelivery
@@ -35,7 +36,9 @@ def build_worker(
     from workflows.case import CaseWorkflow
     from workflows.referral import HospitalReferralWorkflow
 
-    documents = DocumentStore(settings)
+    # Packets, deliveries, presigned links and erasures are recorded as they happen.
+    audit = AuditTrail(settings)
+    documents = DocumentStore(settings, audit=audit)
     letters = ReferralLetters(settings)
     mailer = CaseMailer(
         NoticeRouting(
@@ -53,6 +56,7 @@ def build_worker(
         httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False),
         settings.webhook_secrets,
         consent_gate,
+        audit=audit,
     )
     email = EmailDelivery(
         smtp_host=settings.smtp_host,
@@ -61,6 +65,7 @@ def build_worker(
         s3_client=build_s3_client(settings),
         bucket=settings.s3_bucket,
         consent_gate=consent_gate,
+        audit=audit,
     )
     return Worker(
         client,
@@ -77,6 +82,7 @@ def build_worker(
             mailer.send_translation_job,
             webhooks.deliver_packet_webhook,
             email.deliver_packet_email,
+            audit.record_audit_event,
         ],
         activity_executor=executor,
         max_concurrent_activities=16,

@@ -77,6 +77,19 @@ def activity_entry_id() -> str:
     return uuid.uuid5(uuid.NAMESPACE_URL, name).hex
 
 
+def activity_event(**fields) -> AuditEvent:
+    """An entry about what the running activity did (or, called outside an activity, what the
+    caller did just now): inside an activity the id and time are fixed per attempt."""
+    if not activity.in_activity():
+        fields.setdefault("actor", "coordinator")
+        return AuditEvent.now(**fields)
+    fields.setdefault("actor", "worker")
+    fields.setdefault("workflow_id", activity.info().workflow_id)
+    return AuditEvent(
+        at=activity.info().current_attempt_scheduled_time, entry_id=activity_entry_id(), **fields
+    )
+
+
 class AuditTrail:
     """Holds the S3 client for the audit bucket. Writing is synchronous (boto3): activities run
     it on the worker's thread pool, async callers through asyncio.to_thread."""

@@ -38,6 +38,7 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 
+from activities.audit import AuditAction, AuditTrail, activity_event
 from caseflow.documents import (
     ACCEPTED_CONTENT_TYPES,
     DICOM,
@@ -340,8 +341,12 @@ class DocumentStore:
     on the worker's thread pool); `store` and `fetch` take a progress callback for direct use.
     """
 
-    def __init__(self, settings: CaseflowSettings, max_concurrency: int = 8) -> None:
+    def __init__(
+        self, settings: CaseflowSettings, max_concurrency: int = 8, audit: AuditTrail | None = None
+    ) -> None:
         self._settings = settings
+        # Presigned links and erasures are recorded in the audit trail when one is given.
+        self._audit = audit
         self._bucket = settings.s3_bucket
         secret = settings.s3_secret_access_key
         self._client = boto3.client(
@@ -682,7 +687,17 @@ class DocumentStore:
             Params={"Bucket": self._bucket, "Key": request.ref.key},
             ExpiresIn=seconds,
         )
-        return PresignedUrl(url=url, expires_at=issued + timedelta(seconds=seconds))
+        expires_at = issued + timedelta(seconds=seconds)
+        if self._audit is not None:
+            self._audit.record(
+                activity_event(
+                    case_id=request.ref.case_id,
+                    action=AuditAction.PRESIGNED_URL_ISSUED,
+                    subject=request.ref.document_id,
+                    detail={"expires_at": expires_at.isoformat(), "seconds": seconds},
+                )
+            )
+        return PresignedUrl(url=url, expires_at=expires_at)
 
     # --- erase ----------------------------------------------------------------------------------
 
@@ -720,12 +735,26 @@ class DocumentStore:
             versions += len(page.get("Versions", []))
             markers += len(page.get("DeleteMarkers", []))
             _heartbeat(versions + markers)
-        return CaseErasure(
+        erasure = CaseErasure(
             case_id=request.case_id,
             versions_deleted=versions,
             delete_markers_deleted=markers,
             uploads_aborted=aborted,
         )
+        if self._audit is not None:
+            self._audit.record(
+                activity_event(
+                    case_id=request.case_id,
+                    action=AuditAction.DOCUMENTS_ERASED,
+                    subject=prefix,
+                    detail={
+                        "versions_deleted": versions,
+                        "delete_markers_deleted": markers,
+                        "uploads_aborted": aborted,
+                    },
+                )
+            )
+        return erasure
 
 
 def _error_code(error: ClientError) -> str:

@@ -18,6 +18,7 @@ from temporalio import activity
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
+from activities.audit import AuditAction, AuditTrail, activity_event
 from activities.consent_gate import ConsentGate, DeliveryConsent
 from activities.webhook_delivery import PacketNotice
 
@@ -108,11 +109,13 @@ class EmailDelivery:
         bucket: str,
         consent_gate: ConsentGate,
         timeout: float = 30.0,
+        audit: AuditTrail | None = None,
     ) -> None:
         self._smtp_host, self._smtp_port, self._sender = smtp_host, smtp_port, sender
         self._s3, self._bucket = s3_client, bucket
         self._consent = consent_gate
         self._timeout = timeout
+        self._audit = audit
 
     def _letter(self, key: str) -> bytes:
         try:
@@ -175,6 +178,18 @@ class EmailDelivery:
                 f"{where}: SMTP unavailable: {type(err).__name__}", type="EndpointUnavailable"
             ) from None
         activity.logger.info("email %s attempt %d sent", request.packet_id, attempt)
+        if self._audit is not None:
+            # After the send: a failed write retries the attempt, and the resend carries the
+            # same Message-ID, so the hospital's side drops it.
+            event = activity_event(
+                case_id=request.notice.case_id,
+                action=AuditAction.PACKET_DELIVERED,
+                hospital_id=request.notice.hospital_id,
+                subject=request.packet_id,
+                detail={"channel": "email", "message_id": message["Message-ID"],
+                        "attempt": attempt, "documents": len(request.notice.documents)},
+            )
+            await asyncio.to_thread(self._audit.record, event)
         return EmailReceipt(
             packet_id=request.packet_id,
             message_id=message["Message-ID"],

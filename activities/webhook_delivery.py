@@ -6,6 +6,7 @@ Secrets never travel in Temporal payloads: the request names an endpoint, and th
 class holds the endpoint-id -> secret mapping loaded from settings.
 """
 
+import asyncio
 import json
 import random
 import time
@@ -20,6 +21,7 @@ from temporalio import activity
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
+from activities.audit import AuditAction, AuditTrail, activity_event
 from activities.consent_gate import ConsentGate, DeliveryConsent
 from caseflow.webhook_signature import parse_secret, sign
 
@@ -144,6 +146,7 @@ class WebhookDelivery:
         backoff_cap: timedelta = timedelta(hours=1),
         retry_after_limit: timedelta = timedelta(hours=6),
         clock: Callable[[], float] = time.time,
+        audit: AuditTrail | None = None,
     ) -> None:
         self._http = http
         self._keys: dict[str, bytes] = {}
@@ -158,6 +161,7 @@ class WebhookDelivery:
         self._backoff_cap = backoff_cap
         self._retry_after_limit = retry_after_limit
         self._clock = clock
+        self._audit = audit
 
     def _backoff(self, attempt: int) -> timedelta:
         # "Equal jitter": half the exponential step fixed, half random, so parallel deliveries
@@ -210,6 +214,17 @@ class WebhookDelivery:
             "webhook %s attempt %d: %d", request.packet_id, attempt, status
         )
         if 200 <= status < 300:
+            if self._audit is not None:
+                # After the send: a failed write retries the attempt with the same webhook-id.
+                event = activity_event(
+                    case_id=request.notice.case_id,
+                    action=AuditAction.PACKET_DELIVERED,
+                    hospital_id=request.notice.hospital_id,
+                    subject=request.packet_id,
+                    detail={"channel": "webhook", "status": status, "attempt": attempt,
+                            "documents": len(request.notice.documents)},
+                )
+                await asyncio.to_thread(self._audit.record, event)
             return WebhookReceipt(
                 packet_id=request.packet_id,
                 endpoint_id=request.endpoint_id,
