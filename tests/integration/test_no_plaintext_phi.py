@@ -49,6 +49,7 @@ from caseflow.webhook_signature import parse_secret
 from coordinator import case_client
 from coordinator.cli import cli
 from coordinator.demo import DemoCase, fictional_pdf
+from coordinator.erasure import CaseStillOpen
 from infra.hospital_inbox import make_handler
 from infra.mail_sink import MailSink
 from infra.server_process import free_port
@@ -441,3 +442,24 @@ async def test_erase_removes_documents_history_and_notifies_hospitals(
     assert actions.index(AuditAction.HISTORY_DELETED.value) == len(actions) - 1
     assert leaks("audit after erasure", out) == []
 
+
+
+async def test_erase_refuses_an_open_case_unless_told_to_withdraw_it(phi_stack: PhiStack, tmp_path):
+    case = DemoCase(phi_stack.client, phi_stack.settings, tmp_path, say=lambda _: None)
+    case_id = await case.start()
+    await case.wait_for_stage(CaseStage.RECORDS)
+    with pytest.raises(CaseStillOpen, match="still open: add --withdraw --reason"):
+        await phi_stack.caseflow("case", "erase", case_id)
+    code, _ = await phi_stack.caseflow("case", "erase", case_id, "--withdraw")
+    assert code == 2 and "--reason" in phi_stack.cli_output[-1] + phi_stack.cli_output[-2]
+
+    code, out = await phi_stack.caseflow(
+        "case", "erase", case_id, "--withdraw", "--reason", "consent withdrawn", "--json"
+    )
+    assert code == 0
+    report = json.loads(next(line for line in out.splitlines() if line.startswith("{")))
+    assert report["notices"] == [] and report["manual_hospitals"] == []
+    assert [r.split("/")[0] for r in report["executions_deleted"]] == [case_workflow_id(case_id)]
+    actions = [e.action for e in AuditTrail(phi_stack.settings).entries(case_id)]
+    assert actions.count(AuditAction.DOCUMENTS_ERASED) == 2  # by the workflow, then the CLI
+    assert actions[-1] == AuditAction.HISTORY_DELETED
