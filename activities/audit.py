@@ -112,10 +112,18 @@ class AuditTrail:
             if self._locked is not None:
                 return self._locked
             try:
-                self._client.create_bucket(Bucket=self._bucket, ObjectLockEnabledForBucket=True)
+                self._client.head_bucket(Bucket=self._bucket)
             except ClientError as error:
-                if _code(error) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                if _code(error) not in ("404", "NoSuchBucket", "NotFound"):
                     raise
+                # Object Lock can only be turned on when the bucket is created.
+                try:
+                    self._client.create_bucket(
+                        Bucket=self._bucket, ObjectLockEnabledForBucket=True
+                    )
+                except ClientError as error:
+                    if _code(error) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                        raise
             try:
                 config = self._client.get_object_lock_configuration(Bucket=self._bucket)
                 enabled = config["ObjectLockConfiguration"].get("ObjectLockEnabled")
