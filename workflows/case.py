@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         DischargeRecorded,
         FollowUpRecorded,
         Hold,
+        HospitalAcknowledgement,
         HospitalDecision,
         HospitalResponse,
         RecordConsent,
@@ -815,6 +816,32 @@ class CaseWorkflow:
             self._check_ref("documents", ref)
 
     @workflow.update
+    async def record_hospital_acknowledgement(self, event: HospitalAcknowledgement) -> EventAck:
+        status = self._state.referrals[event.hospital_id]
+        status.acknowledged_at = workflow.now()
+        status.acknowledgement_reference = event.reference
+        reference = f" (reference {event.reference})" if event.reference else ""
+        self._note("hospital_acknowledged", f"hospital {event.hospital_id}{reference}")
+        self._publish()
+        await self._signal_child(
+            event.hospital_id, HospitalReferralWorkflow.hospital_acknowledged, event
+        )
+        return self._ack(f"hospital {event.hospital_id} acknowledged the packet")
+
+    @record_hospital_acknowledgement.validator
+    def _validate_acknowledgement(self, event: HospitalAcknowledgement) -> None:
+        self._require_stage("record_hospital_acknowledgement", CaseStage.HOSPITAL_SUBMISSION)
+        status = self._state.referrals.get(event.hospital_id)
+        if status is None or status.state in _FINAL_REFERRAL:
+            raise _reject(f"hospital_id: no open referral to hospital {event.hospital_id}")
+        if status.delivered_at is None:
+            raise _reject(
+                f"hospital_id: the packet to hospital {event.hospital_id} is not delivered yet"
+            )
+        if status.acknowledged_at is not None:
+            raise _reject(f"hospital_id: hospital {event.hospital_id} already acknowledged")
+
+    @workflow.update
     def select_hospital(self, event: SelectHospital) -> EventAck:
         self._state.selected_hospital_id = event.hospital_id
         self._note("hospital_selected", f"hospital {event.hospital_id}")
@@ -877,6 +904,10 @@ class CaseWorkflow:
         status.recipients = list(reported.recipients) or status.recipients
         status.delivered_at = reported.delivered_at or status.delivered_at
         status.delivery_receipt = reported.delivery_receipt or status.delivery_receipt
+        status.acknowledged_at = status.acknowledged_at or reported.acknowledged_at
+        status.acknowledgement_reference = (
+            status.acknowledgement_reference or reported.acknowledgement_reference
+        )
 
     # -- updates: translation, travel, admission, follow-up --------------------------------------
 

@@ -6,6 +6,8 @@ record_hospital_response update, validated there) and is forwarded here as a sig
 back to the case as signals, so the case's `status` shows every hospital live.
 """
 
+import asyncio
+
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -31,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from caseflow import search_attributes as sa
     from caseflow.case_events import (
         AssignCoordinator,
+        HospitalAcknowledgement,
         HospitalDecision,
         HospitalResponse,
         ReferralStepDecision,
@@ -76,6 +79,8 @@ class ReferralInput(BaseModel):
 # Running referrals started before email and webhook delivery went manual; replaying their
 # histories must take the same path.
 DELIVERY_CHANNELS_PATCH = "packet-delivery-channels"
+# Likewise for the acknowledgement wait, which runs beside the answer's.
+ACKNOWLEDGEMENT_PATCH = "hospital-acknowledgement-sla"
 # Errors the delivery handles itself; any other failure is a failed step (retry_step/skip_step).
 _BLOCKING_ERRORS = ("ConsentMissing", "EndpointGone")
 
@@ -107,6 +112,7 @@ class HospitalReferralWorkflow:
         self._coordinator_id = input.coordinator_id
         self._on_hold = input.on_hold
         self._responses: list[HospitalResponse] = []
+        self._acknowledged = False
         self._deadlines: dict[str, Deadline] = {}
         self._failed_steps: dict[str, FailedStep] = {}
         self._decisions: dict[str, StepAction] = {}
@@ -177,8 +183,29 @@ class HospitalReferralWorkflow:
             await self._report("packet_skipped", "packet step skipped; deliver by hand")
 
         await self._deliver(stored)
+        # Acknowledgement and answer are separate facts with separate SLAs, waited for at once.
+        acknowledgement = None
+        if workflow.patched(ACKNOWLEDGEMENT_PATCH):
+            acknowledgement = asyncio.create_task(self._await_acknowledgement())
         await self._await_answer()
+        if acknowledgement is not None:
+            await acknowledgement  # an answer implies receipt: it ends the wait
         return self._status
+
+    async def _await_acknowledgement(self) -> None:
+        hospital_id = self._input.hospital.hospital_id
+        await self._watch.wait(
+            f"acknowledgement-{hospital_id}",
+            WaitKind.HOSPITAL_ACKNOWLEDGEMENT,
+            self._input.slas.for_wait(WaitKind.HOSPITAL_ACKNOWLEDGEMENT),
+            lambda: self._acknowledged or bool(self._responses),
+            subject=hospital_id,
+        )
+        if self._acknowledged:
+            # Only the answer's clock may still hold an escalation.
+            self._status.escalation_level = self._watch.highest_level()
+            self._publish()
+            await self._report("acknowledged", self._status.acknowledgement_reference or "")
 
     def _consent_in_force(self) -> bool:
         hospital = self._input.hospital
@@ -221,7 +248,8 @@ class HospitalReferralWorkflow:
                 receipt = await self._send(channel, stored)
             except ActivityError as error:
                 cause = error.cause
-                assert isinstance(cause, ApplicationError)
+                if not isinstance(cause, ApplicationError) or cause.type not in _BLOCKING_ERRORS:
+                    raise  # cancelled (withdrawal)
                 if cause.type == "ConsentMissing":
                     # The gate read the live ledger: withdrawn after this loop checked it.
                     await self._wait_for_consent("referral consent withdrawn")
@@ -404,6 +432,13 @@ class HospitalReferralWorkflow:
         self._responses.append(response)
 
     @workflow.signal
+    def hospital_acknowledged(self, event: HospitalAcknowledgement) -> None:
+        if not self._acknowledged:
+            self._acknowledged = True
+            self._status.acknowledged_at = workflow.now()
+            self._status.acknowledgement_reference = event.reference
+
+    @workflow.signal
     def consent_changed(self, ledger: ConsentLedger) -> None:
         self._consent = ledger
 
@@ -428,6 +463,8 @@ class HospitalReferralWorkflow:
         hospital_id = self._input.hospital.hospital_id
         if deadline.wait == WaitKind.STEP_FAILURE:
             reason = f"referral step {deadline.subject} failed and needs retry_step or skip_step"
+        elif deadline.wait == WaitKind.HOSPITAL_ACKNOWLEDGEMENT:
+            reason = f"hospital {hospital_id} has not acknowledged the referral packet"
         else:
             reason = f"hospital {hospital_id} has not answered the referral"
         notice_id = f"{self._input.case_id}.{deadline.deadline_id}.{step.value}"
@@ -450,7 +487,7 @@ class HospitalReferralWorkflow:
             notice_id=notice_id,
             notified=notified,
         )
-        self._status.escalation_level = level
+        self._status.escalation_level = max(level, self._watch.highest_level())
         self._publish(level)
         await self._report(f"sla_{step.value}", reason, escalation=escalation)
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import Notice
@@ -194,6 +194,9 @@ class SlaWatch:
                     retry_policy=retry_policy or self._retry.policy(),
                 )
             except ActivityError as error:
+                # A cancelled workflow (withdrawal) cancels its activity: not a failed step.
+                if is_cancelled_exception(error):
+                    raise
                 cause = error.cause
                 error_type = cause.type if isinstance(cause, ApplicationError) else None
                 if error_type in raise_types:
@@ -239,6 +242,8 @@ async def send_notice(notice: Notice) -> bool:
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=NOTICE_RETRY,
         )
-    except ActivityError:
+    except ActivityError as error:
+        if is_cancelled_exception(error):
+            raise  # the workflow is being cancelled: the notice is moot, the wait must end
         return False
     return True

@@ -36,7 +36,7 @@ from activities.email_delivery import EmailDelivery
 from activities.letters import ReferralLetters, ReferralPacketRequest
 from activities.notifications import CaseMailer, NoticeRouting
 from activities.webhook_delivery import WebhookDelivery
-from caseflow.case_events import AddDocument, SubmitReview, Withdraw
+from caseflow.case_events import AddDocument, HospitalAcknowledgement, SubmitReview, Withdraw
 from caseflow.case_status import CaseStatus
 from caseflow.hospitals import HospitalDirectory
 from caseflow.ids import case_workflow_id, new_case_id
@@ -337,5 +337,16 @@ async def test_packets_reach_a_webhook_hospital_and_an_email_hospital(packet_sta
     letter = stored_object(seaweed, referrals[EMAIL].packet_prefix + "letter.pdf")
     assert attachment.get_content() == letter
     assert referrals[EMAIL].recipients == [address]
+
+    # The hospital's acknowledgement is its own fact, apart from delivery and answer.
+    await handle.execute_update(
+        CaseWorkflow.record_hospital_acknowledgement,
+        HospitalAcknowledgement(hospital_id=WEBHOOK, reference="XM-0001"),
+    )
+    status = await status_when(
+        handle, lambda s: any(e.event == "referral_acknowledged" for e in s.timeline)
+    )
+    hook = next(h for h in status.hospitals if h.hospital_id == WEBHOOK)
+    assert hook.acknowledged_at is not None and hook.responded_at is None
 
     await handle.execute_update(CaseWorkflow.withdraw, Withdraw(reason="test finished"))

@@ -11,13 +11,21 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from caseflow.case_events import Hold, Resume
+from caseflow.case_events import (
+    Hold,
+    HospitalAcknowledgement,
+    RecordConsent,
+    Resume,
+    WithdrawConsent,
+)
 from caseflow.case_status import CaseStage
+from caseflow.hospitals import HospitalDirectory
+from caseflow.ids import referral_workflow_id
 from workflows.case import CaseWorkflow
 from workflows.referral import HospitalReferralWorkflow
 
-from .cases import start_case
-from .drive import drive_to
+from .cases import case_input, start_case, wait_for
+from .drive import drive_to, proceed_review
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 
@@ -37,6 +45,48 @@ async def test_a_fresh_history_replays(env, worker):
     history = await handle.fetch_history()
     result = await _replayer().replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
+
+
+async def test_a_history_with_every_delivery_path_replays(env, worker, recorded):
+    """Webhook, email and manual delivery, a consent block and its release, and an
+    acknowledgement, in the case and in each referral child."""
+    hospitals = HospitalDirectory.load_default().subset(
+        ["cn-xiamen-bnct", "in-chennai-proton", "cn-beijing-cancer"]
+    )
+    input = case_input(hospitals=hospitals.hospitals)
+    recorded.delivery_errors[(input.case_id, "cn-xiamen-bnct")] = ["ConsentMissing"]
+    handle = await start_case(env, input)
+    await drive_to(env, handle, CaseStage.SPECIALIST_REVIEW)
+    await handle.execute_update(
+        CaseWorkflow.submit_review,
+        proceed_review(["cn-xiamen-bnct", "in-chennai-proton", "cn-beijing-cancer"]),
+    )
+    await wait_for(handle, lambda s: all(h.delivered_at for h in s.hospitals))
+    await handle.execute_update(
+        CaseWorkflow.record_hospital_acknowledgement,
+        HospitalAcknowledgement(hospital_id="in-chennai-proton"),
+    )
+    await handle.execute_update(
+        CaseWorkflow.withdraw_consent,
+        WithdrawConsent(country="IN", hospital_id="in-chennai-proton", purpose="travel"),
+    )
+    await handle.execute_update(
+        CaseWorkflow.record_consent,
+        RecordConsent(country="IN", hospital_id="in-chennai-proton", purpose="travel"),
+    )
+    status = await wait_for(
+        handle, lambda s: any(e.event == "referral_acknowledged" for e in s.timeline)
+    )
+    assert any(e.event == "referral_delivery_blocked" for e in status.timeline)
+    histories = [await handle.fetch_history()]
+    for hospital in hospitals.hospitals:
+        child = env.client.get_workflow_handle(
+            referral_workflow_id(input.case_id, hospital.hospital_id)
+        )
+        histories.append(await child.fetch_history())
+    for history in histories:
+        result = await _replayer().replay_workflow(history, raise_on_replay_failure=True)
+        assert result.replay_failure is None
 
 
 @pytest.mark.parametrize(
