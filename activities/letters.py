@@ -1,10 +1,11 @@
 """Referral letters and packets: render the letter from templates/ and store the packet in S3.
 
 A packet lives under `cases/<case_id>/packets/<packet_id>/` (letter.html, letter.pdf, bundle.json,
-manifest.json) and is never overwritten: the packet id comes from the workflow, and every write is
-conditional, so a retried activity finds the packet it already stored [domain.md, "keep an exact
-copy of every packet sent"]. The manifest lists each document with kind, size, SHA-256 and a
-presigned link, plus the letter and FHIR bundle with their SHA-256s; it is written last.
+index.html, manifest.json) and is never overwritten: the packet id comes from the workflow, and
+every write is conditional, so a retried activity finds the packet it already stored [domain.md,
+"keep an exact copy of every packet sent"]. The manifest lists each document with kind, size,
+SHA-256 and a presigned link, plus the letter, FHIR bundle and index page with their SHA-256s; it
+is written last.
 """
 
 import hashlib
@@ -223,6 +224,28 @@ class ReferralLetters:
         html_bytes = self._put_or_read(letter_key, html.encode("utf-8"), "text/html; charset=utf-8")
         pdf_bytes = self._put_or_read(pdf_key, pdf, "application/pdf")
         bundle_bytes = self._put_or_read(bundle_key, bundle, "application/fhir+json")
+        index_key = prefix + "index.html"
+        index = self._templates.get_template("packet_index.html.j2").render(
+            packet_id=request.packet_id,
+            case_id=request.case_id,
+            hospital_name=request.hospital.name,
+            created_at=request.created().isoformat(),
+            links_expire_at=expires_at.isoformat(timespec="seconds"),
+            decider_line=DECIDER_LINE,
+            packet_files=[
+                {"name": "letter.pdf", "content_type": "application/pdf",
+                 "sha256": _sha256(pdf_bytes), "url": self._presign(pdf_key)},
+                {"name": "letter.html", "content_type": "text/html",
+                 "sha256": _sha256(html_bytes), "url": self._presign(letter_key)},
+                {"name": "bundle.json", "content_type": "application/fhir+json (FHIR R4B)",
+                 "sha256": _sha256(bundle_bytes), "url": self._presign(bundle_key)},
+            ],
+            documents=request.documents,
+            links=links,
+        )
+        index_bytes = self._put_or_read(
+            index_key, index.encode("utf-8"), "text/html; charset=utf-8"
+        )
         return self._store_manifest(
             prefix,
             request.documents,
@@ -238,6 +261,8 @@ class ReferralLetters:
                 "letter_pdf_sha256": _sha256(pdf_bytes),
                 "bundle_key": bundle_key,
                 "bundle_sha256": _sha256(bundle_bytes),
+                "index_key": index_key,  # the same list for people, with links
+                "index_sha256": _sha256(index_bytes),
                 "notice": "Confidential health information for the named recipient only. "
                 f"Triage flags are advisory: {DECIDER_LINE}.",
             },

@@ -116,6 +116,12 @@ def test_packet_holds_pdf_letter_bundle_and_hashed_manifest(seaweed, hospital, l
     assert hospital.name in text
     assert squeeze(REASON) in text
 
+    index = stored_object(seaweed, manifest["index_key"])
+    assert hashlib.sha256(index).hexdigest() == manifest["index_sha256"]
+    for ref in request.documents:  # the human-readable index lists every document
+        assert ref.sha256 in index.decode() and ref.document_id in index.decode()
+    assert manifest["letter_pdf_sha256"] in index.decode()
+
     head = seaweed.client().head_object(Bucket=seaweed.bucket, Key=stored.bundle_key)
     assert head["ContentType"] == "application/fhir+json"
     raw = stored_object(seaweed, stored.bundle_key)

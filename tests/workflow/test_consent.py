@@ -7,12 +7,13 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 from activities.consent_gate import CONSENT_LEDGER_QUERY
-from caseflow.case_events import RecordConsent, RetryStep, WithdrawConsent
+from caseflow.case_events import AddDocument, RecordConsent, RetryStep, WithdrawConsent
 from caseflow.case_status import CaseStage, ReferralState
 from caseflow.consent import ConsentLedger
+from caseflow.documents import DocumentKind
 from workflows.case import CaseWorkflow
 
-from .cases import case_input, intake, start_case, wait_for, wait_for_stage
+from .cases import case_input, document, intake, start_case, wait_for, wait_for_stage
 from .drive import drive_to, proceed_review
 
 CHENNAI = "in-chennai-proton"
@@ -130,3 +131,23 @@ async def test_withdrawal_before_delivery_blocks_it_until_consent_returns(env, w
     assert abs(status.hospitals[0].delivered_at - await env.get_current_time(handle)) < (
         timedelta(minutes=1)
     )
+
+
+async def test_the_ledger_survives_continue_as_new(env, worker):
+    handle = await start_case(env, case_input(continue_as_new_after_events=100))
+    case_id = handle.id.removeprefix("case-")
+    await wait_for_stage(handle, CaseStage.RECORDS)
+    await handle.execute_update(
+        CaseWorkflow.withdraw_consent,
+        WithdrawConsent(country="IN", hospital_id=CHENNAI, purpose="travel"),
+    )
+    for index in range(30):  # enough history to pass the limit
+        await handle.execute_update(
+            CaseWorkflow.add_document,
+            AddDocument(ref=document(case_id, DocumentKind.OTHER, salt=str(index))),
+        )
+    await wait_for(handle, lambda s: s.run_count >= 2)
+    carried = await ledger(handle)
+    assert not carried.allows("IN", CHENNAI, "travel")
+    assert carried.allows("IN", CHENNAI, "referral")
+    assert [e.action for e in carried.events][-1] == "withdraw"
