@@ -70,15 +70,16 @@ class ServerProcess:
         return self.run_dir / f"{self.name}.log"
 
     def pid(self) -> int | None:
-        """The pid from our pid file if that process is still ours and alive."""
+        """The pid from our pid file if that process is still the one we started."""
         try:
-            pid = int(self.pid_file.read_text().strip())
+            pid_text, started_text = self.pid_file.read_text().split()
+            pid, started = int(pid_text), float(started_text)
         except (FileNotFoundError, ValueError):
             return None
         try:
             process = psutil.Process(pid)
-            # A recycled pid belongs to someone else: only trust it if it runs our command.
-            if process.status() == psutil.STATUS_ZOMBIE or process.cmdline() != list(self.command):
+            # A recycled pid belongs to a process created later than ours: never trust it.
+            if process.status() == psutil.STATUS_ZOMBIE or process.create_time() != started:
                 return None
         except psutil.Error:
             return None
@@ -103,12 +104,14 @@ class ServerProcess:
                 start_new_session=True,  # its own process group: stopping it stops its children
                 env={**os.environ, **(self.env or {})},
             )
-        self.pid_file.write_text(str(process.pid))
+        # The pid and its creation time together name this process, even after a settings change
+        # alters the command line, and never a later process that reuses the pid.
+        self.pid_file.write_text(f"{process.pid} {psutil.Process(process.pid).create_time()}")
         return process.pid
 
     def wait_until(self, ready: Callable[[], bool], timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        pid = int(self.pid_file.read_text())
+        pid = int(self.pid_file.read_text().split()[0])
         while time.monotonic() < deadline:
             if ready():
                 return

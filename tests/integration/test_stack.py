@@ -8,6 +8,7 @@ import subprocess
 import sys
 from email.message import EmailMessage
 
+import psutil
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
@@ -94,7 +95,9 @@ def test_a_recycled_pid_is_not_trusted(tmp_path):
     try:
         server = ServerProcess("server", [sys.executable, "-m", "worker"], [], tmp_path)
         server.run_dir.mkdir(exist_ok=True)
-        server.pid_file.write_text(str(stranger.pid))
+        # The pid file names the stranger's pid but an earlier start: a recycled pid.
+        started = psutil.Process(stranger.pid).create_time()
+        server.pid_file.write_text(f"{stranger.pid} {started - 100}")
         assert server.pid() is None
         assert not server.stop()
         assert stranger.poll() is None
