@@ -40,9 +40,12 @@ from caseflow.settings import CaseflowSettings, get_settings
 from caseflow.temporal_client import connect
 from coordinator import case_client
 
-# Both hospitals are fictional directory entries (caseflow/hospitals.json).
+# Fictional directory entries (caseflow/hospitals.json). The tests drive the two `manual`
+# hospitals; `caseflow demo` sends real packets to the webhook and the email hospital, which the
+# embedded stack's hospital inbox and SMTP sink receive.
 SELECTED_HOSPITAL = "cn-beijing-cancer"
 OTHER_HOSPITAL = "cn-guangzhou-oncology"
+DELIVERY_HOSPITALS = ("cn-xiamen-bnct", "in-chennai-proton")  # webhook, email
 DEMO_COORDINATOR = "coord-demo"
 TRIP_DAYS_AGO = 400
 
@@ -86,9 +89,10 @@ def fictional_intake(today: date) -> CaseIntake:
                 "ecog": 1,
                 "biomarkers": ["PD-L1+"],
             },
-            "destinations": {"countries": ["CN"], "hospital_ids": [SELECTED_HOSPITAL]},
+            "destinations": {"countries": ["CN", "IN"], "hospital_ids": [SELECTED_HOSPITAL]},
             "consents": [
-                {"country": "CN", "purpose": purpose, "granted_at": consent_at.isoformat()}
+                {"country": country, "purpose": purpose, "granted_at": consent_at.isoformat()}
+                for country in ("CN", "IN")
                 for purpose in ("referral", "translation", "travel")
             ],
             "coordinator_id": DEMO_COORDINATOR,
@@ -159,6 +163,7 @@ class DemoCase:
         say: Callable[[str], None] = print,
         today: date | None = None,
         stage_timeout: float = 30.0,
+        hospitals: tuple[str, str] = (SELECTED_HOSPITAL, OTHER_HOSPITAL),
     ) -> None:
         self.client = client
         self.settings = settings
@@ -167,6 +172,7 @@ class DemoCase:
         self.today = today or date.today()
         self.trip = self.today - timedelta(days=TRIP_DAYS_AGO)
         self.stage_timeout = stage_timeout
+        self.selected, self.other = hospitals
         self.case_id = ""
         self._stage: CaseStage | None = None
 
@@ -233,19 +239,41 @@ class DemoCase:
             outcome=ReviewOutcome.PROCEED,
             reviewer_id="specialist-demo",
             modalities=["bnct", "sbrt", "imrt_reirradiation"],
-            target_hospital_ids=[SELECTED_HOSPITAL, OTHER_HOSPITAL],
+            target_hospital_ids=[self.selected, self.other],
             recommendation="Fictional demo review: ask both centres for a re-irradiation opinion.",
         )
         await case_client.submit_review(self.client, self.case_id, review)
-        self.say(f"   review: proceed to {SELECTED_HOSPITAL} and {OTHER_HOSPITAL}")
+        self.say(f"   review: proceed to {self.selected} and {self.other}")
 
     async def packets_stored(self) -> CaseStatus:
         await self.wait_for_stage(CaseStage.HOSPITAL_SUBMISSION)
-        targets = {SELECTED_HOSPITAL, OTHER_HOSPITAL}
+        targets = {self.selected, self.other}
         return await self.wait_until(
             "both referral packets",
             lambda s: {h.hospital_id for h in s.hospitals if h.packet_prefix} >= targets,
         )
+
+    async def packets_delivered(self) -> None:
+        """Wait until each webhook or email hospital's channel took its packet, and say so.
+
+        A `manual` hospital's packet waits for the coordinator to fetch it (`case packet`).
+        """
+        status = await self.status()
+        sent = {
+            h.hospital_id
+            for h in status.hospitals
+            if h.hospital_id in (self.selected, self.other) and h.channel != "manual"
+        }
+        status = await self.wait_until(
+            "the packets' delivery",
+            lambda s: {h.hospital_id for h in s.hospitals if h.delivered_at} >= sent,
+        )
+        for hospital in status.hospitals:
+            if hospital.hospital_id in sent:
+                self.say(
+                    f"   delivered to {hospital.hospital_id} by {hospital.channel} "
+                    f"({hospital.delivery_receipt}); packet sha256 {hospital.packet_sha256}"
+                )
 
     async def fetch_packet(self, hospital_id: str) -> list[Path]:
         files = await case_client.fetch_packet(
@@ -264,7 +292,7 @@ class DemoCase:
             self.store("opinion.pdf", DocumentKind.HOSPITAL_OPINION),
             self.store("cost-estimate.pdf", DocumentKind.COST_ESTIMATE),
         ]
-        for hospital_id, amount in ((SELECTED_HOSPITAL, 38000), (OTHER_HOSPITAL, 42000)):
+        for hospital_id, amount in ((self.selected, 38000), (self.other, 42000)):
             response = HospitalResponse(
                 hospital_id=hospital_id,
                 decision=HospitalDecision.ACCEPT,
@@ -272,14 +300,14 @@ class DemoCase:
                 cost_estimate=CostEstimate(amount=amount, currency="USD"),
                 earliest_admission_date=self.trip + timedelta(days=20),
                 visa_invitation_possible=True,
-                documents=documents if hospital_id == SELECTED_HOSPITAL else [],
+                documents=documents if hospital_id == self.selected else [],
             )
             await case_client.record_hospital_response(self.client, self.case_id, response)
             self.say(f"   {hospital_id} accepted")
 
     async def select(self) -> None:
-        await case_client.select_hospital(self.client, self.case_id, SELECTED_HOSPITAL)
-        self.say(f"   selected {SELECTED_HOSPITAL}")
+        await case_client.select_hospital(self.client, self.case_id, self.selected)
+        self.say(f"   selected {self.selected}")
 
     async def translate(self) -> None:
         await self.wait_for_stage(CaseStage.TRANSLATION)
@@ -357,7 +385,8 @@ class DemoCase:
         await self.upload_records()
         await self.review()
         await self.packets_stored()
-        await self.fetch_packet(SELECTED_HOSPITAL)
+        await self.packets_delivered()
+        await self.fetch_packet(self.selected)
         await self.hospitals_respond()
         await self.select()
         await self.translate()
@@ -375,7 +404,13 @@ async def run_demo(settings: CaseflowSettings, say: Callable[[str], None]) -> Ca
             f"demo: a fictional case; the trip is recorded as {TRIP_DAYS_AGO} days ago so "
             "every follow-up timer has already fired"
         )
-        return await DemoCase(client, settings, Path(workdir), say).run()
+        case = DemoCase(client, settings, Path(workdir), say, hospitals=DELIVERY_HOSPITALS)
+        result = await case.run()
+    say(
+        f"packets: the webhook hospital's in {settings.data_dir / 'webhooks'}, "
+        f"the email hospital's in {settings.data_dir / 'mail'}"
+    )
+    return result
 
 
 def demo_command() -> None:

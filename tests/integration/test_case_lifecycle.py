@@ -136,7 +136,7 @@ async def test_a_case_goes_through_every_stage(case_stack: CaseStack, seaweed, t
 
     [row] = await until("the case in CaseStage = RECORDS", listed_in_records)
     assert row.coordinator_id == "coord-demo"
-    assert row.destination_countries == ["CN"]
+    assert row.destination_countries == ["CN", "IN"]
     code, out, err = await case_stack.caseflow("case", "list", "--stage", "RECORDS", "--json")
     assert code == 0, err
     assert case_id in {r["case_id"] for r in json.loads(out)}
