@@ -516,6 +516,7 @@ class HospitalReferralWorkflow:
         cleared_step_id: str | None = None,
     ) -> None:
         parent = workflow.get_external_workflow_handle(self._input.parent_workflow_id)
+        _stop_if_cancelled()
         await parent.signal(
             "referral_progress",
             ReferralProgress(
@@ -527,6 +528,9 @@ class HospitalReferralWorkflow:
                 cleared_step_id=cleared_step_id,
             ),
         )
+        # A cancellation (the case's withdrawal) that arrives while a signal is in flight is
+        # absorbed by the SDK's signal operation; honour it here, or the referral waits forever.
+        _stop_if_cancelled()
 
     def _publish(self, level: int | None = None) -> None:
         due = self._watch.earliest_due()
@@ -542,6 +546,11 @@ class HospitalReferralWorkflow:
                 sa.SLA_DUE_AT.value_set(due) if due else sa.SLA_DUE_AT.value_unset(),
             ]
         )
+
+
+def _stop_if_cancelled() -> None:
+    if workflow.cancellation_reason() is not None:
+        raise asyncio.CancelledError()
 
 
 _STEP_WORDS = {

@@ -6,6 +6,7 @@ kept in workflow state. An activity that exhausts its retries becomes such a wai
 escalates and waits for retry_step or skip_step instead of failing the case.
 """
 
+import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
@@ -124,6 +125,9 @@ class SlaWatch:
         # Not try/finally: a cancelled wait (continue-as-new) keeps its deadline for the next
         # run, and an evicted workflow must not issue commands.
         while not done():
+            if workflow.cancellation_reason() is not None:
+                # Cancelled while some earlier operation absorbed the task's cancellation.
+                raise asyncio.CancelledError()
             if self._is_on_hold():
                 await self._sit_out_hold(deadline, done)
                 continue

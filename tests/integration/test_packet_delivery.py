@@ -36,7 +36,13 @@ from activities.email_delivery import EmailDelivery
 from activities.letters import ReferralLetters, ReferralPacketRequest
 from activities.notifications import CaseMailer, NoticeRouting
 from activities.webhook_delivery import WebhookDelivery
-from caseflow.case_events import AddDocument, HospitalAcknowledgement, SubmitReview, Withdraw
+from caseflow.case_events import (
+    AddDocument,
+    HospitalAcknowledgement,
+    SubmitReview,
+    Withdraw,
+    WithdrawConsent,
+)
 from caseflow.case_status import CaseStatus
 from caseflow.hospitals import HospitalDirectory
 from caseflow.ids import case_workflow_id, new_case_id
@@ -139,13 +145,16 @@ SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 class HospitalEndpoint:
-    """A hospital's webhook receiver: checks the Standard Webhooks signature and processes each
-    webhook-id once (answering 200 to duplicates, as the spec asks)."""
+    """A hospital's webhook receiver: checks the Standard Webhooks signature, counts attempts
+    and processed packets by webhook-id (processing each once), and answers from `script`
+    (status, headers) before answering 200."""
 
     def __init__(self, secret: str) -> None:
         self.key = base64.b64decode(secret.removeprefix("whsec_"))
         self.processed: Counter[str] = Counter()
+        self.attempts: Counter[str] = Counter()
         self.bodies: dict[str, bytes] = {}
+        self.script: list[tuple[int, dict[str, str]]] = []
         self.rejected = 0
         self.lock = threading.Lock()
         endpoint = self
@@ -153,8 +162,12 @@ class HospitalEndpoint:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 (http.server's name)
                 body = self.rfile.read(int(self.headers["content-length"]))
-                status = endpoint.receive({k.lower(): v for k, v in self.headers.items()}, body)
+                status, headers = endpoint.receive(
+                    {k.lower(): v for k, v in self.headers.items()}, body
+                )
                 self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("content-length", "0")
                 self.end_headers()
 
@@ -165,7 +178,7 @@ class HospitalEndpoint:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/{WEBHOOK}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def receive(self, headers: dict[str, str], body: bytes) -> int:
+    def receive(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str]]:
         webhook_id, timestamp = headers.get("webhook-id", ""), headers.get("webhook-timestamp", "")
         mac = hmac.new(self.key, f"{webhook_id}.{timestamp}.".encode() + body, hashlib.sha256)
         expected = base64.b64encode(mac.digest()).decode()
@@ -175,11 +188,14 @@ class HospitalEndpoint:
         with self.lock:
             if not fresh or not any(hmac.compare_digest(expected, g) for g in given):
                 self.rejected += 1
-                return 401
+                return 401, {}
+            self.attempts[webhook_id] += 1
+            if self.script:
+                return self.script.pop(0)
             if webhook_id not in self.processed:
                 self.bodies[webhook_id] = body
             self.processed[webhook_id] += 1
-            return 200
+            return 200, {}
 
 
 @dataclass
@@ -267,24 +283,28 @@ def mails_to(mail: MailSink, address: str) -> list[email.message.EmailMessage]:
     return found
 
 
-async def test_packets_reach_a_webhook_hospital_and_an_email_hospital(packet_stack, seaweed):
+def case_hospitals(stack: PacketStack):
     directory = HospitalDirectory.load_default()
     # The test's receiver stands in for the hospital's endpoint in the case's snapshot.
-    hospitals = [
-        directory.get(WEBHOOK).model_copy(update={"webhook_url": packet_stack.endpoint.url}),
+    return [
+        directory.get(WEBHOOK).model_copy(update={"webhook_url": stack.endpoint.url}),
         directory.get(EMAIL),
     ]
+
+
+async def referred(stack: PacketStack, targets: list[str]) -> WorkflowHandle:
+    """A case with complete records, reviewed and referred to `targets`."""
     case_id = new_case_id()
-    handle = await packet_stack.client.start_workflow(
+    handle = await stack.client.start_workflow(
         CaseWorkflow.run,
         CaseWorkflowInput(
             case_id=case_id,
             intake=case_intake(),
-            hospitals=hospitals,
+            hospitals=case_hospitals(stack),
             retry=StepRetry(maximum_attempts=3),
         ),
         id=case_workflow_id(case_id),
-        task_queue=packet_stack.task_queue,
+        task_queue=stack.task_queue,
     )
     for kind in WORKUP_KINDS:
         await handle.execute_update(
@@ -297,12 +317,19 @@ async def test_packets_reach_a_webhook_hospital_and_an_email_hospital(packet_sta
             outcome="proceed",
             reviewer_id="dr-review",
             modalities=["sbrt"],
-            target_hospital_ids=[WEBHOOK, EMAIL],
+            target_hospital_ids=targets,
             recommendation="SBRT re-irradiation",
             reason=REASON,
             question=QUESTION,
         ),
     )
+    return handle
+
+
+async def test_packets_reach_a_webhook_hospital_and_an_email_hospital(packet_stack, seaweed):
+    hospitals = case_hospitals(packet_stack)
+    directory = HospitalDirectory.load_default()
+    handle = await referred(packet_stack, [WEBHOOK, EMAIL])
     status = await status_when(
         handle, lambda s: len(s.hospitals) == 2 and all(h.delivered_at for h in s.hospitals)
     )
@@ -330,7 +357,8 @@ async def test_packets_reach_a_webhook_hospital_and_an_email_hospital(packet_sta
     # The webhook hospital processed exactly one validly signed packet, under its packet id.
     hook = referrals[WEBHOOK]
     endpoint = packet_stack.endpoint
-    assert dict(endpoint.processed) == {hook.packet_id: 1} and endpoint.rejected == 0
+    assert endpoint.processed[hook.packet_id] == 1 and endpoint.attempts[hook.packet_id] == 1
+    assert endpoint.rejected == 0
     payload = json.loads(endpoint.bodies[hook.packet_id])["data"]
     assert payload["manifest_sha256"] == hook.packet_sha256
     assert hook.channel == "webhook" and hook.delivery_receipt.startswith("HTTP 200")
@@ -355,4 +383,42 @@ async def test_packets_reach_a_webhook_hospital_and_an_email_hospital(packet_sta
     hook = next(h for h in status.hospitals if h.hospital_id == WEBHOOK)
     assert hook.acknowledged_at is not None and hook.responded_at is None
 
+    await handle.execute_update(CaseWorkflow.withdraw, Withdraw(reason="test finished"))
+
+
+def referral_of(status: CaseStatus, hospital_id: str):
+    return next(h for h in status.hospitals if h.hospital_id == hospital_id)
+
+
+async def test_a_gone_webhook_falls_back_to_manual_and_escalates(packet_stack):
+    packet_stack.endpoint.script.append((410, {}))
+    handle = await referred(packet_stack, [WEBHOOK])
+    status = await status_when(handle, lambda s: s.hospitals and s.hospitals[0].delivered_at)
+    hook = referral_of(status, WEBHOOK)
+    assert hook.endpoint_disabled and hook.channel == "manual"
+    assert packet_stack.endpoint.attempts[hook.packet_id] == 1  # 410 is not retried
+    assert packet_stack.endpoint.processed[hook.packet_id] == 0
+    assert any(e.subject == f"endpoint {WEBHOOK}" and e.level == 2 for e in status.escalations)
+    coordinator = mails_to(packet_stack.mail, "coord-1@coordinators.example.invalid")
+    assert any("is gone" in m.get_body(("plain",)).get_content() for m in coordinator)
+    await handle.execute_update(CaseWorkflow.withdraw, Withdraw(reason="test finished"))
+
+
+async def test_consent_withdrawn_before_the_retry_sends_nothing(packet_stack):
+    endpoint = packet_stack.endpoint
+    endpoint.script.append((503, {"retry-after": "3"}))
+    handle = await referred(packet_stack, [WEBHOOK])
+    status = await status_when(handle, lambda s: s.hospitals and s.hospitals[0].packet_id)
+    packet_id = status.hospitals[0].packet_id
+    await status_when(handle, lambda s: endpoint.attempts[packet_id] == 1)
+    await handle.execute_update(
+        CaseWorkflow.withdraw_consent,
+        WithdrawConsent(country="CN", hospital_id=WEBHOOK, purpose="referral"),
+    )
+    # The retry's consent gate reads the live ledger and stops before sending.
+    status = await status_when(handle, lambda s: s.hospitals[0].state == "delivery_blocked")
+    await asyncio.sleep(4)  # past the Retry-After: still nothing more reached the hospital
+    assert endpoint.attempts[packet_id] == 1 and endpoint.processed[packet_id] == 0
+    assert referral_of(status, WEBHOOK).delivered_at is None
+    assert any(e.subject == f"consent {WEBHOOK}" for e in status.escalations)
     await handle.execute_update(CaseWorkflow.withdraw, Withdraw(reason="test finished"))
