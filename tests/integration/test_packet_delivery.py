@@ -33,6 +33,7 @@ from temporalio.worker import Worker
 
 from activities.consent_gate import ConsentGate
 from activities.email_delivery import EmailDelivery
+from activities.letter_pdf import CJK_FAMILY
 from activities.letters import ReferralLetters, ReferralPacketRequest
 from activities.notifications import CaseMailer, NoticeRouting
 from activities.webhook_delivery import WebhookDelivery
@@ -69,6 +70,14 @@ from workflows.sla_watch import StepRetry
 
 def pdf_text(pdf: bytes) -> str:
     return " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
+def embedded_fonts(pdf: bytes) -> set[str]:
+    names = set()
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        for font in page["/Resources"]["/Font"].values():
+            names.add(str(font.get_object()["/BaseFont"]))
+    return names
 
 
 def squeeze(text: str) -> str:
@@ -121,6 +130,9 @@ def test_packet_holds_pdf_letter_bundle_and_hashed_manifest(seaweed, hospital, l
     text = squeeze(pdf_text(pdf))
     assert hospital.name in text
     assert squeeze(REASON) in text
+    if language == "zh-CN":  # Chinese headings render from an embedded CJK face, not boxes
+        assert "转诊原因" in text
+        assert any(CJK_FAMILY.replace(" ", "-") in name for name in embedded_fonts(pdf))
 
     index = stored_object(seaweed, manifest["index_key"])
     assert hashlib.sha256(index).hexdigest() == manifest["index_sha256"]
@@ -421,4 +433,16 @@ async def test_consent_withdrawn_before_the_retry_sends_nothing(packet_stack):
     assert endpoint.attempts[packet_id] == 1 and endpoint.processed[packet_id] == 0
     assert referral_of(status, WEBHOOK).delivered_at is None
     assert any(e.subject == f"consent {WEBHOOK}" for e in status.escalations)
+    await handle.execute_update(CaseWorkflow.withdraw, Withdraw(reason="test finished"))
+
+
+async def test_a_retried_webhook_is_processed_once(packet_stack):
+    endpoint = packet_stack.endpoint
+    endpoint.script.append((500, {"retry-after": "1"}))
+    handle = await referred(packet_stack, [WEBHOOK])
+    status = await status_when(handle, lambda s: s.hospitals and s.hospitals[0].delivered_at)
+    hook = referral_of(status, WEBHOOK)
+    assert endpoint.attempts[hook.packet_id] == 2  # the same webhook-id on the retry
+    assert endpoint.processed[hook.packet_id] == 1
+    assert hook.delivery_receipt == "HTTP 200, attempt 2" and hook.channel == "webhook"
     await handle.execute_update(CaseWorkflow.withdraw, Withdraw(reason="test finished"))
