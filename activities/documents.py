@@ -31,14 +31,13 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 
 from activities.audit import AuditAction, AuditTrail, activity_event
+from activities.s3_client import build_s3_client
 from caseflow.documents import (
     ACCEPTED_CONTENT_TYPES,
     DICOM,
@@ -348,25 +347,9 @@ class DocumentStore:
         # Presigned links and erasures are recorded in the audit trail when one is given.
         self._audit = audit
         self._bucket = settings.s3_bucket
-        secret = settings.s3_secret_access_key
-        self._client = boto3.client(
-            "s3",
-            endpoint_url=settings.s3_endpoint_url,
-            region_name=settings.s3_region,
-            aws_access_key_id=settings.s3_access_key_id,
-            aws_secret_access_key=secret.get_secret_value() if secret else None,
-            config=Config(
-                signature_version="s3v4",
-                # Path style works with SeaweedFS, MinIO and AWS alike.
-                # Bodies carry an x-amz-checksum-sha256 that the server verifies and that the
-                # signature covers, so hashing the payload again for SigV4 would only cost CPU.
-                s3={"addressing_style": "path", "payload_signing_enabled": False},
-                connect_timeout=5,
-                read_timeout=120,
-                retries={"max_attempts": 5, "mode": "standard"},
-                max_pool_connections=max_concurrency + 4,
-                tcp_keepalive=True,
-            ),
+        # Parts carry their own SHA-256 checksum, so SigV4 need not hash the payload again.
+        self._client = build_s3_client(
+            settings, read_timeout=120, pool=max_concurrency + 4, sign_payload=False
         )
         self._parts = ThreadPoolExecutor(max_concurrency, thread_name_prefix="s3-part")
 

@@ -13,14 +13,13 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.s3_client import build_s3_client
 from caseflow.case_status import TriageFlagEntry
 from caseflow.documents import DocumentRef
 from caseflow.hospitals import Hospital
@@ -148,21 +147,7 @@ class ReferralLetters:
             raise ValueError("link_ttl: must be more than 0 and at most 7 days")
         self._bucket = settings.s3_bucket
         self._link_ttl = link_ttl
-        secret = settings.s3_secret_access_key
-        self._client = boto3.client(
-            "s3",
-            endpoint_url=settings.s3_endpoint_url,
-            region_name=settings.s3_region,
-            aws_access_key_id=settings.s3_access_key_id,
-            aws_secret_access_key=secret.get_secret_value() if secret else None,
-            config=Config(
-                signature_version="s3v4",
-                s3={"addressing_style": "path"},
-                connect_timeout=5,
-                read_timeout=60,
-                retries={"max_attempts": 3, "mode": "standard"},
-            ),
-        )
+        self._client = build_s3_client(settings)
         self._templates = Environment(
             loader=FileSystemLoader(templates_dir),
             autoescape=select_autoescape(["html", "j2"]),
