@@ -20,7 +20,9 @@ from caseflow.case_events import (
     DischargeRecorded,
     FollowUpRecorded,
     Hold,
+    HospitalAcknowledgement,
     HospitalResponse,
+    RecordConsent,
     Resume,
     RetryStep,
     SelectHospital,
@@ -30,8 +32,10 @@ from caseflow.case_events import (
     TravelEvent,
     WaiveRequirement,
     Withdraw,
+    WithdrawConsent,
 )
 from caseflow.case_status import CaseStage, CaseStatus, EventAck
+from caseflow.consent import ConsentLedger
 from caseflow.documents import DocumentRef
 from caseflow.hospitals import Hospital, HospitalDirectory
 from caseflow.ids import CASE_ID_PATTERN, case_workflow_id, new_case_id
@@ -165,6 +169,14 @@ async def record_hospital_response(
     )
 
 
+async def record_hospital_acknowledgement(
+    client: Client, case_id: str, event: HospitalAcknowledgement
+) -> EventAck:
+    return await case_handle(client, case_id).execute_update(
+        CaseWorkflow.record_hospital_acknowledgement, event
+    )
+
+
 async def select_hospital(client: Client, case_id: str, hospital_id: str) -> EventAck:
     return await case_handle(client, case_id).execute_update(
         CaseWorkflow.select_hospital, SelectHospital(hospital_id=hospital_id)
@@ -191,6 +203,14 @@ async def record_discharge(client: Client, case_id: str, event: DischargeRecorde
 
 async def record_follow_up(client: Client, case_id: str, event: FollowUpRecorded) -> EventAck:
     return await case_handle(client, case_id).execute_update(CaseWorkflow.record_follow_up, event)
+
+
+async def record_consent(client: Client, case_id: str, event: RecordConsent) -> EventAck:
+    return await case_handle(client, case_id).execute_update(CaseWorkflow.record_consent, event)
+
+
+async def withdraw_consent(client: Client, case_id: str, event: WithdrawConsent) -> EventAck:
+    return await case_handle(client, case_id).execute_update(CaseWorkflow.withdraw_consent, event)
 
 
 async def withdraw(client: Client, case_id: str, event: Withdraw) -> EventAck:
@@ -229,6 +249,11 @@ async def skip_step(client: Client, case_id: str, step_id: str, reason: str) -> 
 async def case_status(client: Client, case_id: str) -> CaseStatus:
     """The `status` query; works on running and closed cases alike."""
     return await case_handle(client, case_id).query(CaseWorkflow.status)
+
+
+async def consent_ledger(client: Client, case_id: str) -> ConsentLedger:
+    """Every grant and withdrawal recorded for the case, oldest first (the delivery gate's view)."""
+    return await case_handle(client, case_id).query(CaseWorkflow.consent_ledger)
 
 
 class CaseListEntry(BaseModel):

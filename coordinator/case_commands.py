@@ -30,14 +30,23 @@ from temporalio.client import Client
 from caseflow.case_events import (
     DischargeRecorded,
     FollowUpRecorded,
+    HospitalAcknowledgement,
     HospitalResponse,
+    RecordConsent,
     SubmitReview,
     TranslationReceived,
     TravelEvent,
     WaiveRequirement,
     Withdraw,
+    WithdrawConsent,
 )
-from caseflow.case_status import CaseStage, CaseStatus, EventAck
+from caseflow.case_status import (
+    CaseStage,
+    CaseStatus,
+    EventAck,
+    HospitalReferralStatus,
+    ReferralState,
+)
 from caseflow.documents import DocumentKind, DocumentRef
 from caseflow.intake import parse_intake
 from caseflow.settings import CaseflowSettings, get_settings
@@ -112,6 +121,17 @@ def _load_event(path: Path, model: type[BaseModel], extra: dict[str, Any] | None
     if not isinstance(data, dict):
         raise ValueError(f"{path.name}: expected a JSON object")
     return model.model_validate({**data, **extra})
+
+
+def _event_from(
+    file: Path | None, model: type[BaseModel], options: dict[str, Any], fixed: dict[str, Any]
+):
+    """An event from an optional EVENT.json, the options given (which override its fields) and
+    the command's arguments; pydantic's one-line error names any field that is wrong."""
+    given = {**{k: v for k, v in options.items() if v is not None}, **fixed}
+    if file is None:
+        return model.model_validate(given)
+    return _load_event(file, model, given)
 
 
 def _parse_document_option(value: str) -> tuple[Path, DocumentKind]:
@@ -309,6 +329,122 @@ def packet(
     """Download the referral packet stored for a hospital (letter and manifest), as stored."""
     written = _with_client(lambda c, s: case_client.fetch_packet(c, s, case_id, hospital_id, out))
     _emit(json_output, {"files": [str(p) for p in written]}, "\n".join(str(p) for p in written))
+
+
+# -- consent and acknowledgement ------------------------------------------------------------------
+
+consent_app = typer.Typer(
+    no_args_is_help=True,
+    help="Record or withdraw the patient's consent per country x hospital x purpose.",
+)
+case_app.add_typer(consent_app, name="consent")
+
+Country = Annotated[
+    str | None, typer.Option("--country", help="Destination country: IN or CN.")
+]
+Purpose = Annotated[
+    str | None, typer.Option("--purpose", help="referral, translation or travel.")
+]
+ConsentHospital = Annotated[
+    str | None,
+    typer.Option("--hospital", help="One hospital; omitted: every hospital in the country."),
+]
+RecordedBy = Annotated[str | None, typer.Option("--by", help="Your coordinator id.")]
+
+
+def _consent_file(help_text: str):
+    return typer.Option(
+        "--file", exists=True, dir_okay=False, readable=True, help=help_text
+    )
+
+
+@consent_app.command("record")
+def consent_record(
+    case_id: CaseIdArg,
+    country: Country = None,
+    purpose: Purpose = None,
+    hospital: ConsentHospital = None,
+    by: RecordedBy = None,
+    granted_at: Annotated[
+        str | None,
+        typer.Option(
+            "--granted-at", help="When the patient signed, with a zone, e.g. 2026-01-05T09:00Z."
+        ),
+    ] = None,
+    file: Annotated[
+        Path | None, _consent_file("CONSENT.json (see 'caseflow schema event consent').")
+    ] = None,
+    json_output: Json = False,
+) -> None:
+    """Record a consent the patient gave (again); deliveries it covers may go ahead."""
+    case_client.check_case_id(case_id)
+    event = _event_from(
+        file,
+        RecordConsent,
+        {
+            "country": country,
+            "purpose": purpose,
+            "hospital_id": hospital,
+            "recorded_by": by,
+            "granted_at": granted_at,
+        },
+        {},
+    )
+    ack = _with_client(lambda c, _s: case_client.record_consent(c, case_id, event))
+    _emit(json_output, ack, _ack_text(ack, "consent recorded"))
+
+
+@consent_app.command("withdraw")
+def consent_withdraw(
+    case_id: CaseIdArg,
+    country: Country = None,
+    purpose: Purpose = None,
+    hospital: ConsentHospital = None,
+    by: RecordedBy = None,
+    file: Annotated[
+        Path | None,
+        _consent_file("WITHDRAWAL.json (see 'caseflow schema event consent-withdrawal')."),
+    ] = None,
+    json_output: Json = False,
+) -> None:
+    """Withdraw a consent; a withdrawn referral consent stops every delivery not yet made."""
+    case_client.check_case_id(case_id)
+    event = _event_from(
+        file,
+        WithdrawConsent,
+        {"country": country, "purpose": purpose, "hospital_id": hospital, "recorded_by": by},
+        {},
+    )
+    ack = _with_client(lambda c, _s: case_client.withdraw_consent(c, case_id, event))
+    _emit(json_output, ack, _ack_text(ack, "consent withdrawn"))
+
+
+@case_app.command()
+def acknowledge(
+    case_id: CaseIdArg,
+    hospital_id: Annotated[str, typer.Argument(help="The hospital that confirmed receipt.")],
+    reference: Annotated[
+        str | None, typer.Option("--reference", help="The hospital's own reference, if any.")
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="ACK.json (see 'caseflow schema event acknowledgement').",
+        ),
+    ] = None,
+    json_output: Json = False,
+) -> None:
+    """Record that a hospital received its referral packet (its answer comes with 'respond')."""
+    case_client.check_case_id(case_id)
+    event = _event_from(
+        file, HospitalAcknowledgement, {"reference": reference}, {"hospital_id": hospital_id}
+    )
+    ack = _with_client(lambda c, _s: case_client.record_hospital_acknowledgement(c, case_id, event))
+    _emit(json_output, ack, _ack_text(ack, f"{hospital_id}: packet acknowledged"))
 
 
 # -- translation, travel, admission, follow-up -------------------------------------------------
@@ -552,6 +688,42 @@ def _duration(span: timedelta) -> str:
     return f"{minutes}m {seconds}s"
 
 
+def _hospital_table(h: HospitalReferralStatus) -> Table:
+    table = Table(show_header=False, title=f"hospital {h.hospital_id}", title_justify="left")
+    table.add_column("fact", style="bold", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    table.add_row("state", h.state.value)
+    table.add_row("channel", h.channel)
+    if h.state == ReferralState.DELIVERY_BLOCKED:
+        delivered = "[red]blocked: no referral consent in force, nothing sent[/red]"
+    elif h.delivered_at:
+        receipt = f", {h.delivery_receipt}" if h.delivery_receipt else ""
+        delivered = _when(h.delivered_at) + receipt
+    else:
+        delivered = "-"
+    table.add_row("delivered", delivered)
+    acknowledged = _when(h.acknowledged_at)
+    if h.acknowledged_at and h.acknowledgement_reference:
+        acknowledged += f", reference {h.acknowledgement_reference}"
+    table.add_row("acknowledged", acknowledged)
+    answered = _when(h.responded_at)
+    if h.response is not None:
+        answered += f", {h.response.decision.value}"
+    table.add_row("answered", answered)
+    table.add_row("recipients", ", ".join(h.recipients) or "-")
+    table.add_row("packet sha256", h.packet_sha256[:12] if h.packet_sha256 else "-")
+    table.add_row(
+        "endpoint disabled",
+        "[red]yes: the webhook answered 410[/red]" if h.endpoint_disabled else "no",
+    )
+    table.add_row(
+        "delivery blocked", "yes" if h.state == ReferralState.DELIVERY_BLOCKED else "no"
+    )
+    if h.escalation_level:
+        table.add_row("escalation level", str(h.escalation_level))
+    return table
+
+
 def render_status(status: CaseStatus, out: Console) -> None:
     """The status as rich tables; triage is labelled advisory wherever it shows."""
     head = Table(show_header=False, title=f"case {status.case_id}")
@@ -587,26 +759,10 @@ def render_status(status: CaseStatus, out: Console) -> None:
         out.print(flags)
         out.print(status.triage_note, style="italic", highlight=False)
 
-    if status.hospitals:
-        hospitals = Table(
-            "hospital",
-            "state",
-            "channel",
-            "delivered",
-            "responded",
-            "escalation",
-            title="hospitals",
-        )
-        for h in status.hospitals:
-            hospitals.add_row(
-                h.hospital_id,
-                h.state.value,
-                h.channel,
-                _when(h.delivered_at),
-                _when(h.responded_at),
-                str(h.escalation_level or "-"),
-            )
-        out.print(hospitals)
+    # One small table per hospital: delivery, acknowledgement and answer are separate facts
+    # (domain.md, "Referrals and packets"), and a row of ten columns folds on a terminal.
+    for h in status.hospitals:
+        out.print(_hospital_table(h))
 
     if status.open_deadlines:
         deadlines = Table("wait", "subject", "started", "next step", "due", title="open deadlines")

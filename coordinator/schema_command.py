@@ -8,9 +8,12 @@ import typer
 from pydantic import BaseModel
 
 from caseflow.case_events import (
+    HospitalAcknowledgement,
     HospitalResponse,
+    RecordConsent,
     SubmitReview,
     TravelEvent,
+    WithdrawConsent,
 )
 from caseflow.intake import CaseIntake
 
@@ -21,6 +24,9 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
     "review": SubmitReview,
     "response": HospitalResponse,
     "travel": TravelEvent,
+    "consent": RecordConsent,
+    "consent-withdrawal": WithdrawConsent,
+    "acknowledgement": HospitalAcknowledgement,
 }
 
 
@@ -42,7 +48,8 @@ def event(
     name: str = typer.Argument(..., help=f"One of: {', '.join(EVENT_MODELS)}."),
     json_output: bool = typer.Option(False, "--json", help="Print the schema on one line."),
 ) -> None:
-    """The schema of an event file: review (REVIEW.json), response, travel (EVENT.json)."""
+    """The schema of an event file: review (REVIEW.json), response, travel (EVENT.json),
+    consent and consent-withdrawal ('case consent ... --file'), acknowledgement."""
     model = EVENT_MODELS.get(name)
     if model is None:
         raise typer.BadParameter(

@@ -237,3 +237,111 @@ async def test_hospital_to_follow_up_through_the_cli(case_stack: CaseStack, tmp_
     status = await case_client.case_status(case_stack.client, case_id)
     kinds = {d.kind.value for d in status.documents}
     assert {"hospital_opinion", "translation", "visa_letter"} <= kinds
+
+
+async def test_consent_recorded_and_withdrawn_through_the_cli(case_stack: CaseStack):
+    """The example intake has no travel consent for India: record it, withdraw it, and see both
+    in the consent ledger the delivery gate reads and in the case's timeline."""
+    case_id = await start_example(case_stack)
+    scope = ["--country", "IN", "--purpose", "travel"]
+
+    code, out, err = await case_stack.caseflow(
+        "case", "consent", "record", case_id, *scope, "--by", "coord-demo", "--json"
+    )
+    assert code == 0, err
+    assert "travel consent for any hospital in IN recorded" in json.loads(out)["detail"]
+    ledger = await case_client.consent_ledger(case_stack.client, case_id)
+    assert ledger.allows("IN", "in-chennai-proton", "travel")
+    granted = ledger.events[-1]
+    assert (granted.action, granted.country, granted.hospital_id, granted.recorded_by) == (
+        "grant", "IN", None, "coord-demo"
+    )
+
+    code, _, err = await case_stack.caseflow("case", "consent", "record", case_id, *scope)
+    one_line(code, err, "consent: travel consent for any hospital in IN is already in force")
+
+    code, out, err = await case_stack.caseflow(
+        "case", "consent", "withdraw", case_id, "--file",
+        str(EXAMPLES / "consent_withdrawal_in.json"), "--purpose", "travel",
+    )
+    assert code == 0, err
+    assert "withdrawn" in out
+    ledger = await case_client.consent_ledger(case_stack.client, case_id)
+    withdrawn = ledger.events[-1]
+    assert (withdrawn.action, withdrawn.hospital_id, withdrawn.purpose) == (
+        "withdraw", "in-chennai-proton", "travel"
+    )
+    assert not ledger.allows("IN", "in-chennai-proton", "travel")
+    assert ledger.allows("IN", "in-mumbai-rlt", "travel")  # the country-wide grant still holds
+
+    code, _, err = await case_stack.caseflow(
+        "case", "consent", "withdraw", case_id, *scope, "--hospital", "in-chennai-proton"
+    )
+    one_line(code, err, "no travel consent for hospital in-chennai-proton in IN is in force")
+    code, _, err = await case_stack.caseflow(
+        "case", "consent", "withdraw", case_id, *scope, "--hospital", "in-nowhere"
+    )
+    one_line(code, err, "hospital_id: unknown hospital 'in-nowhere'")
+
+    status = await case_client.case_status(case_stack.client, case_id)
+    events = [(e.event, e.actor) for e in status.timeline if e.event.startswith("consent_")]
+    assert events == [("consent_recorded", "coord-demo"), ("consent_withdrawn", "coord-demo")]
+    assert len(ledger.events) == 6  # four from the intake, then exactly the two accepted
+
+
+async def test_acknowledgement_is_shown_apart_from_delivery_and_answer(
+    case_stack: CaseStack, tmp_path
+):
+    from coordinator.demo import OTHER_HOSPITAL, SELECTED_HOSPITAL, DemoCase
+
+    case = DemoCase(case_stack.client, case_stack.settings, tmp_path, say=lambda _: None)
+    case_id = await case.start()
+    await case.upload_records()
+    await case.review()
+    # Both demo hospitals take their packet by hand: delivered when handed to the coordinator.
+    await case.wait_until(
+        "manual deliveries",
+        lambda s: all(h.delivered_at for h in s.hospitals if h.hospital_id == SELECTED_HOSPITAL),
+    )
+
+    code, _, err = await case_stack.caseflow("case", "acknowledge", case_id, "cn-nowhere")
+    one_line(code, err, "hospital_id: no open referral to hospital cn-nowhere")
+
+    code, out, err = await case_stack.caseflow(
+        "case", "acknowledge", case_id, SELECTED_HOSPITAL,
+        "--file", str(EXAMPLES / "hospital_acknowledgement.json"), "--json",
+    )
+    assert code == 0, err
+    assert json.loads(out)["stage"] == "HOSPITAL_SUBMISSION"
+    code, _, err = await case_stack.caseflow("case", "acknowledge", case_id, SELECTED_HOSPITAL)
+    one_line(code, err, f"hospital {SELECTED_HOSPITAL} already acknowledged")
+
+    code, out, err = await case_stack.caseflow("case", "status", case_id, "--json")
+    assert code == 0, err
+    hospitals = {h["hospital_id"]: h for h in json.loads(out)["hospitals"]}
+    acknowledged = hospitals[SELECTED_HOSPITAL]
+    assert acknowledged["channel"] == "manual"
+    assert acknowledged["delivered_at"] and acknowledged["acknowledged_at"]
+    assert acknowledged["acknowledged_at"] >= acknowledged["delivered_at"]
+    assert acknowledged["acknowledgement_reference"] == "BJC-INTL-2027-0142"
+    assert acknowledged["responded_at"] is None
+    assert hospitals[OTHER_HOSPITAL]["acknowledged_at"] is None
+
+    # The table keeps delivery, acknowledgement and answer on their own lines.
+    code, out, err = await case_stack.caseflow("case", "status", case_id)
+    assert code == 0, err
+    section = out[out.index(f"hospital {SELECTED_HOSPITAL}"):]
+    section = section[: section.index(f"hospital {OTHER_HOSPITAL}")] if (
+        f"hospital {OTHER_HOSPITAL}" in section
+    ) else section
+    lines = {
+        line.split("│")[1].strip(): line.split("│")[2].strip()
+        for line in section.splitlines()
+        if line.count("│") >= 3
+    }
+    assert "handed to the coordinator" in lines["delivered"]
+    assert "BJC-INTL-2027-0142" in lines["acknowledged"]
+    assert lines["answered"] == "-"
+    assert lines["packet sha256"] == acknowledged["packet_sha256"][:12]
+    assert lines["recipients"] == "coordinator:coord-demo"
+    assert lines["endpoint disabled"] == "no" and lines["delivery blocked"] == "no"

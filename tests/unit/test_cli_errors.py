@@ -232,3 +232,122 @@ def test_schema_intake_prints_the_json_schema(monkeypatch, capsys):
     schema = json.loads(out)
     assert schema["title"] == "CaseIntake"
     assert {"patient", "clinical", "destinations", "coordinator_id"} <= set(schema["properties"])
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (["--country", "FR", "--purpose", "referral"], ["country", "'IN' or 'CN'"]),
+        (["--country", "CN", "--purpose", "marketing"], ["purpose"]),
+        (["--purpose", "referral"], ["country", "Field required"]),
+        (["--country", "CN", "--purpose", "referral", "--hospital", "CN Beijing"],
+         ["hospital_id"]),
+        (["--country", "CN", "--purpose", "referral", "--by", "Coord 7"], ["recorded_by"]),
+        (["--country", "CN", "--purpose", "referral", "--granted-at", "2026-01-05T09:00:00"],
+         ["granted_at", "time zone"]),
+        (["--country", "CN", "--purpose", "referral", "--granted-at", "last tuesday"],
+         ["granted_at"]),
+    ],
+)
+def test_consent_record_rejections_name_the_field(monkeypatch, capsys, options, expected):
+    code, out, err = run_cli(monkeypatch, capsys, "case", "consent", "record", CASE_ID, *options)
+    assert_one_line(code, err, *expected)
+    assert "cannot reach Temporal" not in err  # refused before any connection
+    assert out == ""
+
+
+def test_consent_withdraw_takes_no_signing_time(monkeypatch, capsys):
+    code, _, err = run_cli(
+        monkeypatch, capsys, "case", "consent", "withdraw", CASE_ID,
+        "--country", "CN", "--purpose", "referral", "--granted-at", "2026-01-05T09:00:00Z",
+    )
+    assert code == 2
+    assert_one_line(code, err, "--granted-at")
+
+
+def test_consent_file_with_unknown_field(monkeypatch, capsys, tmp_path):
+    event = write_json(tmp_path, "consent.json", {
+        "country": "CN", "purpose": "referral", "signed_by": PATIENT_NAME,
+    })
+    code, _, err = run_cli(
+        monkeypatch, capsys, "case", "consent", "withdraw", CASE_ID, "--file", event
+    )
+    assert_one_line(code, err, "signed_by", "Extra inputs are not permitted")
+
+
+def test_consent_options_override_the_file(monkeypatch, capsys, tmp_path):
+    # The file alone is valid; the option replaces its country with a wrong one.
+    event = write_json(tmp_path, "consent.json", {"country": "CN", "purpose": "referral"})
+    code, _, err = run_cli(
+        monkeypatch, capsys, "case", "consent", "record", CASE_ID, "--file", event,
+        "--country", "US",
+    )
+    assert_one_line(code, err, "country")
+
+
+def test_consent_for_a_malformed_case_id(monkeypatch, capsys):
+    code, _, err = run_cli(
+        monkeypatch, capsys, "case", "consent", "record", "case-1",
+        "--country", "CN", "--purpose", "referral",
+    )
+    assert_one_line(code, err, "CASE_ID")
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["CN_Beijing"], ["hospital_id"]),
+        (["cn-beijing-cancer", "--reference", "ticket 42"], ["reference"]),
+    ],
+)
+def test_acknowledgement_rejections_name_the_field(monkeypatch, capsys, args, expected):
+    code, _, err = run_cli(monkeypatch, capsys, "case", "acknowledge", CASE_ID, *args)
+    assert_one_line(code, err, *expected)
+    assert "cannot reach Temporal" not in err
+
+
+def test_acknowledgement_file_with_unknown_field(monkeypatch, capsys, tmp_path):
+    event = write_json(tmp_path, "ack.json", {"reference": "BJC-1", "received_by": "dr x"})
+    code, _, err = run_cli(
+        monkeypatch, capsys, "case", "acknowledge", CASE_ID, "cn-beijing-cancer", "--file", event
+    )
+    assert_one_line(code, err, "received_by")
+
+
+def test_valid_consent_and_acknowledgement_reach_for_the_server(monkeypatch, capsys):
+    # The control for the rejections above: good input gets as far as connecting.
+    for args in (
+        ["consent", "record", CASE_ID, "--country", "IN", "--purpose", "travel",
+         "--granted-at", "2026-01-05T09:00:00+05:30", "--by", "coord-7"],
+        ["consent", "withdraw", CASE_ID, "--country", "CN", "--purpose", "referral",
+         "--hospital", "cn-beijing-cancer"],
+        ["acknowledge", CASE_ID, "cn-beijing-cancer", "--reference", "BJC-INTL-2027/0142"],
+    ):
+        code, _, err = run_cli(monkeypatch, capsys, "case", *args)
+        assert_one_line(code, err, "cannot reach Temporal")
+
+
+@pytest.mark.parametrize(
+    ("name", "example", "title"),
+    [
+        ("consent", "consent_referral_in.json", "RecordConsent"),
+        ("consent-withdrawal", "consent_withdrawal_in.json", "WithdrawConsent"),
+        ("acknowledgement", "hospital_acknowledgement.json", "HospitalAcknowledgement"),
+    ],
+)
+def test_schema_event_for_consent_and_acknowledgement(monkeypatch, capsys, name, example, title):
+    from pathlib import Path
+
+    from coordinator.schema_command import EVENT_MODELS
+
+    code, out, _ = run_cli(monkeypatch, capsys, "schema", "event", name, "--json")
+    assert code == 0
+    schema = json.loads(out)
+    assert schema["title"] == title
+    # The example file validates as the command reads it (an acknowledgement file's hospital
+    # comes from the HOSPITAL_ID argument).
+    data = json.loads((Path(__file__).parents[2] / "examples" / example).read_text())
+    if name == "acknowledgement":
+        data["hospital_id"] = "cn-beijing-cancer"
+    EVENT_MODELS[name].model_validate(data)
+    assert set(data) <= set(schema["properties"])
