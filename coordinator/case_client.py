@@ -331,18 +331,9 @@ async def list_cases(
 
 
 def _s3(settings: CaseflowSettings):
-    import boto3
-    from botocore.config import Config
+    from activities.s3_client import build_s3_client
 
-    secret = settings.s3_secret_access_key
-    return boto3.client(
-        "s3",
-        endpoint_url=settings.s3_endpoint_url,
-        region_name=settings.s3_region,
-        aws_access_key_id=settings.s3_access_key_id,
-        aws_secret_access_key=secret.get_secret_value() if secret else None,
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}),
-    )
+    return build_s3_client(settings)
 
 
 def _packet_keys(s3, bucket: str, prefix: str) -> Iterator[str]:

@@ -21,7 +21,8 @@ def one_line_error(error: BaseException) -> tuple[str, int]:
             where = ".".join(str(p) for p in item["loc"])
             # A rule across fields already names its field inside the message.
             message = item["msg"].removeprefix("Value error, ")
-            parts.append(f"{where}: {message}" if where else message)
+            named = not where or message.startswith(f"{where}:")
+            parts.append(message if named else f"{where}: {message}")
         return "; ".join(parts), 1
     # Temporal wraps activity and update failures; the innermost cause has the useful text.
     cause = error
