@@ -117,8 +117,11 @@ class ServerProcess:
                 return
             # Liveness by pid alone: just after fork the child still shows our own command line.
             if not _alive(pid):
+                self.pid_file.unlink(missing_ok=True)
                 raise StackError(f"{self.name} exited during start-up; see {self.log_file}")
             time.sleep(0.2)
+        # A server that never became ready is stopped, so a failed start leaves nothing running.
+        self.stop()
         raise StackError(f"{self.name} not ready after {timeout:.0f}s; see {self.log_file}")
 
     def stop(self, timeout: float = 15.0) -> bool:

@@ -104,3 +104,13 @@ def test_a_recycled_pid_is_not_trusted(tmp_path):
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def test_a_server_that_never_gets_ready_is_stopped(tmp_path):
+    sleeper = ServerProcess("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"],
+                            [], tmp_path)
+    pid = sleeper.start()
+    with pytest.raises(StackError, match="sleeper not ready after 1s"):
+        sleeper.wait_until(lambda: False, timeout=1)
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert not sleeper.pid_file.exists()
