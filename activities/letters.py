@@ -10,6 +10,13 @@ is written last.
 
 import hashlib
 import json
+import multiprocessing
+import os
+import threading
+import weakref
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -30,6 +37,8 @@ TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 LETTER_LANGUAGES = ("en", "zh-CN")
 DECIDER_LINE = "a qualified oncologist at the receiving hospital decides"
 MAX_LINK_TTL = timedelta(days=7)  # the SigV4 limit for presigned URLs
+# Well inside the activity's 2-minute start-to-close, including the wait for a free renderer.
+PDF_RENDER_TIMEOUT = timedelta(seconds=60)
 
 _MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True)
 _PACKET_ID = r"^[a-z0-9-]{8,64}$"
@@ -134,17 +143,44 @@ def packet_prefix(case_id: str, packet_id: str) -> str:
     return f"cases/{case_id}/packets/{packet_id}/"
 
 
+def default_pdf_workers() -> int:
+    """One renderer per core but one, so the worker process keeps a core (1 on 2 cores)."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+def _start_renderer() -> None:
+    # Load WeasyPrint when the renderer starts, not inside the first letter's timeout.
+    import activities.letter_pdf  # noqa: F401
+
+
+def _stop_renderers(pool: ProcessPoolExecutor) -> None:
+    # No waiting: a garbage collection may run this on the pool's own manager thread.
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
 class ReferralLetters:
-    """Holds the S3 client and the Jinja2 environment; its activities write packets."""
+    """Holds the S3 client, the Jinja2 environment and the PDF renderer processes (started on the
+    first letter, stopped by close()); its activities write packets."""
 
     def __init__(
         self,
         settings: CaseflowSettings,
         templates_dir: Path = TEMPLATES_DIR,
         link_ttl: timedelta = MAX_LINK_TTL,
+        pdf_workers: int | None = None,
+        pdf_timeout: timedelta = PDF_RENDER_TIMEOUT,
     ) -> None:
         if not timedelta(0) < link_ttl <= MAX_LINK_TTL:
             raise ValueError("link_ttl: must be more than 0 and at most 7 days")
+        if pdf_workers is not None and pdf_workers < 1:
+            raise ValueError("pdf_workers: must be at least 1")
+        if pdf_timeout <= timedelta(0):
+            raise ValueError("pdf_timeout: must be more than 0")
+        self._pdf_workers = pdf_workers or default_pdf_workers()
+        self._pdf_timeout = pdf_timeout
+        self._pdf_pool: ProcessPoolExecutor | None = None
+        self._pdf_pool_stop: weakref.finalize | None = None
+        self._pdf_pool_lock = threading.Lock()
         self._bucket = settings.s3_bucket
         self._link_ttl = link_ttl
         self._client = build_s3_client(settings)
@@ -158,6 +194,59 @@ class ReferralLetters:
 
     def close(self) -> None:
         self._client.close()
+        with self._pdf_pool_lock:
+            self._drop_pdf_pool(self._pdf_pool)
+
+    def _renderers(self) -> ProcessPoolExecutor:
+        with self._pdf_pool_lock:
+            if self._pdf_pool is None:
+                # spawn: a fork of a process with gRPC and boto3 threads is not safe.
+                pool = ProcessPoolExecutor(
+                    max_workers=self._pdf_workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_start_renderer,
+                )
+                self._pdf_pool = pool
+                # Also stopped if this object is dropped without close() (a test's worker).
+                self._pdf_pool_stop = weakref.finalize(self, _stop_renderers, pool)
+            return self._pdf_pool
+
+    def _drop_pdf_pool(self, pool: ProcessPoolExecutor | None) -> None:
+        """Stop `pool` if it is still the current one; the next letter starts a fresh one."""
+        if pool is None or pool is not self._pdf_pool:
+            return
+        self._pdf_pool = None
+        if self._pdf_pool_stop is not None:
+            self._pdf_pool_stop.detach()
+            self._pdf_pool_stop = None
+        pool.shutdown(wait=True, cancel_futures=True)
+
+    def render_pdf(self, html: str) -> bytes:
+        """The letter's PDF, made in a renderer process: WeasyPrint's CPU time would otherwise
+        hold the GIL and stall this worker's workflow tasks, queries and updates."""
+        # Imported here, not at the top: workflows import this module for its request models
+        # and must not load WeasyPrint with it.
+        from activities.letter_pdf import CjkFontMissing, render_pdf
+
+        pool = self._renderers()
+        try:
+            future = pool.submit(render_pdf, html)
+            return future.result(timeout=self._pdf_timeout.total_seconds())
+        except CjkFontMissing as error:
+            raise ApplicationError(str(error), type="CjkFontMissing", non_retryable=True) from None
+        except BrokenProcessPool:
+            # A renderer died (OOM, a crash in Pango): start afresh and let the activity retry.
+            with self._pdf_pool_lock:
+                self._drop_pdf_pool(pool)
+            raise ApplicationError(
+                "PDF renderer process stopped; retrying with a new one", type="PdfRendererFailed"
+            ) from None
+        except FutureTimeout:
+            future.cancel()
+            raise ApplicationError(
+                f"PDF rendering took longer than {self._pdf_timeout.total_seconds():g}s",
+                type="PdfRenderTimeout",
+            ) from None
 
     def render_letter(self, request: ReferralPacketRequest) -> str:
         """The letter's HTML. Pure given the request (no clock), so retries match."""
@@ -194,14 +283,7 @@ class ReferralLetters:
         expires_at = datetime.now(UTC) + self._link_ttl
         links = {ref.document_id: self._presign(ref.key) for ref in request.documents}
         html = self.render_letter(request)
-        # Imported here, not at the top: workflows import this module for its request models
-        # and must not load WeasyPrint and fhir.resources with it.
-        from activities.letter_pdf import CjkFontMissing, render_pdf
-
-        try:
-            pdf = render_pdf(html)
-        except CjkFontMissing as error:
-            raise ApplicationError(str(error), type="CjkFontMissing", non_retryable=True) from None
+        pdf = self.render_pdf(html)
         bundle = _bundle_bytes(request, links, expires_at)
         letter_key, pdf_key, bundle_key = (
             prefix + "letter.html", prefix + "letter.pdf", prefix + "bundle.json"

@@ -1,8 +1,10 @@
 """The referral letter renders the advisory flags, the decider line, the notice and documents."""
 
-from datetime import date
+import multiprocessing
+from datetime import date, timedelta
 
 import pytest
+from temporalio.exceptions import ApplicationError
 
 from activities.letters import DECIDER_LINE, ReferralLetters, ReferralPacketRequest
 from caseflow.case_status import TriageFlagEntry
@@ -72,3 +74,51 @@ def test_letter_without_reason_derives_it_from_the_intake():
         "radiotherapy; RT-free interval 823 days"
     )
     assert "(sbrt)" in request.question_text()
+
+
+SHORT_LETTER = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"></head>'
+    "<body><p>Referral letter</p></body></html>"
+)
+
+
+@pytest.fixture
+def letters():
+    letters = ReferralLetters(
+        CaseflowSettings(s3_access_key_id="x", s3_secret_access_key="y"), pdf_workers=1
+    )
+    yield letters
+    letters.close()
+
+
+def test_pdf_is_made_in_a_renderer_process_that_close_stops(letters):
+    before = set(multiprocessing.active_children())
+    assert letters.render_pdf(SHORT_LETTER).startswith(b"%PDF-")
+    renderers = set(multiprocessing.active_children()) - before
+    assert len(renderers) == 1
+    letters.close()
+    assert not any(process.is_alive() for process in renderers)
+
+
+def test_a_dead_renderer_fails_the_attempt_retryably_and_the_next_one_gets_a_new_renderer(
+    letters,
+):
+    before = set(multiprocessing.active_children())
+    assert letters.render_pdf(SHORT_LETTER).startswith(b"%PDF-")
+    (renderer,) = set(multiprocessing.active_children()) - before
+    renderer.kill()
+    renderer.join()
+    with pytest.raises(ApplicationError) as failed:
+        letters.render_pdf(SHORT_LETTER)
+    assert failed.value.type == "PdfRendererFailed"
+    assert not failed.value.non_retryable
+    assert letters.render_pdf(SHORT_LETTER).startswith(b"%PDF-")
+    assert not renderer.is_alive()
+
+
+def test_renderer_settings_are_checked():
+    settings = CaseflowSettings(s3_access_key_id="x", s3_secret_access_key="y")
+    with pytest.raises(ValueError, match="pdf_workers"):
+        ReferralLetters(settings, pdf_workers=0)
+    with pytest.raises(ValueError, match="pdf_timeout"):
+        ReferralLetters(settings, pdf_timeout=timedelta(0))
