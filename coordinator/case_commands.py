@@ -17,13 +17,6 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import BaseModel
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 from rich.table import Table
 from temporalio.client import Client
 
@@ -157,24 +150,10 @@ def _parse_document_option(value: str) -> tuple[Path, DocumentKind]:
 def _store(
     settings: CaseflowSettings, case_id: str, path: Path, kind: DocumentKind, quiet: bool
 ) -> DocumentRef:
-    """Upload one file to S3 (content-addressed, so a repeat is a no-op) with a progress bar on
-    stderr, so --json output on stdout stays machine-readable."""
-    from coordinator.upload import store_file
+    """Upload one file to S3 (content-addressed, so a repeat is a no-op)."""
+    from coordinator.upload import store_file_with_progress
 
-    status = Console(stderr=True)
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=status,
-        transient=True,
-        disable=quiet or not status.is_terminal,
-    ) as bar:
-        # The file name stays on this terminal; it may name the patient.
-        task = bar.add_task(f"uploading {path.name}", total=path.stat().st_size)
-        return store_file(settings, case_id, path, kind, lambda sent: bar.advance(task, sent))
+    return store_file_with_progress(settings, case_id, path, kind, quiet)
 
 
 async def _ensure_open(client: Client, case_id: str) -> None:

@@ -1,12 +1,10 @@
-"""`caseflow case upload CASE_ID FILE --kind KIND`: store a file in the case's S3 prefix from this
-machine (the bytes never travel through Temporal) and print its DocumentRef."""
+"""Uploads from the coordinator's machine: a file goes straight to the case's S3 prefix (the
+bytes never travel through Temporal); the case then learns of it by its DocumentRef."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
-import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -15,12 +13,11 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
-from rich.table import Table
 
 from activities.documents import DocumentStore, StoreDocumentInput
 from activities.documents import Progress as ProgressCallback
 from caseflow.documents import DocumentKind, DocumentRef
-from caseflow.settings import CaseflowSettings, get_settings
+from caseflow.settings import CaseflowSettings
 
 
 def store_file(
@@ -39,18 +36,11 @@ def store_file(
         store.close()
 
 
-def upload(
-    case_id: Annotated[str, typer.Argument(help="The case id that 'case start' printed.")],
-    file: Annotated[Path, typer.Argument(help="The file; its type is read from its bytes.")],
-    kind: Annotated[DocumentKind, typer.Option("--kind", help="What the document is.")],
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print the DocumentRef as JSON.")
-    ] = False,
-) -> None:
-    """Upload a document to a case, with a progress bar, and print its DocumentRef."""
-    # Progress goes to stderr so that --json output on stdout stays machine-readable.
+def store_file_with_progress(
+    settings: CaseflowSettings, case_id: str, path: Path, kind: DocumentKind, quiet: bool
+) -> DocumentRef:
+    """store_file with a progress bar on stderr, so --json output on stdout stays clean."""
     status = Console(stderr=True)
-    size = file.stat().st_size if file.is_file() else None
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -59,17 +49,8 @@ def upload(
         TimeRemainingColumn(),
         console=status,
         transient=True,
-        disable=json_output or not status.is_terminal,
+        disable=quiet or not status.is_terminal,
     ) as bar:
-        task = bar.add_task("uploading", total=size)
-        ref = store_file(get_settings(), case_id, file, kind, lambda sent: bar.advance(task, sent))
-    if json_output:
-        print(ref.model_dump_json())
-        return
-    table = Table(show_header=False, box=None)
-    table.add_column(style="bold")
-    # Ids and hashes are copied from here, so they wrap rather than get an ellipsis.
-    table.add_column(overflow="fold")
-    for field, value in ref.model_dump(mode="json").items():
-        table.add_row(field, str(value))
-    Console().print(table)
+        # The file name stays on this terminal; it may name the patient.
+        task = bar.add_task(f"uploading {path.name}", total=path.stat().st_size)
+        return store_file(settings, case_id, path, kind, lambda sent: bar.advance(task, sent))
