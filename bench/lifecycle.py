@@ -57,6 +57,7 @@ from caseflow.case_status import CaseOutcome, CaseStage, CaseStatus
 from caseflow.documents import DocumentKind, DocumentRef
 from caseflow.hospitals import HospitalDirectory
 from caseflow.ids import case_workflow_id, new_case_id
+from caseflow.keyring import ensure_key_file
 from caseflow.settings import CaseflowSettings
 from caseflow.temporal_client import connect
 from coordinator import case_client
@@ -474,6 +475,8 @@ def start_shared(workdir: Path) -> SharedStack:
         seaweed.stop()
         mail.stop()
         raise
+    # Payloads are encrypted as in production, with a throwaway key for this run.
+    ensure_key_file(workdir / "keys.json")
     settings = CaseflowSettings(
         _env_file=None,  # never the developer's .data/caseflow.env
         s3_endpoint_url=seaweed.endpoint_url,
