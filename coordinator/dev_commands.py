@@ -39,6 +39,8 @@ def up(
     console.print(f"  S3 (SeaweedFS) {addresses.s3}")
     console.print(f"  SMTP sink      {addresses.smtp}  (messages in {addresses.maildir})")
     console.print(f"  Hospital inbox {addresses.hospital_inbox}  (signed webhooks)")
+    if addresses.codec_server:
+        console.print(f"  Codec server   {addresses.codec_server}  (Web UI decodes, audited)")
     if with_worker:
         console.print("  Worker         running on task queue 'cases'")
 

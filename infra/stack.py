@@ -33,6 +33,7 @@ class StackAddresses:
     smtp: str
     maildir: Path
     hospital_inbox: str
+    codec_server: str | None
 
 
 def ensure_credentials(data_dir: Path) -> Path:
@@ -165,10 +166,12 @@ class EmbeddedStack:
         inbox = self.hospital_inbox()
         inbox.start()
         inbox.wait_until(lambda: port_answers(inbox_port()), timeout=20)
+        codec_url = None
         if self.settings.encrypt_payloads and self.settings.codec_tokens:
             codec = self.codec_server()
             codec.start()
             codec.wait_until(lambda: port_answers(codec.ports[0]), timeout=20)
+            codec_url = self.settings.codec_server_url
         if with_worker:
             self.start_worker()
         return StackAddresses(
@@ -178,6 +181,7 @@ class EmbeddedStack:
             smtp=f"smtp://127.0.0.1:{mail.port}",
             maildir=mail.maildir,
             hospital_inbox=f"http://127.0.0.1:{inbox_port()}/hooks/<hospital_id>",
+            codec_server=codec_url,
         )
 
     def start_worker(self, timeout: float = 30.0) -> None:
