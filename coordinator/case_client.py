@@ -345,8 +345,8 @@ def _packet_keys(s3, bucket: str, prefix: str) -> Iterator[str]:
 async def fetch_packet(
     client: Client, settings: CaseflowSettings, case_id: str, hospital_id: str, out_dir: Path
 ) -> list[Path]:
-    """Download the packet the referral stored for a hospital (letter and manifest), exactly as
-    stored, into out_dir/<file name>. Returns the written paths."""
+    """Download the packet the referral stored for a hospital (letters, FHIR bundle, index,
+    manifest), exactly as stored, into out_dir/<file name>. Returns the written paths."""
     status = await case_status(client, case_id)
     referral = next((h for h in status.hospitals if h.hospital_id == hospital_id), None)
     if referral is None:

@@ -305,7 +305,7 @@ def packet(
     out: Annotated[Path, typer.Option("--out", file_okay=False, help="Directory to write into.")],
     json_output: Json = False,
 ) -> None:
-    """Download the referral packet stored for a hospital (letter and manifest), as stored."""
+    """Download a hospital's referral packet (letters, FHIR bundle, manifest), as stored."""
     written = _with_client(lambda c, s: case_client.fetch_packet(c, s, case_id, hospital_id, out))
     _emit(json_output, {"files": [str(p) for p in written]}, "\n".join(str(p) for p in written))
 
