@@ -39,7 +39,7 @@ def build_worker(
     # Packets, deliveries, presigned links and erasures are recorded as they happen.
     audit = AuditTrail(settings)
     documents = DocumentStore(settings, audit=audit)
-    letters = ReferralLetters(settings)
+    letters = ReferralLetters(settings, audit=audit)
     mailer = CaseMailer(
         NoticeRouting(
             smtp_host=settings.smtp_host,

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.audit import AuditAction, AuditTrail, activity_event
 from activities.s3_client import build_s3_client
 from caseflow.case_status import TriageFlagEntry
 from caseflow.documents import DocumentRef
@@ -169,6 +170,7 @@ class ReferralLetters:
         link_ttl: timedelta = MAX_LINK_TTL,
         pdf_workers: int | None = None,
         pdf_timeout: timedelta = PDF_RENDER_TIMEOUT,
+        audit: AuditTrail | None = None,
     ) -> None:
         if not timedelta(0) < link_ttl <= MAX_LINK_TTL:
             raise ValueError("link_ttl: must be more than 0 and at most 7 days")
@@ -184,6 +186,8 @@ class ReferralLetters:
         self._bucket = settings.s3_bucket
         self._link_ttl = link_ttl
         self._client = build_s3_client(settings)
+        # Packets generated (and their presigned links) are recorded when a trail is given.
+        self._audit = audit
         self._templates = Environment(
             loader=FileSystemLoader(templates_dir),
             autoescape=select_autoescape(["html", "j2"]),
@@ -274,6 +278,10 @@ class ReferralLetters:
     @activity.defn(name="render_referral_packet")
     def render_referral_packet(self, request: ReferralPacketRequest) -> StoredPacket:
         """Store letter.html, letter.pdf, bundle.json, then manifest.json for one hospital."""
+        packet = self._render_referral_packet(request)
+        return self._audited(packet, request.case_id, request.hospital.hospital_id, "referral")
+
+    def _render_referral_packet(self, request: ReferralPacketRequest) -> StoredPacket:
         prefix = packet_prefix(request.case_id, request.packet_id)
         manifest_key = prefix + "manifest.json"
         stored = self._get_bytes(manifest_key)
@@ -343,7 +351,7 @@ class ReferralLetters:
     def store_translation_packet(self, request: TranslationPacketRequest) -> StoredPacket:
         """A manifest (no letter) of the documents the translation vendor is to fetch."""
         prefix = packet_prefix(request.case_id, request.packet_id)
-        return self._store_manifest(
+        packet = self._store_manifest(
             prefix,
             request.documents,
             letter_key=None,
@@ -351,6 +359,35 @@ class ReferralLetters:
             packet_id=request.packet_id,
             case_id=request.case_id,
         )
+        return self._audited(packet, request.case_id, None, "translation")
+
+    def _audited(
+        self, packet: StoredPacket, case_id: str, hospital_id: str | None, kind: str
+    ) -> StoredPacket:
+        """Record the packet in the audit trail: generated, or (a retry that found it stored)
+        its links issued again. Opaque ids, counts and hashes only."""
+        if self._audit is not None:
+            links = len(packet.documents) + 1 + bool(packet.letter_url) + bool(packet.bundle_url)
+            self._audit.record(
+                activity_event(
+                    case_id=case_id,
+                    action=(
+                        AuditAction.PACKET_GENERATED
+                        if packet.created
+                        else AuditAction.PRESIGNED_URL_ISSUED
+                    ),
+                    hospital_id=hospital_id,
+                    subject=packet.packet_id,
+                    detail={
+                        "kind": kind,
+                        "documents": len(packet.documents),
+                        "manifest_sha256": packet.sha256,
+                        "presigned_links": links,
+                        "links_expire_at": packet.links_expire_at.isoformat(),
+                    },
+                )
+            )
+        return packet
 
     def _store_manifest(
         self,

@@ -223,8 +223,18 @@ async def test_the_stack_configures_the_web_ui_with_the_codec_endpoint(tmp_path,
     )
     server.start()
     try:
-        async with httpx.AsyncClient() as http:
-            answer = await http.get(f"{server.ui_url}/api/v1/settings")
+        # The UI's port may answer a moment before its API does on a loaded machine.
+        deadline = asyncio.get_running_loop().time() + 20
+        async with httpx.AsyncClient(timeout=5) as http:
+            while True:
+                try:
+                    answer = await http.get(f"{server.ui_url}/api/v1/settings")
+                    if answer.status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert asyncio.get_running_loop().time() < deadline, "the UI never answered"
+                await asyncio.sleep(0.2)
         assert answer.json()["Codec"]["Endpoint"] == endpoint
     finally:
         server.stop()

@@ -433,6 +433,7 @@ async def test_erase_removes_documents_history_and_notifies_hospitals(
     entries = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     actions = [e["action"] for e in entries]
     for action in (
+        AuditAction.PACKET_GENERATED,
         AuditAction.PACKET_DELIVERED,
         AuditAction.DOCUMENTS_ERASED,
         AuditAction.ERASURE_NOTICE_SENT,
