@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -187,7 +188,11 @@ class SeaweedFS:
                 raise SeaweedFSError(f"SeaweedFS exited during start: {self._log_reason()}")
             try:
                 client.list_buckets()
-                return
+                # S3 answers before the volume server has registered with the master, and until
+                # it has, reads of stored objects fail with InternalError (seen after restarts).
+                if self._volume_server_registered():
+                    return
+                last_error = "no volume server registered with the master yet"
             except (BotoCoreError, ClientError) as error:
                 last_error = str(error).splitlines()[0]
             time.sleep(0.2)
@@ -195,6 +200,15 @@ class SeaweedFS:
             f"SeaweedFS S3 at {self.endpoint_url} not ready after {timeout:.0f}s: {last_error}"
             f" (log: {self.log_file})"
         )
+
+    def _volume_server_registered(self) -> bool:
+        url = f"http://{LOOPBACK}:{self.ports.master}/dir/status"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                topology = json.load(response).get("Topology", {})
+        except (OSError, ValueError):
+            return False
+        return bool(topology.get("DataCenters")) and topology.get("Max", 0) > 0
 
     def ensure_bucket(self, bucket: str) -> None:
         """Create the bucket with versioning on, using this server's credentials."""
