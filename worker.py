@@ -82,7 +82,6 @@ def build_worker(
             mailer.send_translation_job,
             webhooks.deliver_packet_webhook,
             email.deliver_packet_email,
-            audit.record_audit_event,
         ],
         activity_executor=executor,
         max_concurrent_activities=16,

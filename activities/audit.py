@@ -175,11 +175,6 @@ class AuditTrail:
                         found.append(AuditEvent.model_validate(json.loads(line)))
         return sorted(found, key=lambda e: (e.at, e.entry_id))
 
-    @activity.defn(name="record_audit_event")
-    def record_audit_event(self, event: AuditEvent) -> str:
-        """For workflows: record an event whose id and time the workflow fixed."""
-        return self.record(event)
-
 
 def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
