@@ -60,7 +60,7 @@ from caseflow.ids import case_workflow_id, new_case_id
 from caseflow.keyring import ensure_key_file
 from caseflow.settings import CaseflowSettings
 from caseflow.temporal_client import connect
-from coordinator import case_client
+from client import cases as case_client
 from coordinator.demo import (
     OTHER_HOSPITAL,
     SELECTED_HOSPITAL,

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from activities.audit import AuditTrail
 from caseflow.settings import get_settings
-from coordinator.case_client import check_case_id
+from client.cases import check_case_id
 
 console = Console()
 

@@ -44,7 +44,7 @@ from caseflow.documents import DocumentKind, DocumentRef
 from caseflow.intake import parse_intake
 from caseflow.settings import CaseflowSettings, get_settings
 from caseflow.temporal_client import connect
-from coordinator import case_client
+from client import cases as case_client
 
 case_app = typer.Typer(no_args_is_help=True, help="Start, drive and read cases.")
 console = Console()

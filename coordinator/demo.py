@@ -38,7 +38,7 @@ from caseflow.documents import DocumentKind, DocumentRef
 from caseflow.intake import CaseIntake
 from caseflow.settings import CaseflowSettings, get_settings
 from caseflow.temporal_client import connect
-from coordinator import case_client
+from client import cases as case_client
 
 # Fictional directory entries (caseflow/hospitals.json). The tests drive the two `manual`
 # hospitals; `caseflow demo` sends real packets to the webhook and the email hospital, which the
@@ -206,7 +206,7 @@ class DemoCase:
 
     def store(self, name: str, kind: DocumentKind) -> DocumentRef:
         """Write a small fictional PDF and store it in S3 the way 'case upload' does."""
-        from coordinator.upload import store_file
+        from client.documents import store_file
 
         path = self.workdir / name
         path.write_bytes(fictional_pdf(name))

@@ -10,7 +10,7 @@ import typer
 
 from caseflow.settings import get_settings
 from caseflow.temporal_client import connect
-from coordinator.erasure import erase_case
+from client.erasure import erase_case
 
 
 def erase_command(

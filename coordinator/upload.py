@@ -1,5 +1,4 @@
-"""Uploads from the coordinator's machine: a file goes straight to the case's S3 prefix (the
-bytes never travel through Temporal); the case then learns of it by its DocumentRef."""
+"""Uploads from the coordinator's terminal: client.documents.store_file with a progress bar."""
 
 from __future__ import annotations
 
@@ -14,26 +13,9 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from activities.documents import DocumentStore, StoreDocumentInput
-from activities.documents import Progress as ProgressCallback
 from caseflow.documents import DocumentKind, DocumentRef
 from caseflow.settings import CaseflowSettings
-
-
-def store_file(
-    settings: CaseflowSettings,
-    case_id: str,
-    path: Path,
-    kind: DocumentKind,
-    progress: ProgressCallback | None = None,
-) -> DocumentRef:
-    """Store one local file for a case; rejections raise ApplicationError(DocumentRejected)."""
-    request = StoreDocumentInput(case_id=case_id, kind=kind, path=str(path))
-    store = DocumentStore(settings)
-    try:
-        return store.store(request, progress=progress)
-    finally:
-        store.close()
+from client.documents import store_file
 
 
 def store_file_with_progress(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from caseflow.case_status import CaseStage
-from coordinator import case_client
+from client import cases as case_client
 from coordinator.demo import fictional_pdf
 from tests.integration.test_case_lifecycle import CaseStack, case_stack, until
 

@@ -20,7 +20,7 @@ from caseflow.case_status import CaseOutcome, CaseStage
 from caseflow.hospitals import HospitalDirectory
 from caseflow.settings import CaseflowSettings, get_settings
 from caseflow.temporal_client import connect
-from coordinator import case_client
+from client import cases as case_client
 from coordinator.cli import cli
 from coordinator.demo import OTHER_HOSPITAL, SELECTED_HOSPITAL, DemoCase, fictional_pdf
 from infra.mail_sink import MailSink

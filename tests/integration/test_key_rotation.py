@@ -19,7 +19,7 @@ from caseflow.keyring import Keyring, ensure_key_file
 from caseflow.payload_codec import EncryptionCodec, PayloadDecryptionError
 from caseflow.settings import get_settings
 from caseflow.temporal_client import connect
-from coordinator import case_client
+from client import cases as case_client
 from coordinator.cli import cli
 from coordinator.demo import DemoCase
 

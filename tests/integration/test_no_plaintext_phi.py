@@ -46,10 +46,10 @@ from caseflow.intake import CaseIntake
 from caseflow.settings import CaseflowSettings, get_settings
 from caseflow.temporal_client import connect
 from caseflow.webhook_signature import parse_secret
-from coordinator import case_client
+from client import cases as case_client
+from client.erasure import CaseStillOpen
 from coordinator.cli import cli
 from coordinator.demo import DemoCase, fictional_pdf
-from coordinator.erasure import CaseStillOpen
 from infra.hospital_inbox import make_handler
 from infra.mail_sink import MailSink
 from infra.server_process import free_port

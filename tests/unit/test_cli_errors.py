@@ -212,7 +212,7 @@ def test_a_coordinator_filter_cannot_change_the_query(monkeypatch, capsys):
 
 def test_visibility_query_uses_only_search_attributes():
     from caseflow.case_status import CaseStage
-    from coordinator.case_client import visibility_query
+    from client.cases import visibility_query
 
     assert visibility_query(CaseStage.RECORDS, True, "coord-7") == (
         'WorkflowType = "CaseWorkflow" AND CaseStage = "RECORDS" AND Escalated = true'

@@ -26,7 +26,7 @@ from caseflow.case_events import Withdraw
 from caseflow.hospitals import Hospital, HospitalDirectory
 from caseflow.ids import case_workflow_id
 from caseflow.settings import CaseflowSettings
-from coordinator import case_client
+from client import cases as case_client
 from workflows.case_state import CaseWorkflowInput
 
 NOTIFIED_CHANNELS = ("email", "webhook")

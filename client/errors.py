@@ -1,0 +1,32 @@
+"""How an exception becomes the one line a person reads: the CLI prints it after `error:`, the web
+service returns it as `{"error": ...}`, in the same words."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+from temporalio.exceptions import ApplicationError
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def one_line(error: BaseException) -> str:
+    """The one line for an error; names the field and the reason, never the value."""
+    if isinstance(error, ValidationError):
+        parts = []
+        for item in error.errors():
+            where = ".".join(str(p) for p in item["loc"])
+            # A rule across fields already names its field inside the message.
+            message = item["msg"].removeprefix("Value error, ")
+            named = not where or message.startswith(f"{where}:")
+            parts.append(message if named else f"{where}: {message}")
+        return "; ".join(parts)
+    # Temporal wraps activity and update failures; the innermost cause has the useful text.
+    cause = error
+    while getattr(cause, "cause", None) is not None:
+        cause = cause.cause
+    if isinstance(cause, ApplicationError):
+        # str() prefixes the error type ("DocumentRejected: ..."); the message alone reads better.
+        return _first_line(cause.message) or cause.type or "rejected"
+    return _first_line(str(cause)) or type(cause).__name__
