@@ -79,8 +79,40 @@ class CaseflowSettings(BaseSettings):
     audit_bucket: str = "caseflow-audit"
     audit_retention_days: int = Field(default=6 * 365, gt=0)
 
+    # The web service (`caseflow serve`): API, hospital reply path, console and portal. Behind TLS
+    # in production, where `public_url` is the https address people and hospitals are given.
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8000, gt=0, lt=65536)
+    public_url: str = "http://127.0.0.1:8000"
+    # Signs session cookies; `dev up` generates it. Cookies are HttpOnly and SameSite=Lax, and
+    # Secure when `session_https_only` (set it in production).
+    session_secret: SecretStr | None = None
+    session_https_only: bool = False
+    session_max_age_seconds: int = Field(default=8 * 3600, gt=0)
+    # Users, roles and API tokens (hashed); SQLite under data_dir unless a database URL is given
+    # (e.g. postgresql+psycopg://...).
+    identity_db_url: str | None = None
+    # Failed logins allowed per login and per client address before a pause.
+    login_attempts_per_minute: int = Field(default=5, gt=0)
+    # OpenID Connect, the production login: discovery URL, client id and secret. Users still need
+    # a caseflow role (`caseflow users add --oidc-subject ...`).
+    oidc_discovery_url: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    # The reply link every packet carries: signed with this secret, bound to the packet and the
+    # hospital, valid for this many days.
+    reply_link_secret: SecretStr | None = None
+    reply_link_days: int = Field(default=30, gt=0)
+    # Secrets hospitals sign their callbacks with (Standard Webhooks), by hospital id.
+    hospital_callback_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    # Largest JSON body the API reads; uploads stream and are bounded by max_document_bytes.
+    max_json_body_bytes: int = Field(default=1024**2, gt=0)
+
     # Where the embedded stack keeps its state.
     data_dir: Path = Path(".data")
+
+    def identity_database(self) -> str:
+        return self.identity_db_url or f"sqlite:///{(self.data_dir / 'identities.db').resolve()}"
 
 
 @lru_cache(maxsize=1)

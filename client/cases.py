@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryRejectedError,
+)
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.service import RPCError, RPCStatusCode
 
 from caseflow import search_attributes as sa
 from caseflow.case_events import (
@@ -51,6 +59,10 @@ class CaseNotFound(LookupError):
     """No case with that id; the message carries only the opaque id."""
 
 
+class CaseClosed(RuntimeError):
+    """The case has closed and takes no more events."""
+
+
 def check_case_id(case_id: str) -> str:
     if not CASE_ID_PATTERN.fullmatch(case_id):
         raise ValueError(
@@ -71,6 +83,47 @@ def ui_link(settings: CaseflowSettings, case_id: str) -> str:
         f"{settings.temporal_ui_url.rstrip('/')}/namespaces/{settings.temporal_namespace}"
         f"/workflows/{case_workflow_id(case_id)}"
     )
+
+
+@contextmanager
+def _in_caseflow_words(case_id: str) -> Iterator[None]:
+    """Temporal's not-found and already-completed errors, said as a coordinator reads them."""
+    try:
+        yield
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise CaseNotFound(f"CASE_ID: no case {case_id}") from None
+        if "already completed" in str(error):
+            raise CaseClosed(
+                f"CASE_ID: case {case_id} is closed; it takes no more events"
+            ) from None
+        raise
+    except WorkflowQueryRejectedError:
+        raise CaseClosed(f"CASE_ID: case {case_id} cannot answer now") from None
+
+
+async def _update(client: Client, case_id: str, update, event) -> EventAck:
+    with _in_caseflow_words(case_id):
+        return await case_handle(client, case_id).execute_update(update, event)
+
+
+async def describe_case(client: Client, case_id: str) -> WorkflowExecutionDescription:
+    with _in_caseflow_words(case_id):
+        return await case_handle(client, case_id).describe()
+
+
+async def case_coordinator(client: Client, case_id: str) -> str:
+    """The coordinator a case is assigned to, from its search attributes: what access checks
+    compare with, without running a query on the workflow."""
+    description = await describe_case(client, case_id)
+    return description.typed_search_attributes.get(sa.COORDINATOR_ID) or ""
+
+
+async def ensure_open(client: Client, case_id: str) -> None:
+    """Refuse uploads for a case that does not exist or has closed, before any bytes move."""
+    description = await describe_case(client, case_id)
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        raise CaseClosed(f"CASE_ID: case {case_id} is closed; it accepts no more documents")
 
 
 # -- starting -----------------------------------------------------------------------------------
@@ -148,98 +201,93 @@ async def start_case(
 
 
 async def add_document(client: Client, case_id: str, ref: DocumentRef) -> EventAck:
-    return await case_handle(client, case_id).execute_update(
-        CaseWorkflow.add_document, AddDocument(ref=ref)
-    )
+    return await _update(client, case_id, CaseWorkflow.add_document, AddDocument(ref=ref))
 
 
 async def waive_requirement(client: Client, case_id: str, event: WaiveRequirement) -> EventAck:
-    return await case_handle(client, case_id).execute_update(CaseWorkflow.waive_requirement, event)
+    return await _update(client, case_id, CaseWorkflow.waive_requirement, event)
 
 
 async def submit_review(client: Client, case_id: str, event: SubmitReview) -> EventAck:
-    return await case_handle(client, case_id).execute_update(CaseWorkflow.submit_review, event)
+    return await _update(client, case_id, CaseWorkflow.submit_review, event)
 
 
 async def record_hospital_response(
     client: Client, case_id: str, event: HospitalResponse
 ) -> EventAck:
-    return await case_handle(client, case_id).execute_update(
-        CaseWorkflow.record_hospital_response, event
-    )
+    return await _update(client, case_id, CaseWorkflow.record_hospital_response, event)
 
 
 async def record_hospital_acknowledgement(
     client: Client, case_id: str, event: HospitalAcknowledgement
 ) -> EventAck:
-    return await case_handle(client, case_id).execute_update(
-        CaseWorkflow.record_hospital_acknowledgement, event
-    )
+    return await _update(client, case_id, CaseWorkflow.record_hospital_acknowledgement, event)
 
 
 async def select_hospital(client: Client, case_id: str, hospital_id: str) -> EventAck:
-    return await case_handle(client, case_id).execute_update(
-        CaseWorkflow.select_hospital, SelectHospital(hospital_id=hospital_id)
+    return await _update(
+        client, case_id, CaseWorkflow.select_hospital, SelectHospital(hospital_id=hospital_id)
     )
 
 
 async def record_translation(client: Client, case_id: str, event: TranslationReceived) -> EventAck:
-    return await case_handle(client, case_id).execute_update(CaseWorkflow.record_translation, event)
+    return await _update(client, case_id, CaseWorkflow.record_translation, event)
 
 
 async def record_travel(client: Client, case_id: str, event: TravelEvent) -> EventAck:
-    return await case_handle(client, case_id).execute_update(CaseWorkflow.record_travel, event)
+    return await _update(client, case_id, CaseWorkflow.record_travel, event)
 
 
 async def record_admission(client: Client, case_id: str, admitted_on: date) -> EventAck:
-    return await case_handle(client, case_id).execute_update(
-        CaseWorkflow.record_admission, AdmissionRecorded(admitted_on=admitted_on)
+    return await _update(
+        client, case_id, CaseWorkflow.record_admission, AdmissionRecorded(admitted_on=admitted_on)
     )
 
 
 async def record_discharge(client: Client, case_id: str, event: DischargeRecorded) -> EventAck:
-    return await case_handle(client, case_id).execute_update(CaseWorkflow.record_discharge, event)
+    return await _update(client, case_id, CaseWorkflow.record_discharge, event)
 
 
 async def record_follow_up(client: Client, case_id: str, event: FollowUpRecorded) -> EventAck:
-    return await case_handle(client, case_id).execute_update(CaseWorkflow.record_follow_up, event)
+    return await _update(client, case_id, CaseWorkflow.record_follow_up, event)
 
 
 async def record_consent(client: Client, case_id: str, event: RecordConsent) -> EventAck:
-    return await case_handle(client, case_id).execute_update(CaseWorkflow.record_consent, event)
+    return await _update(client, case_id, CaseWorkflow.record_consent, event)
 
 
 async def withdraw_consent(client: Client, case_id: str, event: WithdrawConsent) -> EventAck:
-    return await case_handle(client, case_id).execute_update(CaseWorkflow.withdraw_consent, event)
+    return await _update(client, case_id, CaseWorkflow.withdraw_consent, event)
 
 
 async def withdraw(client: Client, case_id: str, event: Withdraw) -> EventAck:
-    return await case_handle(client, case_id).execute_update(CaseWorkflow.withdraw, event)
+    return await _update(client, case_id, CaseWorkflow.withdraw, event)
 
 
 async def assign_coordinator(client: Client, case_id: str, coordinator_id: str) -> EventAck:
-    return await case_handle(client, case_id).execute_update(
-        CaseWorkflow.assign_coordinator, AssignCoordinator(coordinator_id=coordinator_id)
+    return await _update(
+        client,
+        case_id,
+        CaseWorkflow.assign_coordinator,
+        AssignCoordinator(coordinator_id=coordinator_id),
     )
 
 
 async def hold(client: Client, case_id: str, reason: str) -> EventAck:
-    return await case_handle(client, case_id).execute_update(CaseWorkflow.hold, Hold(reason=reason))
+    return await _update(client, case_id, CaseWorkflow.hold, Hold(reason=reason))
 
 
 async def resume(client: Client, case_id: str, note: str | None = None) -> EventAck:
-    return await case_handle(client, case_id).execute_update(CaseWorkflow.resume, Resume(note=note))
+    return await _update(client, case_id, CaseWorkflow.resume, Resume(note=note))
 
 
 async def retry_step(client: Client, case_id: str, step_id: str) -> EventAck:
-    return await case_handle(client, case_id).execute_update(
-        CaseWorkflow.retry_step, RetryStep(step_id=step_id)
-    )
+    return await _update(client, case_id, CaseWorkflow.retry_step, RetryStep(step_id=step_id))
 
 
 async def skip_step(client: Client, case_id: str, step_id: str, reason: str) -> EventAck:
-    return await case_handle(client, case_id).execute_update(
-        CaseWorkflow.skip_step, SkipStep(step_id=step_id, reason=reason)
+    return await _update(
+        client, case_id, CaseWorkflow.skip_step, SkipStep(step_id=step_id, reason=reason)
     )
 
 
@@ -248,12 +296,14 @@ async def skip_step(client: Client, case_id: str, step_id: str, reason: str) -> 
 
 async def case_status(client: Client, case_id: str) -> CaseStatus:
     """The `status` query; works on running and closed cases alike."""
-    return await case_handle(client, case_id).query(CaseWorkflow.status)
+    with _in_caseflow_words(case_id):
+        return await case_handle(client, case_id).query(CaseWorkflow.status)
 
 
 async def consent_ledger(client: Client, case_id: str) -> ConsentLedger:
     """Every grant and withdrawal recorded for the case, oldest first (the delivery gate's view)."""
-    return await case_handle(client, case_id).query(CaseWorkflow.consent_ledger)
+    with _in_caseflow_words(case_id):
+        return await case_handle(client, case_id).query(CaseWorkflow.consent_ledger)
 
 
 class CaseListEntry(BaseModel):

@@ -157,18 +157,7 @@ def _store(
 
 
 async def _ensure_open(client: Client, case_id: str) -> None:
-    """Refuse uploads for a case that does not exist or has closed, before any bytes move."""
-    from temporalio.client import WorkflowExecutionStatus
-    from temporalio.service import RPCError
-
-    try:
-        description = await case_client.case_handle(client, case_id).describe()
-    except RPCError as error:
-        if "not found" in str(error).lower():
-            raise LookupError(f"CASE_ID: no case {case_id}") from None
-        raise
-    if description.status != WorkflowExecutionStatus.RUNNING:
-        raise ValueError(f"CASE_ID: case {case_id} is closed; it accepts no more documents")
+    await case_client.ensure_open(client, case_id)
 
 
 # -- start --------------------------------------------------------------------------------------
