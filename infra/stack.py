@@ -36,6 +36,11 @@ class StackAddresses:
     codec_server: str | None
 
 
+def _whsec() -> str:
+    """A Standard Webhooks secret: 32 random bytes, base64, after `whsec_`."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
 def ensure_credentials(data_dir: Path) -> Path:
     """Generate the stack's secrets once, in the env file that settings read: the S3 credentials
     and a webhook secret for every hospital whose channel is `webhook`.
@@ -56,10 +61,17 @@ def ensure_credentials(data_dir: Path) -> Path:
         ),
         "CASEFLOW_WEBHOOK_SECRETS": lambda: json.dumps(
             {
-                hospital.hospital_id: "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+                hospital.hospital_id: _whsec()
                 for hospital in HospitalDirectory.load_default().hospitals
                 if hospital.channel == "webhook"
             }
+        ),
+        # The web service: session cookies, reply links, and the secret each hospital signs
+        # its callbacks with (given to the hospital out of band).
+        "CASEFLOW_SESSION_SECRET": lambda: secrets.token_urlsafe(32),
+        "CASEFLOW_REPLY_LINK_SECRET": lambda: secrets.token_urlsafe(32),
+        "CASEFLOW_HOSPITAL_CALLBACK_SECRETS": lambda: json.dumps(
+            {h.hospital_id: _whsec() for h in HospitalDirectory.load_default().hospitals}
         ),
     }
     missing = [f"{name}={make()}\n" for name, make in wanted.items() if f"{name}=" not in present]
