@@ -37,6 +37,7 @@ class AuditAction(StrEnum):
     HISTORY_DELETED = "history_deleted"
     PAYLOADS_DECODED = "payloads_decoded"
     PAYLOADS_ENCODED = "payloads_encoded"
+    CASE_ACCESSED = "case_accessed"  # a person or token read or acted on a case through the API
 
 
 class AuditEvent(BaseModel):

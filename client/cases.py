@@ -7,7 +7,6 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 from temporalio.client import (
@@ -375,45 +374,3 @@ async def list_cases(
             )
         )
     return entries
-
-
-# -- packets ------------------------------------------------------------------------------------
-
-
-def _s3(settings: CaseflowSettings):
-    from activities.s3_client import build_s3_client
-
-    return build_s3_client(settings)
-
-
-def _packet_keys(s3, bucket: str, prefix: str) -> Iterator[str]:
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            yield item["Key"]
-
-
-async def fetch_packet(
-    client: Client, settings: CaseflowSettings, case_id: str, hospital_id: str, out_dir: Path
-) -> list[Path]:
-    """Download the packet the referral stored for a hospital (letters, FHIR bundle, index,
-    manifest), exactly as stored, into out_dir/<file name>. Returns the written paths."""
-    status = await case_status(client, case_id)
-    referral = next((h for h in status.hospitals if h.hospital_id == hospital_id), None)
-    if referral is None:
-        known = ", ".join(h.hospital_id for h in status.hospitals) or "none yet"
-        raise LookupError(f"HOSPITAL_ID: the case has no referral to {hospital_id!r}; has {known}")
-    if not referral.packet_prefix:
-        raise LookupError(
-            f"HOSPITAL_ID: the packet for {hospital_id!r} is not stored yet "
-            f"(referral is {referral.state.value})"
-        )
-    s3 = _s3(settings)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for key in _packet_keys(s3, settings.s3_bucket, referral.packet_prefix):
-        target = out_dir / key.removeprefix(referral.packet_prefix).replace("/", "_")
-        s3.download_file(settings.s3_bucket, key, str(target))
-        written.append(target)
-    if not written:
-        raise LookupError(f"HOSPITAL_ID: no packet objects under the referral for {hospital_id!r}")
-    return written

@@ -17,9 +17,13 @@ def store_file(
     path: Path,
     kind: DocumentKind,
     progress: ProgressCallback | None = None,
+    original_filename: str | None = None,
 ) -> DocumentRef:
-    """Store one local file for a case; rejections raise ApplicationError(DocumentRejected)."""
-    request = StoreDocumentInput(case_id=case_id, kind=kind, path=str(path))
+    """Store one local file for a case; rejections raise ApplicationError(DocumentRejected).
+    `original_filename` is the name the person gave (a spooled upload's path has none)."""
+    request = StoreDocumentInput(
+        case_id=case_id, kind=kind, path=str(path), original_filename=original_filename
+    )
     store = DocumentStore(settings)
     try:
         return store.store(request, progress=progress)

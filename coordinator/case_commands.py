@@ -45,6 +45,7 @@ from caseflow.intake import parse_intake
 from caseflow.settings import CaseflowSettings, get_settings
 from caseflow.temporal_client import connect
 from client import cases as case_client
+from client import packets
 
 case_app = typer.Typer(no_args_is_help=True, help="Start, drive and read cases.")
 console = Console()
@@ -295,7 +296,7 @@ def packet(
     json_output: Json = False,
 ) -> None:
     """Download a hospital's referral packet (letters, FHIR bundle, manifest), as stored."""
-    written = _with_client(lambda c, s: case_client.fetch_packet(c, s, case_id, hospital_id, out))
+    written = _with_client(lambda c, s: packets.fetch_packet(c, s, case_id, hospital_id, out))
     _emit(json_output, {"files": [str(p) for p in written]}, "\n".join(str(p) for p in written))
 
 

@@ -14,11 +14,13 @@ from coordinator.dev_commands import dev_app
 from coordinator.erasure_commands import erase_command
 from coordinator.keys_commands import keys_app
 from coordinator.schema_command import schema_app
+from coordinator.serve_command import serve_command
 from coordinator.worker_command import worker_command
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 cli.add_typer(dev_app, name="dev")
 cli.command("worker")(worker_command)
+cli.command("serve")(serve_command)
 case_app.command("audit")(audit_command)
 case_app.command("erase")(erase_command)
 cli.add_typer(case_app, name="case")

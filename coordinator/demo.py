@@ -39,6 +39,7 @@ from caseflow.intake import CaseIntake
 from caseflow.settings import CaseflowSettings, get_settings
 from caseflow.temporal_client import connect
 from client import cases as case_client
+from client import packets
 
 # Fictional directory entries (caseflow/hospitals.json). The tests drive the two `manual`
 # hospitals; `caseflow demo` sends real packets to the webhook and the email hospital, which the
@@ -276,7 +277,7 @@ class DemoCase:
                 )
 
     async def fetch_packet(self, hospital_id: str) -> list[Path]:
-        files = await case_client.fetch_packet(
+        files = await packets.fetch_packet(
             self.client,
             self.settings,
             self.case_id,

@@ -41,6 +41,7 @@ def up(
     console.print(f"  Hospital inbox {addresses.hospital_inbox}  (signed webhooks)")
     if addresses.codec_server:
         console.print(f"  Codec server   {addresses.codec_server}  (Web UI decodes, audited)")
+    console.print(f"  Web service    {addresses.web}  (API docs at /docs)")
     if with_worker:
         console.print("  Worker         running on task queue 'cases'")
 

@@ -34,6 +34,7 @@ class StackAddresses:
     maildir: Path
     hospital_inbox: str
     codec_server: str | None
+    web: str
 
 
 def _whsec() -> str:
@@ -159,6 +160,15 @@ class EmbeddedStack:
             run_dir=self.data_dir,
         )
 
+    def web(self) -> ServerProcess:
+        port = self.settings.web_port
+        return ServerProcess(
+            name="web",
+            command=[sys.executable, "-m", "web.server", "--port", str(port)],
+            ports=[port],
+            run_dir=self.data_dir,
+        )
+
     def worker(self) -> ServerProcess:
         return ServerProcess(
             name="worker",
@@ -184,6 +194,9 @@ class EmbeddedStack:
             codec.start()
             codec.wait_until(lambda: port_answers(codec.ports[0]), timeout=20)
             codec_url = self.settings.codec_server_url
+        web = self.web()
+        web.start()
+        web.wait_until(lambda: port_answers(self.settings.web_port), timeout=30)
         if with_worker:
             self.start_worker()
         return StackAddresses(
@@ -194,6 +207,7 @@ class EmbeddedStack:
             maildir=mail.maildir,
             hospital_inbox=f"http://127.0.0.1:{inbox_port()}/hooks/<hospital_id>",
             codec_server=codec_url,
+            web=f"http://127.0.0.1:{self.settings.web_port}",
         )
 
     def start_worker(self, timeout: float = 30.0) -> None:
@@ -209,6 +223,7 @@ class EmbeddedStack:
         stopped = []
         for name, part in (
             ("worker", self.worker()),
+            ("web", self.web()),
             ("hospital-inbox", self.hospital_inbox()),
             ("codec-server", self.codec_server()),
             ("mail", self.mail()),
@@ -226,5 +241,6 @@ class EmbeddedStack:
             "mail": self.mail().is_running(),
             "hospital-inbox": self.hospital_inbox().is_running(),
             "codec-server": self.codec_server().is_running(),
+            "web": self.web().is_running(),
             "worker": self.worker().is_running(),
         }

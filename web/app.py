@@ -110,9 +110,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
-        close = getattr(app.state.authenticator, "close", None)
-        if close is not None:
-            close()
+        # Write what the access log still holds, then let the authenticator close its store.
+        for part in (getattr(app.state, "case_access_log", None), app.state.authenticator):
+            close = getattr(part, "close", None)
+            if close is not None:
+                close()
 
     app = FastAPI(
         title="caseflow",
