@@ -10,6 +10,7 @@ import uuid
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
@@ -116,7 +117,7 @@ def create_app(
             if close is not None:
                 close()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="caseflow",
         version="1",
         summary="Cross-border patient case workflows: the coordinators' API and the hospitals' "
