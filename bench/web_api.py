@@ -1,0 +1,251 @@
+"""Does the web service cost its callers? Case status and the case list through the API (HTTP to a
+`caseflow serve` process, bearer token, access checks and audit) against the same client-layer
+calls made directly, in the same run, at the same concurrency; prints throughput ratios and
+p50/p99 for each. Target (issue 8): API throughput >= 0.8x direct at 16 concurrent clients.
+
+    python -m bench.web_api [--cases 40] [--concurrency 16] [--seconds 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import httpx
+
+from caseflow.case_status import CaseStage
+from caseflow.intake import CaseIntake
+from caseflow.keyring import ensure_key_file
+from caseflow.settings import CaseflowSettings
+from caseflow.temporal_client import connect
+from client import cases
+from client.identities import IdentityStore
+from infra.seaweedfs import SeaweedFS, SeaweedPorts, ensure_bucket
+from infra.server_process import ServerProcess, free_port, port_answers
+from infra.temporal_server import TemporalDevServer
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+TARGET = 0.8
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+@dataclass
+class Run:
+    label: str
+    calls: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def per_second(self) -> float:
+        return self.calls / self.seconds
+
+    def line(self) -> str:
+        return (
+            f"  {self.label:<22} {self.per_second:8.1f} calls/s   "
+            f"p50 {percentile(self.latencies, 50) * 1000:7.1f} ms   "
+            f"p99 {percentile(self.latencies, 99) * 1000:7.1f} ms"
+        )
+
+
+async def closed_loop(
+    label: str, call: Callable[[int], Awaitable[object]], concurrency: int, seconds: float
+) -> Run:
+    """`concurrency` clients each calling back-to-back for `seconds`."""
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    async def client(offset: int) -> None:
+        n = offset
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            await call(n)
+            latencies.append(time.perf_counter() - started)
+            n += concurrency
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(i) for i in range(concurrency)))
+    return Run(label, len(latencies), time.perf_counter() - started, latencies)
+
+
+def settings_env(settings: CaseflowSettings) -> dict[str, str]:
+    secret = settings.s3_secret_access_key
+    return {
+        "CASEFLOW_TEMPORAL_ADDRESS": settings.temporal_address,
+        "CASEFLOW_TASK_QUEUE": settings.task_queue,
+        "CASEFLOW_S3_ENDPOINT_URL": settings.s3_endpoint_url or "",
+        "CASEFLOW_S3_ACCESS_KEY_ID": settings.s3_access_key_id or "",
+        "CASEFLOW_S3_SECRET_ACCESS_KEY": secret.get_secret_value() if secret else "",
+        "CASEFLOW_KEY_FILE": str(settings.key_file),
+        "CASEFLOW_DATA_DIR": str(settings.data_dir),
+        "CASEFLOW_IDENTITY_DB_URL": settings.identity_database(),
+        "CASEFLOW_SESSION_SECRET": secrets.token_urlsafe(32),
+        "CASEFLOW_WEB_PORT": str(settings.web_port),
+        "CASEFLOW_SMTP_PORT": str(free_port()),
+    }
+
+
+async def bench(args: argparse.Namespace, workdir: Path) -> int:
+    temporal = TemporalDevServer(
+        workdir / "temporal",
+        grpc_port=free_port(),
+        ui_port=free_port(),
+        http_port=free_port(),
+        metrics_port=free_port(),
+    )
+    access_key, secret_key = "bench" + secrets.token_hex(4), secrets.token_urlsafe(24)
+    seaweed = SeaweedFS(workdir / "seaweedfs", access_key, secret_key, SeaweedPorts.pick_free())
+    processes: list[ServerProcess] = []
+    temporal.start()
+    seaweed.start(timeout=60)
+    try:
+        ensure_bucket(seaweed.endpoint_url, access_key, secret_key, "caseflow-documents")
+        ensure_key_file(workdir / "keys.json")
+        settings = CaseflowSettings(
+            temporal_address=temporal.address,
+            s3_endpoint_url=seaweed.endpoint_url,
+            s3_access_key_id=access_key,
+            s3_secret_access_key=secret_key,
+            key_file=workdir / "keys.json",
+            data_dir=workdir,
+            web_port=free_port(),
+            task_queue="cases-bench",
+        )
+        env = settings_env(settings)
+        worker = ServerProcess("worker", [sys.executable, "-m", "worker"], [], workdir, env=env)
+        web = ServerProcess(
+            "web",
+            [sys.executable, "-m", "web.server", "--port", str(settings.web_port)],
+            [settings.web_port],
+            workdir,
+            env=env,
+        )
+        store = IdentityStore(settings.identity_database())
+        store.add_user("bench-coord", "coordinator", name="Bench", email="b@example.invalid")
+        token = store.create_token(user="bench-coord", label="bench").secret
+        for process in (worker, web):
+            process.start()
+            processes.append(process)
+        worker.wait_until(lambda: b"worker started" in worker.log_file.read_bytes(), 60)
+        web.wait_until(lambda: port_answers(settings.web_port), 60)
+
+        client = await connect(settings)
+        intake = json.loads((EXAMPLES / "intake.json").read_text())
+        intake["coordinator_id"] = "bench-coord"
+        model = CaseIntake.model_validate(intake)
+        case_ids = [
+            await cases.start_case(client, settings, model, date.today())
+            for _ in range(args.cases)
+        ]
+        for case_id in case_ids:
+            while (await cases.case_status(client, case_id)).stage != CaseStage.RECORDS:
+                await asyncio.sleep(0.05)
+        while len(await cases.list_cases(client, coordinator_id="bench-coord")) < args.cases:
+            await asyncio.sleep(0.2)  # visibility catches up
+
+        limits = httpx.Limits(max_connections=args.concurrency * 2)
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{settings.web_port}",
+            headers={"Authorization": f"Bearer {token}"},
+            limits=limits,
+            timeout=30,
+        ) as api:
+
+            async def api_status(n: int) -> None:
+                response = await api.get(f"/api/v1/cases/{case_ids[n % len(case_ids)]}")
+                response.raise_for_status()
+                response.json()
+
+            async def direct_status(n: int) -> None:
+                status = await cases.case_status(client, case_ids[n % len(case_ids)])
+                status.model_dump_json()
+
+            async def api_list(_n: int) -> None:
+                response = await api.get("/api/v1/cases")
+                response.raise_for_status()
+                response.json()
+
+            async def direct_list(_n: int) -> None:
+                rows = await cases.list_cases(client, coordinator_id="bench-coord")
+                [row.model_dump_json() for row in rows]
+
+            # Warm both paths (connections, caches, the worker's workflow cache).
+            await closed_loop("warm-up", api_status, args.concurrency, 1.0)
+            await closed_loop("warm-up", direct_status, args.concurrency, 1.0)
+            print(
+                f"caseflow web API vs the client layer directly: {args.cases} cases, "
+                f"{args.concurrency} concurrent clients, {args.seconds:.0f} s per run"
+            )
+            worst = float("inf")
+            for name, direct_call, api_call in (
+                ("case status", direct_status, api_status),
+                ("case list", direct_list, api_list),
+            ):
+                # Interleave the two, twice, so a drift in the machine hits both alike.
+                runs: dict[str, list[Run]] = {"direct": [], "api": []}
+                for _ in range(2):
+                    for side, call in (("direct", direct_call), ("api", api_call)):
+                        half = args.seconds / 2
+                        runs[side].append(await closed_loop(side, call, args.concurrency, half))
+                direct = _merged(f"{name}, direct", runs["direct"])
+                through_api = _merged(f"{name}, API", runs["api"])
+                ratio = through_api.per_second / direct.per_second
+                worst = min(worst, ratio)
+                print(direct.line())
+                print(through_api.line())
+                verdict = "meets" if ratio >= TARGET else "misses"
+                print(f"  {name}: API/direct throughput {ratio:.2f}x ({verdict} >= {TARGET}x)")
+        return 0 if worst >= TARGET else 1
+    finally:
+        for process in reversed(processes):
+            process.stop()
+        seaweed.stop()
+        temporal.stop()
+
+
+def _merged(label: str, runs: list[Run]) -> Run:
+    return Run(
+        label,
+        sum(r.calls for r in runs),
+        sum(r.seconds for r in runs),
+        [x for r in runs for x in r.latencies],
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.web_api", description=__doc__)
+    parser.add_argument("--cases", type=int, default=40, help="open cases to read (default 40)")
+    parser.add_argument("--concurrency", type=int, default=16, help="clients at once (16)")
+    parser.add_argument("--seconds", type=float, default=8.0, help="seconds per measured run")
+    parser.add_argument("--keep", action="store_true", help="keep the working directory")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    workdir = Path(tempfile.mkdtemp(prefix="caseflow-web-bench-"))
+    try:
+        code = asyncio.run(bench(args, workdir))
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
