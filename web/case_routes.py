@@ -353,6 +353,20 @@ async def follow_up(
     return await cases.record_follow_up(client, case_id, event)
 
 
+class AssignBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    coordinator_id: str = Field(pattern=r"^[a-z0-9_-]{1,40}$")
+
+
+@router.post("/{case_id}/coordinator")
+async def assign(
+    request: Request, case_id: str, body: AssignBody, principal: Staff, client: TemporalClient
+) -> EventAck:
+    """Hand the case to another coordinator (its coordinator or a supervisor may)."""
+    await _authorized(request, client, case_id, principal, "assign")
+    return await cases.assign_coordinator(client, case_id, body.coordinator_id)
+
+
 @router.post("/{case_id}/hold")
 async def hold(
     request: Request, case_id: str, body: ReasonBody, principal: Staff, client: TemporalClient
