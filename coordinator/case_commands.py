@@ -739,7 +739,7 @@ def render_status(status: CaseStatus, out: Console) -> None:
         out.print(status.triage_note, style="italic", highlight=False)
 
     # One small table per hospital: delivery, acknowledgement and answer are separate facts
-    # (domain.md, "Referrals and packets"), and a row of ten columns folds on a terminal.
+    # (docs/sources.md, "Referrals and packets"), and a row of ten columns folds on a terminal.
     for h in status.hospitals:
         out.print(_hospital_table(h))
 

@@ -1,4 +1,5 @@
-"""Triage flags, table-driven from the seed's site table and domain.md's thresholds and edges."""
+"""Triage flags, table-driven from the seed's site table and the thresholds and edges that
+docs/sources.md lists."""
 
 import re
 from datetime import date
