@@ -16,9 +16,9 @@ from activities.email_delivery import EmailDelivery, EmailDeliveryRequest
 from activities.letter_pdf import render_pdf
 from activities.webhook_delivery import PacketLink, PacketNotice
 from caseflow.consent import ConsentLedger
+from caseflow.fictional_case import CASE_ID, CREATED_AT, documents, email_hospital, intake, links
 from infra.mail_sink import MailSink
 from infra.server_process import free_port
-from tests.packet_case import CASE_ID, CREATED_AT, documents, email_hospital, intake, links
 
 HOSPITAL = email_hospital()
 

@@ -45,12 +45,7 @@ from caseflow.case_events import (
     WithdrawConsent,
 )
 from caseflow.case_status import CaseStatus
-from caseflow.hospitals import HospitalDirectory
-from caseflow.ids import case_workflow_id, new_case_id
-from caseflow.referral_bundle import unresolved_references
-from infra.mail_sink import MailSink
-from infra.server_process import free_port
-from tests.packet_case import (
+from caseflow.fictional_case import (
     CASE_ID,
     CREATED_AT,
     QUESTION,
@@ -60,8 +55,13 @@ from tests.packet_case import (
     intake,
     webhook_hospital,
 )
-from tests.workflow.cases import WORKUP_KINDS, document
-from tests.workflow.cases import intake as case_intake
+from caseflow.hospitals import HospitalDirectory
+from caseflow.ids import case_workflow_id, new_case_id
+from caseflow.referral_bundle import unresolved_references
+from infra.mail_sink import MailSink
+from infra.server_process import free_port
+from tests.workflows.cases import WORKUP_KINDS, document
+from tests.workflows.cases import intake as case_intake
 from workflows.case import CaseWorkflow
 from workflows.case_state import CaseWorkflowInput
 from workflows.referral import HospitalReferralWorkflow

@@ -35,7 +35,7 @@ from activities.webhook_delivery import (
     WebhookReceipt,
 )
 from caseflow.consent import ConsentLedger
-from tests.packet_case import CASE_ID, CREATED_AT, documents, intake, links
+from caseflow.fictional_case import CASE_ID, CREATED_AT, documents, intake, links
 
 HOSPITAL = "cn-xiamen-bnct"
 SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()

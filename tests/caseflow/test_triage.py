@@ -9,7 +9,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from caseflow.intake import CaseIntake, add_months
 from caseflow.triage import TriageFlag, TriageLevel, cumulative_cord_dmax_gy, triage
-from tests.unit.test_intake import intake_data
+from tests.caseflow.test_intake import intake_data
 
 TODAY = date(2026, 3, 15)
 A = TriageLevel.AGAINST

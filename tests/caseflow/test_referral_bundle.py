@@ -10,16 +10,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.reference import Reference
 
 from caseflow.consent import ConsentLedger
-from caseflow.referral_bundle import (
-    SHA256_EXTENSION,
-    build_referral_bundle,
-    bundle_json,
-    bundle_uuid,
-    check_references_resolve,
-    sha256_ni_uri,
-    unresolved_references,
-)
-from tests.packet_case import (
+from caseflow.fictional_case import (
     CASE_ID,
     CREATED_AT,
     QUESTION,
@@ -29,6 +20,15 @@ from tests.packet_case import (
     intake,
     links,
     webhook_hospital,
+)
+from caseflow.referral_bundle import (
+    SHA256_EXTENSION,
+    build_referral_bundle,
+    bundle_json,
+    bundle_uuid,
+    check_references_resolve,
+    sha256_ni_uri,
+    unresolved_references,
 )
 
 

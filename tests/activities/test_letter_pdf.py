@@ -7,7 +7,7 @@ from pypdf import PdfReader
 
 from activities import letter_pdf
 from activities.letter_pdf import CJK_FAMILY, CjkFontMissing, render_pdf
-from tests.packet_case import REASON
+from caseflow.fictional_case import REASON
 
 HOSPITAL = "Example BNCT Centre, Xiamen"
 ENGLISH = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
