@@ -10,7 +10,7 @@ import pytest
 
 from caseflow.case_status import CaseStage
 from client import cases as case_client
-from coordinator.demo import fictional_pdf
+from coordinator.case_script import fictional_pdf
 from tests.integration.test_case_lifecycle import CaseStack, case_stack, until
 
 pytestmark = pytest.mark.integration
@@ -144,7 +144,8 @@ async def test_hospital_to_follow_up_through_the_cli(case_stack: CaseStack, tmp_
     """respond (with documents), select, translation, travel, admit, discharge, follow-up."""
     from datetime import date, timedelta
 
-    from coordinator.demo import OTHER_HOSPITAL, SELECTED_HOSPITAL, DemoCase
+    from coordinator.case_script import OTHER_HOSPITAL, SELECTED_HOSPITAL
+    from coordinator.demo import DemoCase
 
     case = DemoCase(case_stack.client, case_stack.settings, tmp_path, say=lambda _: None)
     case_id = await case.start()
@@ -292,7 +293,8 @@ async def test_consent_recorded_and_withdrawn_through_the_cli(case_stack: CaseSt
 async def test_acknowledgement_is_shown_apart_from_delivery_and_answer(
     case_stack: CaseStack, tmp_path
 ):
-    from coordinator.demo import OTHER_HOSPITAL, SELECTED_HOSPITAL, DemoCase
+    from coordinator.case_script import OTHER_HOSPITAL, SELECTED_HOSPITAL
+    from coordinator.demo import DemoCase
 
     case = DemoCase(case_stack.client, case_stack.settings, tmp_path, say=lambda _: None)
     case_id = await case.start()

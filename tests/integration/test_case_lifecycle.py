@@ -21,8 +21,9 @@ from caseflow.hospitals import HospitalDirectory
 from caseflow.settings import CaseflowSettings, get_settings
 from caseflow.temporal_client import connect
 from client import cases as case_client
+from coordinator.case_script import OTHER_HOSPITAL, SELECTED_HOSPITAL, fictional_pdf
 from coordinator.cli import cli
-from coordinator.demo import OTHER_HOSPITAL, SELECTED_HOSPITAL, DemoCase, fictional_pdf
+from coordinator.demo import DemoCase
 from infra.mail_sink import MailSink
 from infra.server_process import free_port
 from workflows.case import CaseWorkflow

@@ -48,8 +48,9 @@ from caseflow.temporal_client import connect
 from caseflow.webhook_signature import parse_secret
 from client import cases as case_client
 from client.erasure import CaseStillOpen
+from coordinator.case_script import fictional_pdf
 from coordinator.cli import cli
-from coordinator.demo import DemoCase, fictional_pdf
+from coordinator.demo import DemoCase
 from infra.hospital_inbox import make_handler
 from infra.mail_sink import MailSink
 from infra.server_process import free_port
