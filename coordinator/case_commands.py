@@ -778,8 +778,10 @@ def render_status(status: CaseStatus, out: Console) -> None:
 
     if status.follow_ups:
         follow_ups = Table("day", "due on", "state", "recorded", title="follow-up")
-        for f in status.follow_ups:
-            follow_ups.add_row(str(f.day), f.due_on.isoformat(), f.status, f.recorded_status or "-")
+        for due in status.follow_ups:
+            follow_ups.add_row(
+                str(due.day), due.due_on.isoformat(), due.status, due.recorded_status or "-"
+            )
         out.print(follow_ups)
 
     timeline = Table(title="timeline")

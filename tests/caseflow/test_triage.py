@@ -187,7 +187,7 @@ def test_every_flag_cites_a_domain_source_and_carries_no_patient_data():
                    intake.patient.date_of_birth.isoformat(), intake.clinical.histology,
                    intake.clinical.prior_rt_courses[0].site]
     for flag in flags:
-        for identifier in identifiers:
+        for identifier in filter(None, identifiers):
             assert not re.search(re.escape(identifier), flag.message, re.IGNORECASE)
 
 

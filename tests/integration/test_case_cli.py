@@ -134,7 +134,7 @@ async def test_withdraw_with_erase_removes_the_documents(case_stack: CaseStack, 
     assert json.loads(out)["stage"] == "CLOSED"
     assert case_objects(seaweed, case_id) == []
     status = await case_client.case_status(case_stack.client, case_id)
-    assert status.outcome.value == "withdrawn"
+    assert status.outcome is not None and status.outcome.value == "withdrawn"
 
     code, _, err = await case_stack.caseflow("case", "upload", case_id, str(scan), "--kind", "labs")
     one_line(code, err, "is closed")

@@ -3,6 +3,8 @@ the case itself never fails."""
 
 from datetime import timedelta
 
+from temporalio.client import WorkflowExecutionStatus
+
 from caseflow.case_events import RetryStep, SkipStep
 from caseflow.case_status import CaseStage
 from caseflow.ids import referral_workflow_id
@@ -33,7 +35,7 @@ async def test_failed_packet_step_escalates_then_retry_step_succeeds(env, worker
     assert status.failed_steps == []
     assert all(h.packet_prefix for h in status.hospitals)
     assert handle.id  # the case itself never failed
-    assert (await handle.describe()).status.name == "RUNNING"
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
 
 
 async def test_failed_step_skipped_moves_on_without_a_packet(env, worker, recorded):

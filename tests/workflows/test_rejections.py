@@ -2,7 +2,7 @@
 checklist item or step, with a one-line reason and nothing recorded."""
 
 import pytest
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
 from caseflow.case_events import (
     AddDocument,
@@ -155,7 +155,7 @@ def _rejections():
 
 
 # Cases per stage are shared across the parametrized rejections: rejections change nothing.
-_cases: dict[CaseStage, object] = {}
+_cases: dict[CaseStage, WorkflowHandle] = {}
 
 
 @pytest.mark.parametrize(
