@@ -3,18 +3,19 @@ count of activities and updates. `python -m bench.lifecycle [--cases 100,500,100
 
 The script starts its own SeaweedFS and mail sink, and a fresh Temporal dev server (SQLite in a
 temp dir, WAL) for every measured run, so neither side inherits the other's history; the worker
-runs in this process. A simulated coordinator drives each case like `caseflow demo`: real uploads
-to S3, review, hospital responses, selection, translation, travel, admission, discharge and
-follow-ups dated a year back (so every follow-up timer is already due). Latency is measured from
-sending an update to the state it causes: the update's round trip, and for transitions that the
-workflow makes afterwards (packets stored, next stage, closed), until `status` shows them.
+runs in this process. Each case is coordinator/case_script.py's scripted case, the one
+`caseflow demo` narrates: real uploads to S3, review, hospital responses, selection, translation,
+travel, admission, discharge and follow-ups dated a year back (so every follow-up timer is
+already due). Latency is measured from sending an update to the state it causes: the update's
+round trip, and for transitions that the workflow makes afterwards (packets stored, next stage,
+closed), until `status` shows them. bench/stats.py holds the measurements, bench/report.py prints
+them.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import secrets
 import shutil
 import signal
@@ -25,7 +26,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import psutil
@@ -41,33 +42,16 @@ from bench.lifecycle_baseline import (
     BareStatus,
     bare_step,
 )
-from caseflow.case_events import (
-    CostEstimate,
-    DischargeRecorded,
-    FollowUpRecorded,
-    HospitalDecision,
-    HospitalResponse,
-    ReviewOutcome,
-    SubmitReview,
-    TranslationReceived,
-    TravelEvent,
-    TravelEventKind,
-)
-from caseflow.case_status import CaseOutcome, CaseStage, CaseStatus
+from bench.report import print_detail, print_table
+from bench.stats import CpuMeter, RunResult, Samples
+from caseflow.case_status import CaseOutcome
 from caseflow.documents import DocumentKind, DocumentRef
 from caseflow.hospitals import HospitalDirectory
 from caseflow.ids import case_workflow_id, new_case_id
 from caseflow.keyring import ensure_key_file
 from caseflow.settings import CaseflowSettings
 from caseflow.temporal_client import connect
-from client import cases as case_client
-from coordinator.demo import (
-    OTHER_HOSPITAL,
-    SELECTED_HOSPITAL,
-    TRIP_DAYS_AGO,
-    fictional_intake,
-    fictional_pdf,
-)
+from coordinator.case_script import CaseScript, ScriptError, fictional_pdf
 from infra.mail_sink import MailSink
 from infra.seaweedfs import SeaweedFS, SeaweedPorts
 from infra.server_process import free_port
@@ -75,107 +59,12 @@ from infra.temporal_server import TemporalDevServer
 
 BUCKET = "caseflow-documents"
 BARE_QUEUE = "bare-lifecycle"
-TARGET_RATIO = 0.8
 # Only 7 activities but 16 slots, as worker.build_worker gives caseflow's worker.
 ACTIVITY_SLOTS = 16
 
 
 class BenchError(RuntimeError):
     """A case did not reach the state it was driven to; the message names the case and state."""
-
-
-# -- measurements ---------------------------------------------------------------------------------
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile (p in 0..100) of unsorted values; nan when there are none."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    rank = max(1, math.ceil(p / 100 * len(ordered)))
-    return ordered[rank - 1]
-
-
-@dataclass
-class Samples:
-    """Seconds per label. Updates are round trips of execute_update; transitions run from the
-    update that causes them until `status` (or the result) shows the new state."""
-
-    updates: dict[str, list[float]] = field(default_factory=dict)
-    transitions: dict[str, list[float]] = field(default_factory=dict)
-    uploads: list[float] = field(default_factory=list)
-    polls: int = 0
-
-    def update(self, label: str, seconds: float) -> None:
-        self.updates.setdefault(label, []).append(seconds)
-
-    def transition(self, label: str, seconds: float) -> None:
-        self.transitions.setdefault(label, []).append(seconds)
-
-    @staticmethod
-    def flat(groups: dict[str, list[float]]) -> list[float]:
-        return [value for values in groups.values() for value in values]
-
-
-@dataclass
-class CpuMeter:
-    """CPU seconds used by this process (worker and coordinator) and each server we started."""
-
-    names: dict[int, str]
-    start: dict[int, float] = field(default_factory=dict)
-
-    @classmethod
-    def for_children(cls) -> CpuMeter:
-        names = {psutil.Process().pid: "bench (worker+driver)"}
-        for child in psutil.Process().children(recursive=True):
-            try:
-                command = " ".join(child.cmdline())
-            except psutil.Error:
-                continue
-            if "temporal" in command and "start-dev" in command:
-                names[child.pid] = "temporal server"
-            elif "weed" in command:
-                names[child.pid] = "seaweedfs"
-            elif "aiosmtpd" in command:
-                names[child.pid] = "mail sink"
-        meter = cls(names)
-        meter.start = meter.read()
-        return meter
-
-    def read(self) -> dict[int, float]:
-        used = {}
-        for pid in self.names:
-            try:
-                times = psutil.Process(pid).cpu_times()
-                used[pid] = times.user + times.system
-            except psutil.Error:
-                used[pid] = math.nan
-        return used
-
-    def used(self) -> dict[str, float]:
-        now = self.read()
-        return {name: now[pid] - self.start[pid] for pid, name in self.names.items()}
-
-
-@dataclass
-class RunResult:
-    system: str
-    cases: int
-    concurrency: int
-    seconds: float
-    failures: list[str]
-    samples: Samples
-    cpu: dict[str, float]
-    events: Counter  # history events of one case (children included), by type
-    activities: Counter  # activity types scheduled in that case
-
-    @property
-    def completed(self) -> int:
-        return self.cases - len(self.failures)
-
-    @property
-    def rate(self) -> float:
-        return self.completed / self.seconds if self.seconds else math.nan
 
 
 # -- the simulated coordinator --------------------------------------------------------------------
@@ -212,7 +101,8 @@ class Coordinator:
 
 @dataclass(kw_only=True)
 class CaseflowCoordinator(Coordinator):
-    """Drives one CaseWorkflow through every stage, like coordinator/demo.py's DemoCase."""
+    """Drives one CaseWorkflow through every stage with coordinator/case_script.py, the script
+    `caseflow demo` narrates; `samples` is its listener, so every step is timed."""
 
     settings: CaseflowSettings
     store: DocumentStore
@@ -220,175 +110,41 @@ class CaseflowCoordinator(Coordinator):
     files: Path
     directory: HospitalDirectory
     today: date = field(default_factory=date.today)
-    # Updates sent per phase, so the baseline gets exactly as many.
-    phase_updates: Counter = field(default_factory=Counter)
 
-    def _file(self, name: str) -> Path:
+    def upload_file(self, case_id: str, path: Path, kind: DocumentKind) -> DocumentRef:
+        return self.store.store(StoreDocumentInput(case_id=case_id, kind=kind, path=str(path)))
+
+    async def upload(self, case_id: str, name: str, kind: DocumentKind) -> DocumentRef:
+        """Store one of the script's files outside a case script (the baseline's uploads)."""
         path = self.files / name
         if not path.exists():
             path.write_bytes(fictional_pdf(name))
-        return path
-
-    async def upload(self, case_id: str, name: str, kind: DocumentKind) -> DocumentRef:
-        request = StoreDocumentInput(case_id=case_id, kind=kind, path=str(self._file(name)))
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
-        ref = await loop.run_in_executor(self.uploads, self.store.store, request)
+        ref = await loop.run_in_executor(self.uploads, self.upload_file, case_id, path, kind)
         self.samples.uploads.append(time.perf_counter() - started)
         return ref
 
-    async def send(self, phase: str, label: str, send: Awaitable):
-        self.phase_updates[phase] += 1
-        return await self.timed_update(label, send)
-
     async def drive(self) -> str:
-        client, trip = self.client, self.today - timedelta(days=TRIP_DAYS_AGO)
-        intake = fictional_intake(self.today)
-        started = time.perf_counter()
-        case_id = await case_client.start_case(
-            client, self.settings, intake, self.today, directory=self.directory
+        script = CaseScript(
+            self.client,
+            self.settings,
+            self.files,
+            self.samples,
+            today=self.today,
+            stage_timeout=self.timeout,
+            poll=self.poll,
+            directory=self.directory,
+            upload=self.upload_file,
+            upload_executor=self.uploads,
         )
-        handle = case_client.case_handle(client, case_id)
-
-        async def status() -> CaseStatus:
-            return await case_client.case_status(client, case_id)
-
-        def stage(wanted: CaseStage):
-            return lambda s: s.stage == wanted
-
-        current = await self.until("start -> RECORDS", started, status, stage(CaseStage.RECORDS))
-        sent = time.perf_counter()
-        for item in [i for i in current.checklist if i.missing]:
-            ref = await self.upload(case_id, f"{item.item_id}.pdf", item.accepts[0])
-            sent = time.perf_counter()
-            await self.send(
-                "records", "add_document", case_client.add_document(client, case_id, ref)
-            )
-        await self.until(
-            "last document -> SPECIALIST_REVIEW",
-            sent,
-            status,
-            stage(CaseStage.SPECIALIST_REVIEW),
-        )
-
-        review = SubmitReview(
-            outcome=ReviewOutcome.PROCEED,
-            reviewer_id="specialist-bench",
-            modalities=["bnct", "sbrt", "imrt_reirradiation"],
-            target_hospital_ids=[SELECTED_HOSPITAL, OTHER_HOSPITAL],
-            recommendation="Fictional bench review: ask both centres for an opinion.",
-        )
-        sent = time.perf_counter()
-        await self.send(
-            "review", "submit_review", case_client.submit_review(client, case_id, review)
-        )
-        targets = {SELECTED_HOSPITAL, OTHER_HOSPITAL}
-        await self.until(
-            "review -> packets stored",
-            sent,
-            status,
-            lambda s: {h.hospital_id for h in s.hospitals if h.packet_prefix} >= targets,
-        )
-
-        documents = [
-            await self.upload(case_id, "opinion.pdf", DocumentKind.HOSPITAL_OPINION),
-            await self.upload(case_id, "cost-estimate.pdf", DocumentKind.COST_ESTIMATE),
-        ]
-        for hospital_id, amount in ((SELECTED_HOSPITAL, 38000), (OTHER_HOSPITAL, 42000)):
-            response = HospitalResponse(
-                hospital_id=hospital_id,
-                decision=HospitalDecision.ACCEPT,
-                opinion="Fictional bench opinion: suitable for re-irradiation.",
-                cost_estimate=CostEstimate(amount=amount, currency="USD"),
-                earliest_admission_date=trip + timedelta(days=20),
-                visa_invitation_possible=True,
-                documents=documents if hospital_id == SELECTED_HOSPITAL else [],
-            )
-            await self.send(
-                "submission",
-                "record_hospital_response",
-                case_client.record_hospital_response(client, case_id, response),
-            )
-        sent = time.perf_counter()
-        await self.send(
-            "submission",
-            "select_hospital",
-            case_client.select_hospital(client, case_id, SELECTED_HOSPITAL),
-        )
-        await self.until("select -> TRANSLATION", sent, status, stage(CaseStage.TRANSLATION))
-
-        translation = TranslationReceived(
-            documents=[
-                await self.upload(case_id, "translated-summary.pdf", DocumentKind.TRANSLATION)
-            ],
-            language="zh-CN",
-        )
-        sent = time.perf_counter()
-        await self.send(
-            "translation",
-            "record_translation",
-            case_client.record_translation(client, case_id, translation),
-        )
-        await self.until(
-            "translation -> TRAVEL",
-            sent,
-            status,
-            lambda s: s.stage == CaseStage.TRAVEL and s.travel is not None,
-        )
-
-        visa_letter = await self.upload(case_id, "visa-invitation.pdf", DocumentKind.VISA_LETTER)
-        for event in (
-            TravelEvent(kind=TravelEventKind.VISA_LETTER_RECEIVED, on=trip, document=visa_letter),
-            TravelEvent(kind=TravelEventKind.VISA_GRANTED, on=trip + timedelta(days=6)),
-            TravelEvent(
-                kind=TravelEventKind.FLIGHTS_BOOKED,
-                on=trip + timedelta(days=8),
-                planned_admission_date=trip + timedelta(days=20),
-            ),
-            TravelEvent(kind=TravelEventKind.ARRIVED, on=trip + timedelta(days=19)),
-        ):
-            sent = time.perf_counter()
-            await self.send(
-                "travel", "record_travel", case_client.record_travel(client, case_id, event)
-            )
-        await self.until("arrived -> ADMISSION", sent, status, stage(CaseStage.ADMISSION))
-
-        await self.send(
-            "admission",
-            "record_admission",
-            case_client.record_admission(client, case_id, trip + timedelta(days=20)),
-        )
-        sent = time.perf_counter()
-        discharge = DischargeRecorded(discharged_on=trip + timedelta(days=34))
-        await self.send(
-            "admission",
-            "record_discharge",
-            case_client.record_discharge(client, case_id, discharge),
-        )
-        current = await self.until(
-            "discharge -> follow-ups due",
-            sent,
-            status,
-            lambda s: (
-                s.stage == CaseStage.FOLLOW_UP
-                and bool(s.follow_ups)
-                and all(f.status != "scheduled" for f in s.follow_ups)
-            ),
-        )
-        for follow_up in current.follow_ups:
-            sent = time.perf_counter()
-            await self.send(
-                "follow_up",
-                "record_follow_up",
-                case_client.record_follow_up(
-                    client, case_id, FollowUpRecorded(day=follow_up.day, status="well")
-                ),
-            )
-        result = await asyncio.wait_for(handle.result(), self.timeout)
-        self.samples.transition("last follow-up -> CLOSED", time.perf_counter() - sent)
+        try:
+            result = await script.run(packets=False)
+        except ScriptError as error:
+            raise BenchError(str(error)) from None
         if result.outcome != CaseOutcome.COMPLETED:
-            raise BenchError(f"case {case_id} closed as {result.outcome.value}")
-        return case_workflow_id(case_id)
+            raise BenchError(f"case {script.case_id} closed as {result.outcome.value}")
+        return case_workflow_id(script.case_id)
 
 
 @dataclass(kw_only=True)
@@ -509,11 +265,11 @@ async def history_profile(client: Client, workflow_ids: list[str]) -> tuple[Coun
             name = event.WhichOneof("attributes") or "unknown"
             events[name.removesuffix("_event_attributes")] += 1
             if event.HasField("activity_task_scheduled_event_attributes"):
-                attrs = event.activity_task_scheduled_event_attributes
-                activities[attrs.activity_type.name] += 1
+                scheduled = event.activity_task_scheduled_event_attributes
+                activities[scheduled.activity_type.name] += 1
             if event.HasField("start_child_workflow_execution_initiated_event_attributes"):
-                attrs = event.start_child_workflow_execution_initiated_event_attributes
-                workflow_ids.append(attrs.workflow_id)
+                child = event.start_child_workflow_execution_initiated_event_attributes
+                workflow_ids.append(child.workflow_id)
     return events, activities
 
 
@@ -598,7 +354,7 @@ async def measure(
                 async with worker:
                     # Warm-up: sandbox imports, first connections; not counted.
                     warm = await driver.drive()
-                    plan = plan or dict(caseflow.phase_updates)
+                    plan = plan or dict(caseflow.samples.phase_updates)
                     samples = Samples()
                     driver.samples = caseflow.samples = samples
                     meter = CpuMeter.for_children()
@@ -661,64 +417,6 @@ def bare_coordinator(
         uploading=uploader if args.baseline_uploads else None,
         uploads_per_phase=uploads,
     )
-
-
-# -- the report -----------------------------------------------------------------------------------
-
-
-def ms(seconds: float) -> str:
-    return "-" if math.isnan(seconds) else f"{seconds * 1000:.0f}"
-
-
-def print_table(caseflow: RunResult, bare: RunResult) -> None:
-    print(f"\n== {caseflow.cases} cases, concurrency {caseflow.concurrency} ==")
-    header = (
-        f"{'system':<10}{'cases/s':>9}{'wall s':>8}{'upd p50':>9}{'upd p99':>9}"
-        f"{'trans p50':>11}{'trans p99':>11}{'failed':>8}"
-    )
-    print(header + "   (latencies in ms)")
-    for run in (caseflow, bare):
-        updates = Samples.flat(run.samples.updates)
-        transitions = Samples.flat(run.samples.transitions)
-        print(
-            f"{run.system:<10}{run.rate:>9.2f}{run.seconds:>8.1f}"
-            f"{ms(percentile(updates, 50)):>9}{ms(percentile(updates, 99)):>9}"
-            f"{ms(percentile(transitions, 50)):>11}{ms(percentile(transitions, 99)):>11}"
-            f"{len(run.failures):>8}"
-        )
-    ratio = caseflow.rate / bare.rate if bare.rate else math.nan
-    verdict = "meets" if ratio >= TARGET_RATIO else "BELOW"
-    print(f"throughput ratio caseflow/baseline: {ratio:.2f} ({verdict} the {TARGET_RATIO} target)")
-
-
-def print_detail(caseflow: RunResult, bare: RunResult) -> None:
-    print("  latency by step, p50/p99 ms (n):")
-    for run in (caseflow, bare):
-        for kind, groups in (("update", run.samples.updates), ("until", run.samples.transitions)):
-            for label, values in groups.items():
-                print(
-                    f"    {run.system:<9}{kind:<7}{label:<36}"
-                    f"{ms(percentile(values, 50)):>7}/{ms(percentile(values, 99)):<7}"
-                    f"({len(values)})"
-                )
-    print("  per case:")
-    for run in (caseflow, bare):
-        n = max(run.completed, 1)
-        updates = len(Samples.flat(run.samples.updates)) / n
-        cpu = ", ".join(f"{name} {used / n * 1000:.0f}" for name, used in run.cpu.items())
-        uploads = run.samples.uploads
-        print(
-            f"    {run.system:<9}{updates:.0f} updates, {sum(run.activities.values())} "
-            f"activities, {sum(run.events.values())} history events, "
-            f"{run.samples.polls / n:.1f} status polls, {len(uploads) / n:.0f} uploads "
-            f"({sum(uploads) / n * 1000:.0f} ms)"
-        )
-        print(f"    {'':<9}CPU ms/case: {cpu}")
-        print(f"    {'':<9}activities: {dict(run.activities)}")
-        top = ", ".join(f"{name} {c}" for name, c in run.events.most_common())
-        print(f"    {'':<9}events: {top}")
-        for failure in sorted(set(run.failures))[:5]:
-            print(f"    {'':<9}failure: {failure}")
 
 
 async def bench(args: argparse.Namespace, shared: SharedStack) -> None:

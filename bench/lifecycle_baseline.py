@@ -3,6 +3,7 @@ and none of its domain logic, driven by bench/lifecycle.py exactly like a case."
 
 import asyncio
 from datetime import timedelta
+from functools import partial
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import activity, workflow
@@ -78,10 +79,13 @@ class BareLifecycleWorkflow:
                 )
                 steps += sum(done)
                 self._activities_done = True
-            await workflow.wait_condition(lambda phase=phase: self._received >= phase.updates)
+            await workflow.wait_condition(partial(self._received_at_least, phase.updates))
         self._closed = True
         await workflow.wait_condition(workflow.all_handlers_finished)
         return steps
+
+    def _received_at_least(self, count: int) -> bool:
+        return self._received >= count
 
     async def _chain(self, chain: str, length: int) -> int:
         for step in range(length):

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from activities.letter_pdf import render_pdf
 from activities.letters import ReferralLetters, ReferralPacketRequest
+from caseflow.fictional_case import CASE_ID, CREATED_AT, documents, intake, webhook_hospital
 from caseflow.settings import CaseflowSettings
 from caseflow.triage import triage
 from infra.seaweedfs import SeaweedFS, SeaweedPorts, ensure_bucket
-from tests.packet_case import CASE_ID, CREATED_AT, documents, intake, webhook_hospital
 
 DOCUMENTS = 50
 BUCKET = "caseflow-documents"

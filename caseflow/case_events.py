@@ -84,7 +84,7 @@ class CostEstimate(BaseModel):
 
 
 class HospitalResponse(BaseModel):
-    """A hospital's answer to a referral [domain.md, "Referrals and packets"]."""
+    """A hospital's answer to a referral [sources.md, "Referrals and packets"]."""
 
     model_config = _EVENT_CONFIG
 
@@ -210,7 +210,7 @@ ConsentPurposeName = Literal["referral", "translation", "travel"]
 
 class RecordConsent(BaseModel):
     """A consent the patient gave after intake, or gave again after withdrawing it
-    [domain.md, "Consent and erasure"]. `hospital_id=None` covers every hospital in the country."""
+    [sources.md, "Consent and erasure"]. `hospital_id=None` covers every hospital in the country."""
 
     model_config = _EVENT_CONFIG
 

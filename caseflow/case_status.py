@@ -53,7 +53,7 @@ class TimelineEntry(BaseModel):
 
 
 class ReferralState(StrEnum):
-    # Tracked separately, as domain.md's "Referrals and packets" asks: delivered, acknowledged,
+    # Tracked separately, as [Medplum referrals] asks (docs/sources.md): delivered, acknowledged,
     # accepted/declined and outcome are different facts.
     PREPARING = "preparing"
     PACKET_STORED = "packet_stored"

@@ -1,7 +1,8 @@
 """The records checklist: which documents a case needs before specialist review, and why.
 
-Derived from the intake [domain.md, "Records a re-irradiation review needs"]; pure and
-deterministic, so it lives in workflow state and changes only through the methods below.
+Derived from the intake [seed:FAQ-workup, seed:site-additions; docs/sources.md, "Records a
+re-irradiation review needs"]; pure and deterministic, so it lives in workflow state and changes
+only through the methods below.
 """
 
 from pydantic import BaseModel, ConfigDict, Field

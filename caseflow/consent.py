@@ -2,7 +2,7 @@
 hospital x purpose, and the check every delivery makes before it sends anything.
 
 Pure and clock-free (event times come from the caller), so the ledger can live in workflow state
-and be re-checked by an activity on every attempt [domain.md, "Consent and erasure"].
+and be re-checked by an activity on every attempt [sources.md, "Consent and erasure"].
 """
 
 from datetime import datetime

@@ -15,7 +15,7 @@ from caseflow.ids import CaseId, DocumentId
 
 
 class DocumentKind(StrEnum):
-    # The re-irradiation workup [domain.md, "Records a re-irradiation review needs"].
+    # The re-irradiation workup [seed:FAQ-workup, seed:site-additions].
     BIOPSY_REPORT = "biopsy_report"
     IMAGING_MRI = "imaging_mri"
     IMAGING_CT = "imaging_ct"
@@ -30,7 +30,8 @@ class DocumentKind(StrEnum):
     PERFORMANCE_STATUS = "performance_status"
     MOLECULAR_REPORT = "molecular_report"
     SPINE_SINS_ASSESSMENT = "spine_sins_assessment"
-    # Travel, consent and the hospital's side [domain.md, "Referrals and packets", "Consent"].
+    # Travel, consent and the hospital's side [sources.md, "Referrals and packets", "Consent and
+    # erasure"].
     PASSPORT = "passport"
     CONSENT_FORM = "consent_form"
     HOSPITAL_OPINION = "hospital_opinion"

@@ -229,7 +229,7 @@ class DestinationPreferences(BaseModel):
 
 
 class ConsentGrant(BaseModel):
-    """Consent per destination country x hospital x purpose [domain.md, "Consent and erasure"]."""
+    """Consent per destination country x hospital x purpose [sources.md, "Consent and erasure"]."""
 
     model_config = _MODEL_CONFIG
 

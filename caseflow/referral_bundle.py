@@ -1,5 +1,6 @@
 """The referral packet's FHIR R4B Bundle: ServiceRequest, Patient, Condition, a Procedure per
-prior RT course, a DocumentReference per document, Consent [domain.md, "Referrals and packets"].
+prior RT course, a DocumentReference per document, Consent [FHIR R4B, BSeR; sources.md,
+"Referrals and packets"].
 
 Pure: the same inputs give byte-identical JSON (fullUrls are UUIDv5 of the referral id), so a
 retried packet activity stores the same bundle. The bundle holds PHI; store it only under

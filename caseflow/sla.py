@@ -1,7 +1,8 @@
 """SLA policies: how long a case waits on a person or a hospital before reminding and escalating.
 
 Pure data plus deadline arithmetic on times the caller passes in, so workflows can use it.
-Every default cites domain.md's "Time limits seen in practice" or says it is a caseflow default.
+Every default cites "Time limits seen in practice" in docs/sources.md (`time-limits`) or
+says it is a caseflow default.
 """
 
 from collections.abc import Mapping
@@ -11,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-TIME_LIMITS_SOURCE = "domain.md: Time limits seen in practice"
+TIME_LIMITS_SOURCE = "time-limits"  # docs/sources.md, "Time limits seen in practice"
 CASEFLOW_DEFAULT = "caseflow default"
 
 
@@ -155,9 +156,9 @@ def _wait_kind(value: WaitKind | str) -> WaitKind:
 
 
 # Plain calendar days, not business days: deterministic and the same in IN, CN and the patient's
-# country. Where domain.md says N business days we use about N * 7/5 calendar days.
+# country. Where [time-limits] says N business days we use about N * 7/5 calendar days.
 _DEFAULT_POLICIES: dict[WaitKind, SlaPolicy] = {
-    # Patient or family uploading the workup; domain.md gives no limit.
+    # Patient or family uploading the workup; no source gives a limit.
     WaitKind.RECORDS_UPLOAD: _policy(3 * _D, 7 * _D, 14 * _D, CASEFLOW_DEFAULT),
     # "Specialist/remote opinion in 48-72 working hours to 5-14 business days": remind at 48 h,
     # coordinator at 72 h, supervisor at 5 business days (7 calendar days).

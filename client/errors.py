@@ -23,9 +23,9 @@ def one_line(error: BaseException) -> str:
             parts.append(message if named else f"{where}: {message}")
         return "; ".join(parts)
     # Temporal wraps activity and update failures; the innermost cause has the useful text.
-    cause = error
-    while getattr(cause, "cause", None) is not None:
-        cause = cause.cause
+    cause: BaseException = error
+    while (inner := getattr(cause, "cause", None)) is not None:
+        cause = inner
     if isinstance(cause, ApplicationError):
         # str() prefixes the error type ("DocumentRejected: ..."); the message alone reads better.
         return _first_line(cause.message) or cause.type or "rejected"

@@ -729,7 +729,7 @@ def render_status(status: CaseStatus, out: Console) -> None:
         out.print(status.triage_note, style="italic", highlight=False)
 
     # One small table per hospital: delivery, acknowledgement and answer are separate facts
-    # (domain.md, "Referrals and packets"), and a row of ten columns folds on a terminal.
+    # (docs/sources.md, "Referrals and packets"), and a row of ten columns folds on a terminal.
     for h in status.hospitals:
         out.print(_hospital_table(h))
 
@@ -768,8 +768,10 @@ def render_status(status: CaseStatus, out: Console) -> None:
 
     if status.follow_ups:
         follow_ups = Table("day", "due on", "state", "recorded", title="follow-up")
-        for f in status.follow_ups:
-            follow_ups.add_row(str(f.day), f.due_on.isoformat(), f.status, f.recorded_status or "-")
+        for due in status.follow_ups:
+            follow_ups.add_row(
+                str(due.day), due.due_on.isoformat(), due.status, due.recorded_status or "-"
+            )
         out.print(follow_ups)
 
     timeline = Table(title="timeline")

@@ -16,6 +16,7 @@ import hmac
 import logging
 import re
 from collections.abc import Mapping
+from typing import TypeVar
 from urllib.parse import unquote, urlparse
 
 from aiohttp import hdrs, web
@@ -32,6 +33,7 @@ log = logging.getLogger("caseflow.codec_server")
 UI_ORIGINS = frozenset({"http://127.0.0.1:8233", "http://localhost:8233"})
 ALLOWED_HEADERS = "X-Namespace, Content-Type, Authorization"
 MAX_BODY = 16 * 1024**2
+_Response = TypeVar("_Response", bound=web.StreamResponse)
 _WORKFLOW_ID = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
 _CASE_OF_WORKFLOW = re.compile(r"^case-([a-z2-7]{26})(?:-referral-[a-z0-9-]+)?$")
 _IDENTITY = re.compile(r"^[A-Za-z0-9@._:/+-]{1,120}$")
@@ -61,9 +63,9 @@ def workflow_of(request: web.Request) -> str | None:
     return candidate if candidate and _WORKFLOW_ID.fullmatch(candidate) else None
 
 
-def _cors(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+def _cors(request: web.Request, response: _Response) -> _Response:
     origin = request.headers.get(hdrs.ORIGIN)
-    if origin in request.app[ORIGINS_KEY]:
+    if origin is not None and origin in request.app[ORIGINS_KEY]:
         response.headers[hdrs.ACCESS_CONTROL_ALLOW_ORIGIN] = origin
         response.headers[hdrs.ACCESS_CONTROL_ALLOW_METHODS] = "POST, OPTIONS"
         response.headers[hdrs.ACCESS_CONTROL_ALLOW_HEADERS] = ALLOWED_HEADERS

@@ -134,16 +134,16 @@ class EmbeddedStack:
             ensure_key_file(key_file_path(self.settings))
 
     def s3(self) -> SeaweedFS:
-        creds_ready = self.settings.s3_access_key_id and self.settings.s3_secret_access_key
-        if not creds_ready:
+        access_key, secret_key = self.settings.s3_access_key_id, self.settings.s3_secret_access_key
+        if not (access_key and secret_key):
             raise StackError("S3 credentials missing: run 'caseflow dev up' from the repo root")
         endpoint = urlparse(self.settings.s3_endpoint_url or "")
         if endpoint.hostname not in ("127.0.0.1", "localhost") or endpoint.port is None:
             raise StackError("the embedded S3 store needs CASEFLOW_S3_ENDPOINT_URL on loopback")
         return SeaweedFS(
             data_dir=self.data_dir / "seaweedfs",
-            access_key=self.settings.s3_access_key_id,
-            secret_key=self.settings.s3_secret_access_key.get_secret_value(),
+            access_key=access_key,
+            secret_key=secret_key.get_secret_value(),
             s3_port=endpoint.port,
         )
 

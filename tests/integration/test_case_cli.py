@@ -10,7 +10,7 @@ import pytest
 
 from caseflow.case_status import CaseStage
 from client import cases as case_client
-from coordinator.demo import fictional_pdf
+from coordinator.case_script import fictional_pdf
 from tests.integration.test_case_lifecycle import CaseStack, case_stack, until
 
 pytestmark = pytest.mark.integration
@@ -134,7 +134,7 @@ async def test_withdraw_with_erase_removes_the_documents(case_stack: CaseStack, 
     assert json.loads(out)["stage"] == "CLOSED"
     assert case_objects(seaweed, case_id) == []
     status = await case_client.case_status(case_stack.client, case_id)
-    assert status.outcome.value == "withdrawn"
+    assert status.outcome is not None and status.outcome.value == "withdrawn"
 
     code, _, err = await case_stack.caseflow("case", "upload", case_id, str(scan), "--kind", "labs")
     one_line(code, err, "is closed")
@@ -144,7 +144,8 @@ async def test_hospital_to_follow_up_through_the_cli(case_stack: CaseStack, tmp_
     """respond (with documents), select, translation, travel, admit, discharge, follow-up."""
     from datetime import date, timedelta
 
-    from coordinator.demo import OTHER_HOSPITAL, SELECTED_HOSPITAL, DemoCase
+    from coordinator.case_script import OTHER_HOSPITAL, SELECTED_HOSPITAL
+    from coordinator.demo import DemoCase
 
     case = DemoCase(case_stack.client, case_stack.settings, tmp_path, say=lambda _: None)
     case_id = await case.start()
@@ -292,7 +293,8 @@ async def test_consent_recorded_and_withdrawn_through_the_cli(case_stack: CaseSt
 async def test_acknowledgement_is_shown_apart_from_delivery_and_answer(
     case_stack: CaseStack, tmp_path
 ):
-    from coordinator.demo import OTHER_HOSPITAL, SELECTED_HOSPITAL, DemoCase
+    from coordinator.case_script import OTHER_HOSPITAL, SELECTED_HOSPITAL
+    from coordinator.demo import DemoCase
 
     case = DemoCase(case_stack.client, case_stack.settings, tmp_path, say=lambda _: None)
     case_id = await case.start()

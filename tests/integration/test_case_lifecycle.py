@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from temporalio.client import Client
 from typer.testing import CliRunner
 
 from caseflow.case_status import CaseOutcome, CaseStage
@@ -21,8 +22,9 @@ from caseflow.hospitals import HospitalDirectory
 from caseflow.settings import CaseflowSettings, get_settings
 from caseflow.temporal_client import connect
 from client import cases as case_client
+from coordinator.case_script import OTHER_HOSPITAL, SELECTED_HOSPITAL, fictional_pdf
 from coordinator.cli import cli
-from coordinator.demo import OTHER_HOSPITAL, SELECTED_HOSPITAL, DemoCase, fictional_pdf
+from coordinator.demo import DemoCase
 from infra.mail_sink import MailSink
 from infra.server_process import free_port
 from workflows.case import CaseWorkflow
@@ -35,7 +37,7 @@ ALL_STAGES = [stage.value for stage in CaseStage if stage != CaseStage.INTAKE]
 @dataclass
 class CaseStack:
     settings: CaseflowSettings
-    client: object
+    client: Client
     mail: MailSink
 
     def env(self) -> dict[str, str]:
@@ -47,7 +49,9 @@ class CaseStack:
             "CASEFLOW_TASK_QUEUE": s.task_queue,
             "CASEFLOW_S3_ENDPOINT_URL": s.s3_endpoint_url or "",
             "CASEFLOW_S3_ACCESS_KEY_ID": s.s3_access_key_id or "",
-            "CASEFLOW_S3_SECRET_ACCESS_KEY": s.s3_secret_access_key.get_secret_value(),
+            "CASEFLOW_S3_SECRET_ACCESS_KEY": (
+                s.s3_secret_access_key.get_secret_value() if s.s3_secret_access_key else ""
+            ),
             "CASEFLOW_S3_BUCKET": s.s3_bucket,
             "CASEFLOW_SMTP_PORT": str(s.smtp_port),
             "CASEFLOW_KEY_FILE": str(s.data_dir / "keys.json"),

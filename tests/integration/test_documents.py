@@ -92,7 +92,7 @@ def assert_nothing_stored(seaweed, case_id: str) -> None:
 @pytest.mark.parametrize("size", [200 * 1024, 12 * MiB + 123], ids=["single", "multipart"])
 def test_round_trip_with_checksums(seaweed, small_parts_store, case_id, tmp_path, size):
     source = write(tmp_path / "Jane Doe biopsy.pdf", PDF_HEAD, size)
-    sent = []
+    sent: list[int] = []
 
     ref = small_parts_store.store(
         StoreDocumentInput(case_id=case_id, kind=DocumentKind.BIOPSY_REPORT, path=str(source)),
@@ -231,7 +231,7 @@ def test_multipart_upload_failing_on_a_later_part_leaves_nothing(seaweed, case_i
     )
     documents = DocumentStore(settings, max_concurrency=1)
     source = write(tmp_path / "ct.pdf", PDF_HEAD, 16 * MiB)
-    sent = []
+    sent: list[int] = []
 
     def fail_third_part(params, **_) -> None:
         sent.append(params["PartNumber"])

@@ -16,9 +16,9 @@ from activities.email_delivery import EmailDelivery, EmailDeliveryRequest
 from activities.letter_pdf import render_pdf
 from activities.webhook_delivery import PacketLink, PacketNotice
 from caseflow.consent import ConsentLedger
+from caseflow.fictional_case import CASE_ID, CREATED_AT, documents, email_hospital, intake, links
 from infra.mail_sink import MailSink
 from infra.server_process import free_port
-from tests.packet_case import CASE_ID, CREATED_AT, documents, email_hospital, intake, links
 
 HOSPITAL = email_hospital()
 
@@ -101,7 +101,9 @@ async def test_email_carries_the_stored_pdf_and_the_links(mail_sink, seaweed, st
     (attachment,) = list(message.iter_attachments())
     assert attachment.get_content_type() == "application/pdf"
     assert attachment.get_content() == pdf
-    body = message.get_body(("plain",)).get_content()
+    plain = message.get_body(("plain",))
+    assert plain is not None
+    body = plain.get_content()
     for document in req.notice.documents:
         assert document.url in body and document.sha256 in body
     assert req.notice.manifest_url in body

@@ -48,8 +48,9 @@ from caseflow.temporal_client import connect
 from caseflow.webhook_signature import parse_secret
 from client import cases as case_client
 from client.erasure import CaseStillOpen
+from coordinator.case_script import fictional_pdf
 from coordinator.cli import cli
-from coordinator.demo import DemoCase, fictional_pdf
+from coordinator.demo import DemoCase
 from infra.hospital_inbox import make_handler
 from infra.mail_sink import MailSink
 from infra.server_process import free_port
@@ -141,7 +142,9 @@ class PhiStack:
             "CASEFLOW_TASK_QUEUE": s.task_queue,
             "CASEFLOW_S3_ENDPOINT_URL": s.s3_endpoint_url or "",
             "CASEFLOW_S3_ACCESS_KEY_ID": s.s3_access_key_id or "",
-            "CASEFLOW_S3_SECRET_ACCESS_KEY": s.s3_secret_access_key.get_secret_value(),
+            "CASEFLOW_S3_SECRET_ACCESS_KEY": (
+                s.s3_secret_access_key.get_secret_value() if s.s3_secret_access_key else ""
+            ),
             "CASEFLOW_S3_BUCKET": s.s3_bucket,
             "CASEFLOW_AUDIT_BUCKET": s.audit_bucket,
             "CASEFLOW_SMTP_PORT": str(s.smtp_port),

@@ -22,11 +22,13 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import cast
 
 import httpx
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 from pypdf import PdfReader
+from pypdf.generic import DictionaryObject
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
@@ -45,12 +47,7 @@ from caseflow.case_events import (
     WithdrawConsent,
 )
 from caseflow.case_status import CaseStatus
-from caseflow.hospitals import HospitalDirectory
-from caseflow.ids import case_workflow_id, new_case_id
-from caseflow.referral_bundle import unresolved_references
-from infra.mail_sink import MailSink
-from infra.server_process import free_port
-from tests.packet_case import (
+from caseflow.fictional_case import (
     CASE_ID,
     CREATED_AT,
     QUESTION,
@@ -60,12 +57,23 @@ from tests.packet_case import (
     intake,
     webhook_hospital,
 )
-from tests.workflow.cases import WORKUP_KINDS, document
-from tests.workflow.cases import intake as case_intake
+from caseflow.hospitals import HospitalDirectory
+from caseflow.ids import case_workflow_id, new_case_id
+from caseflow.referral_bundle import unresolved_references
+from infra.mail_sink import MailSink
+from infra.server_process import free_port
+from tests.workflows.cases import WORKUP_KINDS, document
+from tests.workflows.cases import intake as case_intake
 from workflows.case import CaseWorkflow
 from workflows.case_state import CaseWorkflowInput
 from workflows.referral import HospitalReferralWorkflow
 from workflows.sla_watch import StepRetry
+
+
+def plain_body(message) -> str:
+    body = message.get_body(("plain",))
+    assert body is not None
+    return body.get_content()
 
 
 def pdf_text(pdf: bytes) -> str:
@@ -75,7 +83,8 @@ def pdf_text(pdf: bytes) -> str:
 def embedded_fonts(pdf: bytes) -> set[str]:
     names = set()
     for page in PdfReader(io.BytesIO(pdf)).pages:
-        for font in page["/Resources"]["/Font"].values():
+        resources = cast(DictionaryObject, page["/Resources"].get_object())
+        for font in cast(DictionaryObject, resources["/Font"].get_object()).values():
             names.add(str(font.get_object()["/BaseFont"]))
     return names
 
@@ -146,7 +155,7 @@ def test_packet_holds_pdf_letter_bundle_and_hashed_manifest(seaweed, hospital, l
     assert hashlib.sha256(raw).hexdigest() == manifest["bundle_sha256"]
     bundle = Bundle.model_validate_json(raw)  # fhir.resources validates on parse
     assert unresolved_references(bundle) == []
-    kinds = [entry.resource.__resource_type__ for entry in bundle.entry]
+    kinds = [e.resource.get_resource_type() for e in bundle.entry or [] if e.resource]
     assert kinds.count("DocumentReference") == 3 and "ServiceRequest" in kinds
 
 
@@ -354,6 +363,7 @@ async def test_packets_reach_a_webhook_hospital_and_an_email_hospital(packet_sta
 
     for hospital in hospitals:
         referral = referrals[hospital.hospital_id]
+        assert referral.packet_prefix is not None
         manifest = stored_object(seaweed, referral.packet_prefix + "manifest.json")
         # The SHA-256 in the timeline is the stored packet's.
         assert delivered[hospital.hospital_id].packet_sha256 == hashlib.sha256(manifest).hexdigest()
@@ -373,14 +383,15 @@ async def test_packets_reach_a_webhook_hospital_and_an_email_hospital(packet_sta
     assert endpoint.rejected == 0
     payload = json.loads(endpoint.bodies[hook.packet_id])["data"]
     assert payload["manifest_sha256"] == hook.packet_sha256
-    assert hook.channel == "webhook" and hook.delivery_receipt.startswith("HTTP 200")
+    assert hook.channel == "webhook" and (hook.delivery_receipt or "").startswith("HTTP 200")
 
     # The email hospital got one mail, with the stored PDF letter attached.
     address = directory.get(EMAIL).contact_email
+    assert address is not None
     (message,) = mails_to(packet_stack.mail, address)
     (attachment,) = list(message.iter_attachments())
     assert attachment.get_content_type() == "application/pdf"
-    letter = stored_object(seaweed, referrals[EMAIL].packet_prefix + "letter.pdf")
+    letter = stored_object(seaweed, f"{referrals[EMAIL].packet_prefix}letter.pdf")
     assert attachment.get_content() == letter
     assert referrals[EMAIL].recipients == [address]
 
@@ -412,7 +423,7 @@ async def test_a_gone_webhook_falls_back_to_manual_and_escalates(packet_stack):
     assert packet_stack.endpoint.processed[hook.packet_id] == 0
     assert any(e.subject == f"endpoint {WEBHOOK}" and e.level == 2 for e in status.escalations)
     coordinator = mails_to(packet_stack.mail, "coord-1@coordinators.example.invalid")
-    assert any("is gone" in m.get_body(("plain",)).get_content() for m in coordinator)
+    assert any("is gone" in plain_body(m) for m in coordinator)
     await handle.execute_update(CaseWorkflow.withdraw, Withdraw(reason="test finished"))
 
 

@@ -4,22 +4,14 @@ import base64
 import hashlib
 import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.reference import Reference
 
 from caseflow.consent import ConsentLedger
-from caseflow.referral_bundle import (
-    SHA256_EXTENSION,
-    build_referral_bundle,
-    bundle_json,
-    bundle_uuid,
-    check_references_resolve,
-    sha256_ni_uri,
-    unresolved_references,
-)
-from tests.packet_case import (
+from caseflow.fictional_case import (
     CASE_ID,
     CREATED_AT,
     QUESTION,
@@ -30,11 +22,26 @@ from tests.packet_case import (
     links,
     webhook_hospital,
 )
+from caseflow.referral_bundle import (
+    SHA256_EXTENSION,
+    build_referral_bundle,
+    bundle_json,
+    bundle_uuid,
+    check_references_resolve,
+    sha256_ni_uri,
+    unresolved_references,
+)
 
 
-def build(**overrides) -> Bundle:
+def entries(bundle: Bundle) -> list[Any]:
+    """The bundle's entries. The R4B models type every field optional, so read them as Any."""
+    assert bundle.entry is not None
+    return list(bundle.entry)
+
+
+def build(**overrides: Any) -> Bundle:
     refs = overrides.pop("documents", None) or documents(5)
-    arguments = {
+    arguments: dict[str, Any] = {
         "referral_id": "pk-0001",
         "case_id": CASE_ID,
         "intake": intake(),
@@ -50,15 +57,15 @@ def build(**overrides) -> Bundle:
 
 
 def resources(bundle: Bundle, resource_type: str) -> list:
-    return [e.resource for e in bundle.entry if e.resource.get_resource_type() == resource_type]
+    return [e.resource for e in entries(bundle) if e.resource.get_resource_type() == resource_type]
 
 
 def test_bundle_validates_through_the_library_from_its_own_json():
     data = json.loads(bundle_json(build()))
     again = Bundle.model_validate(data)  # full R4B validation of every entry
     assert again.type == "collection"
-    counts = {}
-    for entry in again.entry:
+    counts: dict[str, int] = {}
+    for entry in entries(again):
         counts[entry.resource.get_resource_type()] = (
             counts.get(entry.resource.get_resource_type(), 0) + 1
         )
@@ -77,9 +84,9 @@ def test_bundle_validates_through_the_library_from_its_own_json():
 def test_same_input_gives_the_same_bytes_and_another_referral_other_uuids():
     assert bundle_json(build()) == bundle_json(build())
     first, other = build(), build(referral_id="pk-0002")
-    assert {e.fullUrl for e in first.entry}.isdisjoint({e.fullUrl for e in other.entry})
-    assert all(e.fullUrl.startswith("urn:uuid:") for e in first.entry)
-    assert first.entry[0].fullUrl == bundle_uuid("pk-0001", "service-request")
+    assert {e.fullUrl for e in entries(first)}.isdisjoint({e.fullUrl for e in entries(other)})
+    assert all(e.fullUrl.startswith("urn:uuid:") for e in entries(first))
+    assert entries(first)[0].fullUrl == bundle_uuid("pk-0001", "service-request")
 
 
 def test_every_reference_resolves_inside_the_bundle():
@@ -87,7 +94,7 @@ def test_every_reference_resolves_inside_the_bundle():
     assert unresolved_references(bundle) == []
     check_references_resolve(bundle)
     request = resources(bundle, "ServiceRequest")[0]
-    by_url = {e.fullUrl: e.resource for e in bundle.entry}
+    by_url = {e.fullUrl: e.resource for e in entries(bundle)}
     assert by_url[request.performer[0].reference].name == "Example BNCT Centre, Xiamen"
     assert by_url[request.requester.reference].get_resource_type() == "Practitioner"
     assert by_url[request.subject.reference].get_resource_type() == "Patient"
@@ -161,7 +168,7 @@ def test_consents_follow_the_ledger_and_name_the_hospital_as_recipient():
     bundle = build(consents=ledger.grants_for("CN", "cn-xiamen-bnct"))
     (consent,) = resources(bundle, "Consent")
     assert consent.provision.purpose[0].code == "referral"
-    by_url = {e.fullUrl: e.resource for e in bundle.entry}
+    by_url = {e.fullUrl: e.resource for e in entries(bundle)}
     assert by_url[consent.provision.actor[0].reference.reference].name.startswith("Example BNCT")
 
 

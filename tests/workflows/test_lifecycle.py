@@ -20,6 +20,7 @@ async def test_every_stage_through_a_year_of_follow_up(env, worker, recorded):
     status = await wait_for(handle, lambda s: len(s.follow_ups) == 5)
     assert [f.day for f in status.follow_ups] == [14, 30, 90, 180, 365]
     discharged = status.discharged_on
+    assert discharged is not None
     for follow_up in status.follow_ups:
         # Each follow-up timer fires at midnight UTC of its day after discharge, not before.
         due_at = datetime.combine(follow_up.due_on, time(), UTC)
@@ -119,6 +120,7 @@ async def test_needs_more_information_keeps_the_referral_open(env, worker):
     status = await wait_for(
         handle, lambda s: s.hospitals[0].state == ReferralState.NEEDS_MORE_INFORMATION
     )
-    assert status.hospitals[0].response.decision == "needs_more_information"
+    response = status.hospitals[0].response
+    assert response is not None and response.decision == "needs_more_information"
     await step(env, handle, CaseStage.HOSPITAL_SUBMISSION)
     await wait_for_stage(handle, CaseStage.TRANSLATION)

@@ -1,4 +1,6 @@
-"""A fictional referral case for the packet tests and bench: intake, documents, hospitals."""
+"""A fictional referral case, plainly made up: intake, documents, links and hospitals.
+
+Pure data built from the case model, for the packet and delivery tests and `bench/packets.py`."""
 
 import hashlib
 from datetime import UTC, datetime, timedelta

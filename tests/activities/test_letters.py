@@ -12,8 +12,7 @@ from caseflow.documents import DocumentKind
 from caseflow.hospitals import HospitalDirectory
 from caseflow.ids import new_case_id
 from caseflow.settings import CaseflowSettings
-
-from .cases import document, intake
+from tests.workflows.cases import document, intake
 
 
 @pytest.mark.parametrize("language", ["en", "zh-CN"])

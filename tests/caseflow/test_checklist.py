@@ -10,7 +10,7 @@ from caseflow.checklist import ChecklistError, RecordsChecklist
 from caseflow.documents import DocumentKind, DocumentRef
 from caseflow.ids import document_id_for, document_key
 from caseflow.intake import CaseIntake
-from tests.unit.test_intake import intake_data
+from tests.caseflow.test_intake import intake_data
 
 CASE_ID = "abcdefghijklmnopqrstuvwxyz"
 WORKUP = {

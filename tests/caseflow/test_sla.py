@@ -10,6 +10,7 @@ from caseflow.sla import (
     CASEFLOW_DEFAULT,
     DEFAULT_SLAS,
     TIME_LIMITS_SOURCE,
+    SlaDeadline,
     SlaDefaults,
     SlaPolicy,
     SlaStep,
@@ -51,10 +52,12 @@ def test_deadlines_are_three_in_order():
 
 def test_next_deadline_and_steps_due():
     policy = DEFAULT_SLAS.for_wait(WaitKind.VISA_LETTER)
-    assert policy.next_deadline(START, START).step == SlaStep.REMIND
+    first = policy.next_deadline(START, START)
+    assert first is not None and first.step == SlaStep.REMIND
     assert policy.steps_due(START, START + 24 * H - timedelta(seconds=1)) == []
     assert policy.steps_due(START, START + 24 * H) == [SlaStep.REMIND]
-    assert policy.next_deadline(START, START + 24 * H).step == SlaStep.ESCALATE_COORDINATOR
+    second = policy.next_deadline(START, START + 24 * H)
+    assert second is not None and second.step == SlaStep.ESCALATE_COORDINATOR
     assert policy.steps_due(START, START + 72 * H) == list(SlaStep)
     assert policy.next_deadline(START, START + 72 * H) is None
 
@@ -122,5 +125,5 @@ def test_round_trips_through_json_and_temporals_converter():
     assert back.for_wait(WaitKind.TRANSLATION).remind_after == timedelta(seconds=90)
     deadlines = slas.for_wait("visa_letter").deadlines(START)
     [back_deadlines] = converter.from_payloads(converter.to_payloads([deadlines]),
-                                               [list[type(deadlines[0])]])
+                                               [list[SlaDeadline]])
     assert back_deadlines == deadlines

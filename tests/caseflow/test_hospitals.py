@@ -98,7 +98,7 @@ def test_round_trips_through_temporals_converter(directory):
 
 def _intake(hospital_ids, countries=("IN", "CN"), consent_hospital=None, consent_country="CN"):
     from caseflow.intake import CaseIntake
-    from tests.unit.test_intake import intake_data
+    from tests.caseflow.test_intake import intake_data
 
     data = intake_data()
     data["destinations"] = {"countries": list(countries), "hospital_ids": hospital_ids}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import sys
+from typing import Any
 
 import pytest
 
@@ -78,7 +79,7 @@ def write_json(tmp_path, name: str, data) -> str:
 def intake_with(path: str, value) -> dict:
     data = copy.deepcopy(INTAKE)
     *parents, leaf = path.split(".")
-    node = data
+    node: Any = data
     for part in parents:
         node = node[int(part)] if isinstance(node, list) else node[part]
     node[leaf] = value

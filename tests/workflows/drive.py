@@ -101,9 +101,9 @@ async def step(env, handle: WorkflowHandle, stage: CaseStage) -> None:
             ),
         )
     elif stage == CaseStage.TRAVEL:
-        for kind in ("visa_letter_received", "visa_granted", "flights_booked", "arrived"):
+        for travel in ("visa_letter_received", "visa_granted", "flights_booked", "arrived"):
             await handle.execute_update(
-                CaseWorkflow.record_travel, TravelEvent(kind=kind, on=today)
+                CaseWorkflow.record_travel, TravelEvent(kind=travel, on=today)
             )
     elif stage == CaseStage.ADMISSION:
         await handle.execute_update(

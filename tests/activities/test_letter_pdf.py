@@ -1,13 +1,15 @@
 """The PDF letter: its text is extractable, and a Chinese letter embeds a CJK font."""
 
 import io
+from typing import cast
 
 import pytest
 from pypdf import PdfReader
+from pypdf.generic import DictionaryObject
 
 from activities import letter_pdf
 from activities.letter_pdf import CJK_FAMILY, CjkFontMissing, render_pdf
-from tests.packet_case import REASON
+from caseflow.fictional_case import REASON
 
 HOSPITAL = "Example BNCT Centre, Xiamen"
 ENGLISH = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -25,7 +27,8 @@ def embedded_fonts(pdf: bytes) -> dict[str, bool]:
     """BaseFont name -> whether a font program (FontFile/2/3) is embedded, over all pages."""
     fonts = {}
     for page in PdfReader(io.BytesIO(pdf)).pages:
-        for font in page["/Resources"]["/Font"].values():
+        resources = cast(DictionaryObject, page["/Resources"].get_object())
+        for font in cast(DictionaryObject, resources["/Font"].get_object()).values():
             font = font.get_object()
             described = font["/DescendantFonts"][0].get_object() if "/DescendantFonts" in font \
                 else font

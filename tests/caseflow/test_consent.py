@@ -7,8 +7,8 @@ from pydantic import ValidationError
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from caseflow.consent import ConsentEvent, ConsentLedger, ConsentMissing
+from caseflow.fictional_case import intake
 from caseflow.intake import ConsentGrant
-from tests.packet_case import intake
 
 T1 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 T2 = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)

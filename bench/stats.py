@@ -1,0 +1,125 @@
+"""The lifecycle bench's measurements: latency samples, CPU per process, one run's result.
+
+`Samples` is the scripted case's listener (coordinator/case_script.py), so the bench times exactly
+what the demo narrates.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+import psutil
+
+from coordinator.case_script import ScriptListener
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100) of unsorted values; nan when there are none."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+@dataclass
+class Samples(ScriptListener):
+    """Seconds per label. Updates are round trips of execute_update; transitions run from the
+    update that causes them until `status` (or the result) shows the new state."""
+
+    updates: dict[str, list[float]] = field(default_factory=dict)
+    transitions: dict[str, list[float]] = field(default_factory=dict)
+    uploads: list[float] = field(default_factory=list)
+    polls: int = 0
+    # Updates sent per phase, so the baseline gets exactly as many.
+    phase_updates: Counter = field(default_factory=Counter)
+
+    # -- as the scripted case's listener -------------------------------------------------------
+
+    def update_sent(self, phase: str, label: str, seconds: float) -> None:
+        self.phase_updates[phase] += 1
+        self.update(label, seconds)
+
+    def status_polled(self) -> None:
+        self.polls += 1
+
+    def state_reached(self, label: str, seconds: float) -> None:
+        self.transition(label, seconds)
+
+    def document_stored(self, seconds: float) -> None:
+        self.uploads.append(seconds)
+
+    # -- recording -------------------------------------------------------------------------------
+
+    def update(self, label: str, seconds: float) -> None:
+        self.updates.setdefault(label, []).append(seconds)
+
+    def transition(self, label: str, seconds: float) -> None:
+        self.transitions.setdefault(label, []).append(seconds)
+
+    @staticmethod
+    def flat(groups: dict[str, list[float]]) -> list[float]:
+        return [value for values in groups.values() for value in values]
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds used by this process (worker and coordinator) and each server we started."""
+
+    names: dict[int, str]
+    start: dict[int, float] = field(default_factory=dict)
+
+    @classmethod
+    def for_children(cls) -> CpuMeter:
+        names = {psutil.Process().pid: "bench (worker+driver)"}
+        for child in psutil.Process().children(recursive=True):
+            try:
+                command = " ".join(child.cmdline())
+            except psutil.Error:
+                continue
+            if "temporal" in command and "start-dev" in command:
+                names[child.pid] = "temporal server"
+            elif "weed" in command:
+                names[child.pid] = "seaweedfs"
+            elif "aiosmtpd" in command:
+                names[child.pid] = "mail sink"
+        meter = cls(names)
+        meter.start = meter.read()
+        return meter
+
+    def read(self) -> dict[int, float]:
+        used = {}
+        for pid in self.names:
+            try:
+                times = psutil.Process(pid).cpu_times()
+                used[pid] = times.user + times.system
+            except psutil.Error:
+                used[pid] = math.nan
+        return used
+
+    def used(self) -> dict[str, float]:
+        now = self.read()
+        return {name: now[pid] - self.start[pid] for pid, name in self.names.items()}
+
+
+@dataclass
+class RunResult:
+    system: str
+    cases: int
+    concurrency: int
+    seconds: float
+    failures: list[str]
+    samples: Samples
+    cpu: dict[str, float]
+    events: Counter  # history events of one case (children included), by type
+    activities: Counter  # activity types scheduled in that case
+
+    @property
+    def completed(self) -> int:
+        return self.cases - len(self.failures)
+
+    @property
+    def rate(self) -> float:
+        return self.completed / self.seconds if self.seconds else math.nan
