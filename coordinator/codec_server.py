@@ -54,9 +54,9 @@ def ui_origins(ui_url: str) -> frozenset[str]:
     return UI_ORIGINS | extra
 
 
-def _cors(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+def _cors(request: web.Request, response: web.Response) -> web.Response:
     origin = request.headers.get(hdrs.ORIGIN)
-    if origin in request.app[ORIGINS_KEY]:
+    if origin is not None and origin in request.app[ORIGINS_KEY]:
         response.headers[hdrs.ACCESS_CONTROL_ALLOW_ORIGIN] = origin
         response.headers[hdrs.ACCESS_CONTROL_ALLOW_METHODS] = "POST, OPTIONS"
         response.headers[hdrs.ACCESS_CONTROL_ALLOW_HEADERS] = ALLOWED_HEADERS

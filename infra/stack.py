@@ -185,7 +185,8 @@ class EmbeddedStack:
             self.start_worker()
         return StackAddresses(
             temporal=temporal.address,
-            ui=temporal.ui_url,
+            # Reached through the web service's login (web/ops_routes.py).
+            ui=f"{self.settings.public_url.rstrip('/')}{OPS_UI_PATH}/",
             s3=s3.endpoint_url,
             smtp=f"smtp://127.0.0.1:{mail.port}",
             maildir=mail.maildir,

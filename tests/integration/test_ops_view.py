@@ -261,7 +261,7 @@ async def test_an_ops_login_decodes_and_the_decode_is_in_the_case_audit(
 
 async def test_a_decode_from_another_origin_is_refused_and_not_audited(ops_stack, started_case):
     referer = page_of(ops_stack, started_case)
-    refusals = (
+    refusals: tuple[dict[str, str], ...] = (
         {"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"},
         {"Origin": ops_stack.service.url, "Sec-Fetch-Site": "same-site"},
         {},  # no Origin at all: no browser POSTs like that
