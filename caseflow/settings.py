@@ -13,6 +13,12 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Where the web service serves the Temporal Web UI (a reverse proxy behind its login) and the UI's
+# codec endpoint (web/ops_routes.py). The dev server's UI is started with this public path, so its
+# pages and its API live under it on both its own port and the service's.
+OPS_UI_PATH = "/ops/temporal"
+OPS_CODEC_PATH = "/ops/codec"
+
 GiB = 1024**3
 
 
@@ -110,6 +116,11 @@ class CaseflowSettings(BaseSettings):
 
     # Where the embedded stack keeps its state.
     data_dir: Path = Path(".data")
+
+    def ops_codec_endpoint(self) -> str:
+        """The codec endpoint the Web UI is configured with: the web service's, same origin as
+        the UI it proxies, so the browser sends the login cookie and the page's Referer."""
+        return f"{self.public_url.rstrip('/')}{OPS_CODEC_PATH}"
 
     def identity_database(self) -> str:
         return self.identity_db_url or f"sqlite:///{(self.data_dir / 'identities.db').resolve()}"

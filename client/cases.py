@@ -47,7 +47,7 @@ from caseflow.documents import DocumentRef
 from caseflow.hospitals import Hospital, HospitalDirectory
 from caseflow.ids import CASE_ID_PATTERN, case_workflow_id, new_case_id
 from caseflow.intake import CaseIntake, check_intake
-from caseflow.settings import CaseflowSettings
+from caseflow.settings import OPS_UI_PATH, CaseflowSettings
 from workflows.case import CaseWorkflow
 from workflows.case_state import CaseWorkflowInput
 
@@ -77,9 +77,10 @@ def case_handle(client: Client, case_id: str) -> WorkflowHandle:
 
 
 def ui_link(settings: CaseflowSettings, case_id: str) -> str:
-    """The case in the Temporal Web UI, where ops staff follow it."""
+    """The case in the Temporal Web UI, where ops staff follow it: through the web service's
+    login (web/ops_routes.py), which serves the UI at OPS_UI_PATH."""
     return (
-        f"{settings.temporal_ui_url.rstrip('/')}/namespaces/{settings.temporal_namespace}"
+        f"{settings.public_url.rstrip('/')}{OPS_UI_PATH}/namespaces/{settings.temporal_namespace}"
         f"/workflows/{case_workflow_id(case_id)}"
     )
 

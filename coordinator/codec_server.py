@@ -1,46 +1,47 @@
 """The codec server: lets the Temporal Web UI (and `temporal --codec-endpoint`) show decrypted
-payloads to ops staff who hold a token, and records every decode in the audit trail.
+payloads to whoever holds a token, and records every decode in the audit trail.
 
 Temporal's remote codec protocol: `POST .../encode` and `.../decode` take and return JSON
 `{"payloads": [...]}` (protobuf JSON, base64 fields). Binds 127.0.0.1 only. A request must carry
-a bearer token from CASEFLOW_CODEC_TOKENS, either as `Authorization: Bearer <token>` (the CLI's
-`--codec-auth`) or as the path prefix `/t/<token>/` (the dev Web UI has no login and so cannot send
-a header; its endpoint is configured with the token in it). Run: python -m coordinator.codec_server
+a bearer token from CASEFLOW_CODEC_TOKENS as `Authorization: Bearer <token>` (the CLI's
+`--codec-auth`). The dev stack's Web UI does not use this server: it decodes through the web
+service's login (web/ops_routes.py); a token in a UI's endpoint path would be public in the UI's
+settings, so there is no such mode. Run: python -m coordinator.codec_server
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import hmac
 import logging
-import re
 from collections.abc import Mapping
-from typing import TypeVar
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
 
 from aiohttp import hdrs, web
-from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
-from activities.audit import AuditAction, AuditEvent, AuditTrail
+from activities.audit import AuditTrail
 from caseflow.keyring import load_keyring
-from caseflow.payload_codec import EncryptionCodec, PayloadDecryptionError
+from caseflow.payload_codec import EncryptionCodec
 from caseflow.settings import CaseflowSettings, get_settings
+from client.payload_decoding import (
+    AuditUnavailable,
+    BadPayloads,
+    PayloadDecoder,
+    PayloadDecryptionError,
+    payloads_json,
+    read_payloads,
+    workflow_of,
+)
 
 log = logging.getLogger("caseflow.codec_server")
 
 UI_ORIGINS = frozenset({"http://127.0.0.1:8233", "http://localhost:8233"})
 ALLOWED_HEADERS = "X-Namespace, Content-Type, Authorization"
 MAX_BODY = 16 * 1024**2
-_Response = TypeVar("_Response", bound=web.StreamResponse)
-_WORKFLOW_ID = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
-_CASE_OF_WORKFLOW = re.compile(r"^case-([a-z2-7]{26})(?:-referral-[a-z0-9-]+)?$")
-_IDENTITY = re.compile(r"^[A-Za-z0-9@._:/+-]{1,120}$")
 
 TOKENS_KEY = web.AppKey("tokens", dict)
-CODEC_KEY = web.AppKey("codec", EncryptionCodec)
-AUDIT_KEY = web.AppKey("audit", AuditTrail)
+DECODER_KEY = web.AppKey("decoder", PayloadDecoder)
 ORIGINS_KEY = web.AppKey("origins", frozenset)
 
 
@@ -53,17 +54,7 @@ def ui_origins(ui_url: str) -> frozenset[str]:
     return UI_ORIGINS | extra
 
 
-def workflow_of(request: web.Request) -> str | None:
-    """The workflow the UI is showing: an explicit X-Workflow-Id, else the page in Referer."""
-    candidate = request.headers.get("X-Workflow-Id")
-    if candidate is None:
-        path = urlparse(request.headers.get(hdrs.REFERER, "")).path
-        match = re.search(r"/workflows/([^/]+)", path)
-        candidate = unquote(match.group(1)) if match else None
-    return candidate if candidate and _WORKFLOW_ID.fullmatch(candidate) else None
-
-
-def _cors(request: web.Request, response: _Response) -> _Response:
+def _cors(request: web.Request, response: web.Response) -> web.Response:
     origin = request.headers.get(hdrs.ORIGIN)
     if origin is not None and origin in request.app[ORIGINS_KEY]:
         response.headers[hdrs.ACCESS_CONTROL_ALLOW_ORIGIN] = origin
@@ -80,10 +71,8 @@ def _error(request: web.Request, status: int, message: str) -> web.Response:
 
 def _identity(request: web.Request) -> str | None:
     """Whose token this is, comparing in constant time; None when absent or unknown."""
-    presented = request.match_info.get("token")
-    if presented is None:
-        scheme, _, value = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
-        presented = value.strip() if scheme.lower() == "bearer" else None
+    scheme, _, value = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
+    presented = value.strip() if scheme.lower() == "bearer" else None
     if not presented:
         return None
     found = None
@@ -101,36 +90,15 @@ async def _read_payloads(request: web.Request) -> Payloads | web.Response:
     if request.content_type != "application/json":
         return _error(request, 415, "Content-Type: must be application/json")
     try:
-        return json_format.Parse(await request.read(), Payloads())
-    except (json_format.ParseError, UnicodeDecodeError):
-        return _error(request, 400, "body: not a JSON {payloads: [...]} object")
+        return read_payloads(await request.read())
+    except BadPayloads as error:
+        return _error(request, 400, str(error))
 
 
 def _reply(request: web.Request, payloads: Payloads) -> web.Response:
-    response = web.Response(text=json_format.MessageToJson(payloads))
+    response = web.Response(text=payloads_json(payloads))
     response.content_type = "application/json"
     return _cors(request, response)
-
-
-async def _audit(request: web.Request, action: AuditAction, actor: str, count: int, key_ids):
-    workflow_id = workflow_of(request)
-    case = _CASE_OF_WORKFLOW.fullmatch(workflow_id or "")
-    detail: dict[str, str | int | bool | None] = {
-        "payloads": count,
-        "key_ids": ",".join(sorted({k for k in key_ids if k})),
-        "namespace": request.headers.get("X-Namespace", "")[:100],
-    }
-    claimed = request.headers.get("X-User")
-    if claimed and _IDENTITY.fullmatch(claimed):
-        detail["claimed_user"] = claimed
-    event = AuditEvent.now(
-        case_id=case.group(1) if case else None,
-        action=action,
-        actor=actor,
-        workflow_id=workflow_id,
-        detail=detail,
-    )
-    await asyncio.to_thread(request.app[AUDIT_KEY].record, event)
 
 
 async def _decode(request: web.Request) -> web.Response:
@@ -140,20 +108,20 @@ async def _decode(request: web.Request) -> web.Response:
     payloads = await _read_payloads(request)
     if isinstance(payloads, web.Response):
         return payloads
-    codec = request.app[CODEC_KEY]
-    key_ids = codec.key_ids(payloads.payloads)
-    # Logged before anything is shown: no audit entry, no plaintext.
+    headers = request.headers
+    workflow_id = workflow_of(headers.get("X-Workflow-Id"), headers.get(hdrs.REFERER))
     try:
-        await _audit(request, AuditAction.PAYLOADS_DECODED, actor, len(payloads.payloads), key_ids)
-    except Exception:  # noqa: BLE001 - whatever broke, the answer is the same refusal
+        decoded = await request.app[DECODER_KEY].decode(
+            payloads, actor, workflow_id, request.headers.get("X-Namespace", ""),
+            claimed_user=request.headers.get("X-User"),
+        )
+    except AuditUnavailable as error:
         log.exception("audit trail unavailable; decode refused")
-        return _error(request, 503, "audit trail unavailable; decode refused")
-    try:
-        decoded = await codec.decode(payloads.payloads)
+        return _error(request, 503, str(error))
     except PayloadDecryptionError as error:
         return _error(request, 422, str(error))
-    log.info("decoded %d payload(s) for %s", len(decoded), actor)
-    return _reply(request, Payloads(payloads=decoded))
+    log.info("decoded %d payload(s) for %s", len(decoded.payloads), actor)
+    return _reply(request, decoded)
 
 
 async def _encode(request: web.Request) -> web.Response:
@@ -163,9 +131,9 @@ async def _encode(request: web.Request) -> web.Response:
     payloads = await _read_payloads(request)
     if isinstance(payloads, web.Response):
         return payloads
-    encoded = await request.app[CODEC_KEY].encode(payloads.payloads)
-    log.info("encoded %d payload(s) for %s", len(encoded), actor)
-    return _reply(request, Payloads(payloads=encoded))
+    encoded = await request.app[DECODER_KEY].encode(payloads)
+    log.info("encoded %d payload(s) for %s", len(encoded.payloads), actor)
+    return _reply(request, encoded)
 
 
 def build_codec_app(
@@ -178,14 +146,11 @@ def build_codec_app(
         raise ValueError("CASEFLOW_CODEC_TOKENS: no tokens; the codec server refuses to run open")
     app = web.Application(client_max_size=MAX_BODY)
     app[TOKENS_KEY] = dict(tokens)
-    app[CODEC_KEY] = codec
-    app[AUDIT_KEY] = audit
+    app[DECODER_KEY] = PayloadDecoder(codec, audit)
     app[ORIGINS_KEY] = origins
-    for prefix in ("", "/t/{token}"):
-        app.router.add_post(f"{prefix}/decode", _decode)
-        app.router.add_post(f"{prefix}/encode", _encode)
-        app.router.add_route("OPTIONS", f"{prefix}/decode", _preflight)
-        app.router.add_route("OPTIONS", f"{prefix}/encode", _preflight)
+    for action, handler in (("decode", _decode), ("encode", _encode)):
+        app.router.add_post(f"/{action}", handler)
+        app.router.add_route("OPTIONS", f"/{action}", _preflight)
     return app
 
 
@@ -204,7 +169,7 @@ def main() -> None:
     port = args.port or urlparse(settings.codec_server_url).port or 8081
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = app_from_settings(settings)
-    # access_log off: the UI's path holds its token, and the audit trail is the record.
+    # access_log off: the audit trail is the record of who decoded what.
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
 
 

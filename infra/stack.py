@@ -13,15 +13,13 @@ from urllib.parse import urlparse
 
 from caseflow.hospitals import HospitalDirectory
 from caseflow.keyring import ensure_key_file, key_file_path
-from caseflow.settings import CaseflowSettings
+from caseflow.settings import OPS_UI_PATH, CaseflowSettings
 from infra.mail_sink import MailSink
 from infra.seaweedfs import SeaweedFS, ensure_bucket
 from infra.server_process import ServerProcess, StackError, port_answers
 from infra.temporal_server import TemporalDevServer
 
 ENV_FILE_NAME = "caseflow.env"
-# The codec token the Web UI uses; its decodes are audited under this identity.
-CODEC_UI_IDENTITY = "ops-web-ui"
 DEFAULT_INBOX_PORT = 8090
 
 
@@ -55,11 +53,9 @@ def ensure_credentials(data_dir: Path) -> Path:
     wanted = {
         "CASEFLOW_S3_ACCESS_KEY_ID": lambda: f"caseflow-{secrets.token_hex(4)}",
         "CASEFLOW_S3_SECRET_ACCESS_KEY": lambda: secrets.token_urlsafe(30),
-        # Codec server tokens by identity: the Web UI's (in its codec endpoint) and one for the
-        # temporal CLI's --codec-auth. Decodes are audited under these identities.
-        "CASEFLOW_CODEC_TOKENS": lambda: json.dumps(
-            {identity: secrets.token_urlsafe(32) for identity in (CODEC_UI_IDENTITY, "ops-cli")}
-        ),
+        # Codec server tokens by identity, for the temporal CLI's --codec-auth; decodes are
+        # audited under that identity. (The Web UI decodes through the web service's login.)
+        "CASEFLOW_CODEC_TOKENS": lambda: json.dumps({"ops-cli": secrets.token_urlsafe(32)}),
         "CASEFLOW_WEBHOOK_SECRETS": lambda: json.dumps(
             {
                 hospital.hospital_id: _whsec()
@@ -84,12 +80,11 @@ def ensure_credentials(data_dir: Path) -> Path:
 
 
 def ui_codec_endpoint(settings: CaseflowSettings) -> str | None:
-    """The Web UI's codec endpoint. The dev UI has no login, so it cannot send a bearer header:
-    its token travels in the path instead (`/t/<token>/decode`)."""
-    token = settings.codec_tokens.get(CODEC_UI_IDENTITY)
-    if not settings.encrypt_payloads or token is None:
+    """The Web UI's codec endpoint: the web service's, under its login, same origin as the UI it
+    proxies. It holds no secret: the browser's session cookie is what lets a decode through."""
+    if not settings.encrypt_payloads:
         return None
-    return f"{settings.codec_server_url.rstrip('/')}/t/{token.get_secret_value()}"
+    return settings.ops_codec_endpoint()
 
 
 def inbox_port() -> int:
@@ -115,7 +110,9 @@ class EmbeddedStack:
             self.data_dir / "temporal",
             grpc_port=grpc.port,
             ui_port=ui.port,
-            # The UI decodes payloads through the codec server, with the token in the path.
+            # Served by the web service at OPS_UI_PATH behind its login (web/ops_routes.py), and
+            # decoding through the service's codec endpoint, so no codec token is in the UI.
+            ui_public_path=OPS_UI_PATH,
             ui_codec_endpoint=ui_codec_endpoint(self.settings),
         )
 
@@ -201,7 +198,8 @@ class EmbeddedStack:
             self.start_worker()
         return StackAddresses(
             temporal=temporal.address,
-            ui=temporal.ui_url,
+            # Reached through the web service's login (web/ops_routes.py).
+            ui=f"{self.settings.public_url.rstrip('/')}{OPS_UI_PATH}/",
             s3=s3.endpoint_url,
             smtp=f"smtp://127.0.0.1:{mail.port}",
             maildir=mail.maildir,

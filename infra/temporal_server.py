@@ -23,6 +23,8 @@ class TemporalDevServer:
     ui_port: int = 8233
     http_port: int = 7243
     metrics_port: int = 7244
+    # The UI under a path (the web service proxies it there) and its codec endpoint.
+    ui_public_path: str | None = None
     ui_codec_endpoint: str | None = None
     extra_args: list[str] = field(default_factory=list)
 
@@ -32,6 +34,7 @@ class TemporalDevServer:
 
     @property
     def ui_url(self) -> str:
+        """The UI server's origin; its pages and API are under `ui_public_path` when set."""
         return f"http://{HOST}:{self.ui_port}"
 
     def command(self) -> list[str]:
@@ -64,6 +67,8 @@ class TemporalDevServer:
         ]
         for registration in cli_registrations():
             args += ["--search-attribute", registration]
+        if self.ui_public_path:
+            args += ["--ui-public-path", self.ui_public_path]
         if self.ui_codec_endpoint:
             args += ["--ui-codec-endpoint", self.ui_codec_endpoint]
         return args + self.extra_args

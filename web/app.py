@@ -133,11 +133,12 @@ def create_app(
     app.state.authenticator = authenticator
     install_error_handlers(app)
 
-    from web import case_routes, health_routes
+    from web import case_routes, health_routes, ops_routes
 
     # One line per router, so each part of the service is found by its file name.
     app.include_router(health_routes.router)
     app.include_router(case_routes.router)
+    app.include_router(ops_routes.router)
     app.add_middleware(RequestLimits, max_body=settings.max_json_body_bytes)
     return app
 

@@ -1,5 +1,6 @@
-"""What `caseflow dev up` prepares for data protection: a dev key file, codec tokens in the env
-file, the codec server process and the Web UI's codec endpoint (nothing is started here)."""
+"""What `caseflow dev up` prepares for data protection: a dev key file, the CLI's codec token in the
+env file, the codec server process, and the Web UI served under the web service's path with the
+service's codec endpoint, which holds no token (nothing is started here)."""
 
 import json
 import sys
@@ -13,14 +14,16 @@ def test_dev_up_prepares_keys_tokens_and_the_ui_codec_endpoint(tmp_path, monkeyp
     env_file = ensure_credentials(tmp_path)
     lines = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
     tokens = json.loads(lines["CASEFLOW_CODEC_TOKENS"])
-    assert set(tokens) == {"ops-web-ui", "ops-cli"} and len(set(tokens.values())) == 2
-    # A second run keeps the tokens (the UI's endpoint, and so the server's command, stay put).
+    # The CLI's token only: the Web UI decodes through the web service's login, with no token.
+    assert set(tokens) == {"ops-cli"}
+    # A second run keeps the token.
     ensure_credentials(tmp_path)
     again = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
     assert again["CASEFLOW_CODEC_TOKENS"] == lines["CASEFLOW_CODEC_TOKENS"]
 
     settings = CaseflowSettings(
-        _env_file=str(env_file), data_dir=tmp_path, codec_server_url="http://127.0.0.1:18081"
+        _env_file=str(env_file), data_dir=tmp_path, codec_server_url="http://127.0.0.1:18081",
+        public_url="http://127.0.0.1:18000",
     )
     stack = EmbeddedStack(settings)
     stack.ensure_keys()
@@ -30,7 +33,9 @@ def test_dev_up_prepares_keys_tokens_and_the_ui_codec_endpoint(tmp_path, monkeyp
 
     command = stack.temporal().command()
     endpoint = command[command.index("--ui-codec-endpoint") + 1]
-    assert endpoint == f"http://127.0.0.1:18081/t/{tokens['ops-web-ui']}"
+    assert endpoint == "http://127.0.0.1:18000/ops/codec"
+    assert command[command.index("--ui-public-path") + 1] == "/ops/temporal"
+    assert not any(token in " ".join(command) for token in tokens.values())
     codec = stack.codec_server()
     assert codec.command == [sys.executable, "-m", "coordinator.codec_server", "--port", "18081"]
     assert codec.ports == [18081]

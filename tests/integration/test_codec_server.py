@@ -1,5 +1,6 @@
-"""The codec server on a real port with the audit trail on real SeaweedFS: tokens, CORS for the
-Web UI, every decode audited, and the temporal CLI reading a history with and without it."""
+"""The codec server on a real port with the audit trail on real SeaweedFS: bearer tokens, CORS for
+a Web UI on its own origin, every decode audited, and the temporal CLI reading a history with and
+without it. (The dev stack's Web UI decodes through the web service: test_ops_view.py.)"""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ import httpx
 import pytest
 from aiohttp import web
 from google.protobuf import json_format
-from pydantic import SecretStr
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.client import Client
 
@@ -26,8 +26,6 @@ from caseflow.payload_codec import EncryptionCodec, encrypted_data_converter
 from coordinator.codec_server import build_codec_app, ui_origins
 from infra.binaries import find_binary
 from infra.server_process import free_port
-from infra.stack import ui_codec_endpoint
-from infra.temporal_server import TemporalDevServer
 
 pytestmark = pytest.mark.integration
 
@@ -112,22 +110,24 @@ async def test_decode_needs_a_token_and_is_audited_without_plaintext(codec_serve
                 headers={"Content-Type": "application/json", **headers},
             )
             assert answer.status_code == 401
+        # No token-in-the-path mode: a UI's endpoint is public in its settings.
         answer = await http.post(
-            f"{codec_server.url}/t/wrong/decode", content=body([sealed]),
+            f"{codec_server.url}/t/{UI_TOKEN}/decode", content=body([sealed]),
             headers={"Content-Type": "application/json"},
         )
-        assert answer.status_code == 401
+        assert answer.status_code == 404
         assert await asyncio.to_thread(codec_server.audit.entries, case_id) == []
 
-        # The CLI's way: a bearer header. The UI's way: the token in the path, the page in Referer.
+        # The CLI's way: a bearer header and the workflow named. A UI's: the page in Referer.
         cli = await http.post(
             f"{codec_server.url}/decode", content=body([sealed]),
             headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}",
                      "X-Namespace": "default", "X-Workflow-Id": workflow_id},
         )
         ui = await http.post(
-            f"{codec_server.url}/t/{UI_TOKEN}/decode", content=body([sealed]),
+            f"{codec_server.url}/decode", content=body([sealed]),
             headers={"Content-Type": "application/json", "X-Namespace": "default",
+                     "Authorization": f"Bearer {UI_TOKEN}",
                      "Origin": "http://localhost:8233", "Referer": referer},
         )
     for answer in (cli, ui):
@@ -206,35 +206,3 @@ async def test_temporal_cli_shows_ciphertext_without_the_codec_and_plaintext_wit
         assert any(b"Canarywick" in data for data in payload_bytes(json.loads(with_codec.stdout)))
     finally:
         await handle.terminate()
-
-
-async def test_the_stack_configures_the_web_ui_with_the_codec_endpoint(tmp_path, seaweed):
-    settings = seaweed.settings.model_copy(
-        update={
-            "codec_tokens": {"ops-web-ui": SecretStr(UI_TOKEN)},
-            "codec_server_url": "http://127.0.0.1:1",
-        }
-    )
-    endpoint = ui_codec_endpoint(settings)
-    assert endpoint == f"http://127.0.0.1:1/t/{UI_TOKEN}"
-    server = TemporalDevServer(
-        tmp_path / "temporal", grpc_port=free_port(), ui_port=free_port(),
-        http_port=free_port(), metrics_port=free_port(), ui_codec_endpoint=endpoint,
-    )
-    server.start()
-    try:
-        # The UI's port may answer a moment before its API does on a loaded machine.
-        deadline = asyncio.get_running_loop().time() + 20
-        async with httpx.AsyncClient(timeout=5) as http:
-            while True:
-                try:
-                    answer = await http.get(f"{server.ui_url}/api/v1/settings")
-                    if answer.status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert asyncio.get_running_loop().time() < deadline, "the UI never answered"
-                await asyncio.sleep(0.2)
-        assert answer.json()["Codec"]["Endpoint"] == endpoint
-    finally:
-        server.stop()

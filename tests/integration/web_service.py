@@ -13,16 +13,24 @@ import uvicorn
 
 from caseflow.settings import CaseflowSettings
 from infra.server_process import free_port
+from web.access import Authenticator
 from web.app import create_app
 
 
 class ServiceThread:
-    def __init__(self, settings: CaseflowSettings):
-        port = free_port()
+    def __init__(
+        self,
+        settings: CaseflowSettings,
+        authenticator: Authenticator | None = None,
+        port: int | None = None,
+    ):
+        # A port chosen beforehand, when another server must know the service's address first
+        # (the Temporal UI's codec endpoint).
+        port = port or free_port()
         self.settings = settings.model_copy(
             update={"web_port": port, "public_url": f"http://127.0.0.1:{port}"}
         )
-        self.app = create_app(self.settings)
+        self.app = create_app(self.settings, authenticator)
         config = uvicorn.Config(
             self.app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"
         )
@@ -48,8 +56,12 @@ class ServiceThread:
 
 
 @contextmanager
-def running_service(settings: CaseflowSettings) -> Iterator[ServiceThread]:
-    service = ServiceThread(settings)
+def running_service(
+    settings: CaseflowSettings,
+    authenticator: Authenticator | None = None,
+    port: int | None = None,
+) -> Iterator[ServiceThread]:
+    service = ServiceThread(settings, authenticator, port)
     service.start()
     try:
         yield service
