@@ -161,11 +161,13 @@ def _secret_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _utc(value: datetime | None) -> datetime | None:
+def _utc(value: datetime) -> datetime:
     # SQLite hands datetimes back without their zone; everything here is stored in UTC.
-    if value is None:
-        return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _utc_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else _utc(value)
 
 
 def check_login(login: str) -> str:
@@ -480,8 +482,8 @@ class IdentityStore:
             coordinator_id=row.user_coordinator_id,
             label=row.label or "",
             created_at=_utc(row.created_at),
-            expires_at=_utc(row.expires_at),
-            revoked_at=_utc(row.revoked_at),
+            expires_at=_utc_or_none(row.expires_at),
+            revoked_at=_utc_or_none(row.revoked_at),
         )
 
 
