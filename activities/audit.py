@@ -25,6 +25,8 @@ from caseflow.settings import CaseflowSettings
 AUDIT_PREFIX = "audit/"
 # Codec decodes the UI makes outside any case page (a workflow list, a query) go here.
 UNATTRIBUTED = "_unattributed"
+# Logins, logouts and API tokens: who got in, under no case (client/access_audit.py writes them).
+ACCESS = "_access"
 _DETAIL_VALUE = str | int | bool | None
 
 
@@ -38,6 +40,22 @@ class AuditAction(StrEnum):
     PAYLOADS_DECODED = "payloads_decoded"
     PAYLOADS_ENCODED = "payloads_encoded"
     CASE_ACCESSED = "case_accessed"  # a person or token read or acted on a case through the API
+    # Access to the web service and the API (audit/_access/).
+    LOGIN_SUCCEEDED = "login_succeeded"
+    LOGIN_FAILED = "login_failed"
+    LOGGED_OUT = "logged_out"
+    TOKEN_CREATED = "token_created"
+    TOKEN_REVOKED = "token_revoked"
+    TOKEN_USED = "token_used"  # one entry per token per minute, with the count of requests
+    USER_ADDED = "user_added"
+    USER_DISABLED = "user_disabled"
+
+
+ACCESS_ACTIONS = frozenset({
+    AuditAction.LOGIN_SUCCEEDED, AuditAction.LOGIN_FAILED, AuditAction.LOGGED_OUT,
+    AuditAction.TOKEN_CREATED, AuditAction.TOKEN_REVOKED, AuditAction.TOKEN_USED,
+    AuditAction.USER_ADDED, AuditAction.USER_DISABLED,
+})
 
 
 class AuditEvent(BaseModel):
@@ -67,6 +85,8 @@ def audit_prefix(case_id: str | None) -> str:
 
 def audit_key(event: AuditEvent) -> str:
     stamp = event.at.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    if event.case_id is None and event.action in ACCESS_ACTIONS:
+        return f"{AUDIT_PREFIX}{ACCESS}/{stamp}-{event.entry_id}.jsonl"
     return f"{audit_prefix(event.case_id)}{stamp}-{event.entry_id}.jsonl"
 
 
@@ -164,11 +184,18 @@ class AuditTrail:
 
     def entries(self, case_id: str) -> list[AuditEvent]:
         """Every entry of a case, oldest first."""
+        return self._entries_under(audit_prefix(case_id))
+
+    def access_entries(self) -> list[AuditEvent]:
+        """Every login, logout and token entry, oldest first."""
+        return self._entries_under(f"{AUDIT_PREFIX}{ACCESS}/")
+
+    def _entries_under(self, prefix: str) -> list[AuditEvent]:
         if self.ensure_bucket() is None:  # pragma: no cover - ensure_bucket always answers
             return []
         found = []
         pages = self._client.get_paginator("list_objects_v2")
-        for page in pages.paginate(Bucket=self._bucket, Prefix=audit_prefix(case_id)):
+        for page in pages.paginate(Bucket=self._bucket, Prefix=prefix):
             for item in page.get("Contents", []):
                 body = self._client.get_object(Bucket=self._bucket, Key=item["Key"])["Body"]
                 for line in body.read().decode().splitlines():

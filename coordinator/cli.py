@@ -12,6 +12,7 @@ from coordinator.case_commands import case_app
 from coordinator.demo import demo_command
 from coordinator.dev_commands import dev_app
 from coordinator.erasure_commands import erase_command
+from coordinator.identity_commands import tokens_app, users_app
 from coordinator.keys_commands import keys_app
 from coordinator.schema_command import schema_app
 from coordinator.serve_command import serve_command
@@ -25,6 +26,8 @@ case_app.command("audit")(audit_command)
 case_app.command("erase")(erase_command)
 cli.add_typer(case_app, name="case")
 cli.add_typer(keys_app, name="keys")
+cli.add_typer(users_app, name="users")
+cli.add_typer(tokens_app, name="tokens")
 cli.add_typer(schema_app, name="schema")
 cli.command("demo")(demo_command)
 

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from caseflow.settings import CaseflowSettings, get_settings
+from client.identities import ensure_demo_users
 from infra.stack import EmbeddedStack, ensure_credentials
 
 dev_app = typer.Typer(no_args_is_help=True, help="The embedded stack on 127.0.0.1.")
@@ -29,9 +30,13 @@ def up(
     json_output: bool = typer.Option(False, "--json", help="Print machine-readable output."),
 ) -> None:
     """Start Temporal (with Web UI), SeaweedFS S3 and the SMTP sink; reuse what is running."""
-    addresses = _stack().up(with_worker=with_worker)
+    stack = _stack()
+    addresses = stack.up(with_worker=with_worker)
+    # The demo's people, so the console can be tried at once; passwords in a mode-600 file.
+    demo_logins = ensure_demo_users(stack.settings)
     if json_output:
-        print(json.dumps({k: str(v) for k, v in vars(addresses).items()}))
+        print(json.dumps({**{k: str(v) for k, v in vars(addresses).items()},
+                          "demo_logins": str(demo_logins)}))
         return
     console.print("[green]caseflow stack is up[/green]")
     console.print(f"  Temporal gRPC  {addresses.temporal}")
@@ -42,6 +47,7 @@ def up(
     if addresses.codec_server:
         console.print(f"  Codec server   {addresses.codec_server}  (Web UI decodes, audited)")
     console.print(f"  Web service    {addresses.web}  (API docs at /docs)")
+    console.print(f"  Demo logins    {demo_logins}")
     if with_worker:
         console.print("  Worker         running on task queue 'cases'")
 

@@ -3,19 +3,12 @@ every route applies before it touches a case. Authentication itself lives in web
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated, Literal, Protocol
 
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict
 
-
-class Role(StrEnum):
-    COORDINATOR = "coordinator"  # acts on the cases assigned to them
-    SUPERVISOR = "supervisor"  # acts on every case
-    OPS = "ops"  # keeps the stack healthy; reads decoded payloads in the Web UI, no case actions
-    HOSPITAL = "hospital"  # sees its own referrals only
-
+from client.identities import Role  # noqa: F401 - web.access.Role stays importable
 
 STAFF_ROLES = (Role.COORDINATOR, Role.SUPERVISOR)
 

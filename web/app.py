@@ -8,9 +8,12 @@ import logging
 import time
 import uuid
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi_offline import FastAPIOffline
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
@@ -133,12 +136,18 @@ def create_app(
     app.state.authenticator = authenticator
     install_error_handlers(app)
 
-    from web import case_routes, health_routes, ops_routes
+    from web import auth_routes, case_routes, health_routes, ops_routes
 
     # One line per router, so each part of the service is found by its file name.
     app.include_router(health_routes.router)
+    app.include_router(auth_routes.router)
     app.include_router(case_routes.router)
     app.include_router(ops_routes.router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    if settings.session_secret is not None:
+        from web.auth import session_cookie_options
+
+        app.add_middleware(SessionMiddleware, **session_cookie_options(settings))
     app.add_middleware(RequestLimits, max_body=settings.max_json_body_bytes)
     return app
 
