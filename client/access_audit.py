@@ -1,9 +1,12 @@
-"""Access entries (logins, logouts, tokens) for the audit trail, written off the request path.
+"""Access entries (logins, logouts, tokens, case accesses) for the audit trail, written off the
+request path.
 
 A request never waits on S3 for its own audit entry: entries go on a queue that one thread
 writes. Token use is counted per token per minute and written as one entry with the count, so an
 API client sending a thousand requests a minute makes one S3 write, not a thousand, and the API
-keeps the throughput of direct client calls. Entries name identities only, never a password.
+keeps the throughput of direct client calls. Case accesses (every read or action on a case
+through the API) are counted per identity, case and action and written at every tick, so a crash
+loses at most one tick of them. Entries name identities only, never a password.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class AccessAudit:
         self._queue: queue.Queue[AuditEvent | threading.Event | None] = queue.Queue()
         self._uses: dict[tuple[str, str, str | None, datetime], int] = {}
         self._uses_lock = threading.Lock()
+        self._cases: dict[tuple[str, str, str, str], tuple[int, datetime, datetime]] = {}
         self._every = flush_every_seconds
         self._thread = threading.Thread(target=self._run, name="access-audit", daemon=True)
         self._thread.start()
@@ -49,14 +53,26 @@ class AccessAudit:
         with self._uses_lock:
             self._uses[key] = self._uses.get(key, 0) + 1
 
+    def case_accessed(self, actor: str, case_id: str, action: str, via: str) -> None:
+        """Count one access to a case (a status read, an event sent); written at the next tick."""
+        now = datetime.now(UTC)
+        key = (actor, case_id, action, via)
+        with self._uses_lock:
+            count, first, _ = self._cases.get(key, (0, now, now))
+            self._cases[key] = (count + 1, first, now)
+
     def flush(self, timeout: float = 30.0) -> None:
         """Write every pending entry, token counts of the running minute included."""
         self._queue_token_uses(everything=True)
+        self._queue_case_accesses()
         done = threading.Event()
         self._queue.put(done)
         done.wait(timeout)
 
     def close(self) -> None:
+        """Write what is pending and stop the writer; closing again does nothing."""
+        if not self._thread.is_alive():
+            return
         self.flush()
         self._queue.put(None)
         self._thread.join(timeout=10)
@@ -84,6 +100,25 @@ class AccessAudit:
                 )
             )
 
+    def _queue_case_accesses(self) -> None:
+        with self._uses_lock:
+            counts, self._cases = self._cases, {}
+        for (actor, case_id, action, via), (count, first, last) in counts.items():
+            self._queue.put(
+                AuditEvent.now(
+                    case_id=case_id,
+                    action=AuditAction.CASE_ACCESSED,
+                    actor=actor,
+                    subject=action,
+                    detail={
+                        "count": count,
+                        "via": via,
+                        "first_at": first.isoformat(),
+                        "last_at": last.isoformat(),
+                    },
+                )
+            )
+
     def _run(self) -> None:
         next_count = time.monotonic() + self._every
         while True:
@@ -93,6 +128,7 @@ class AccessAudit:
                 item = _TICK
             if time.monotonic() >= next_count:
                 self._queue_token_uses(everything=False)
+                self._queue_case_accesses()
                 next_count = time.monotonic() + self._every
             if item is _TICK:
                 continue

@@ -17,8 +17,10 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
+from activities.audit import AuditTrail
 from caseflow.settings import CaseflowSettings, get_settings
 from caseflow.temporal_client import connect
+from client.access_audit import AccessAudit
 from web.access import Authenticator
 from web.errors import error_response, install_error_handlers
 
@@ -114,8 +116,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
-        # Write what the access log still holds, then let the authenticator close its store.
-        for part in (getattr(app.state, "case_access_log", None), app.state.authenticator):
+        # Write what the access audit still holds; the authenticator closes its store.
+        for part in (app.state.access_audit, app.state.authenticator):
             close = getattr(part, "close", None)
             if close is not None:
                 close()
@@ -134,6 +136,11 @@ def create_app(
 
         authenticator = build_authenticator(settings)
     app.state.authenticator = authenticator
+    # One writer for every access entry: the authenticator's (logins, tokens) serves the case
+    # routes too.
+    app.state.access_audit = getattr(authenticator, "audit", None) or AccessAudit(
+        AuditTrail(settings)
+    )
     install_error_handlers(app)
 
     from web import auth_routes, case_routes, health_routes, ops_routes

@@ -33,7 +33,6 @@ from client import packets as packet_links
 from client.erasure import ErasureReport, erase_case
 from web.access import Principal, Staff, check_case_access, list_scope
 from web.app import temporal_client
-from web.case_access_log import CaseAccessLog
 from web.uploads import receive_document
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
@@ -86,13 +85,17 @@ def actor_id(principal: Principal) -> str:
     return principal.coordinator_id or principal.identity.split(":", 1)[-1]
 
 
+def _audit_access(request: Request, principal: Principal, case_id: str, action: str) -> None:
+    request.app.state.access_audit.case_accessed(principal.identity, case_id, action, principal.via)
+
+
 async def _authorized(
     request: Request, client: Client, case_id: str, principal: Principal, action: str
 ) -> None:
     """Refuse, before anything happens, a case the caller may not act on; audit the access."""
     cases.check_case_id(case_id)
     check_case_access(principal, case_id, await cases.case_coordinator(client, case_id))
-    CaseAccessLog.of(request.app).record(principal, case_id, action)
+    _audit_access(request, principal, case_id, action)
 
 
 def _with_actor(event: BaseModel, field: str, principal: Principal) -> Any:
@@ -114,7 +117,7 @@ async def start_case(
     settings = request.app.state.settings
     check_case_access(principal, "(new)", intake.coordinator_id)
     case_id = await cases.start_case(client, settings, intake, date.today())
-    CaseAccessLog.of(request.app).record(principal, case_id, "start")
+    _audit_access(request, principal, case_id, "start")
     return StartedCase(case_id=case_id, ui=cases.ui_link(settings, case_id))
 
 
@@ -143,7 +146,7 @@ async def case_status(
     status = await cases.case_status(client, case_id)
     # One query serves both the answer and the check: the status names the coordinator.
     check_case_access(principal, case_id, status.coordinator_id)
-    CaseAccessLog.of(request.app).record(principal, case_id, "status")
+    _audit_access(request, principal, case_id, "status")
     return status
 
 

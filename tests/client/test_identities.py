@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import stat
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -19,7 +20,7 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def store(tmp_path) -> IdentityStore:
+def store(tmp_path) -> Iterator[IdentityStore]:
     store = IdentityStore(f"sqlite:///{tmp_path / 'identities.db'}")
     yield store
     store.close()
@@ -182,8 +183,10 @@ def test_demo_users_are_created_once_with_a_private_logins_file(tmp_path):
     assert set(logins) == {"coord-demo", "supervisor-demo", "ops-demo"}
     store = IdentityStore.from_settings(settings)
     try:
-        assert store.verify_password("coord-demo", logins["coord-demo"]).role == Role.COORDINATOR
+        user = store.verify_password("coord-demo", logins["coord-demo"])
+        assert user is not None and user.role == Role.COORDINATOR
         contact = store.coordinator_contact("coord-demo")
+        assert contact is not None
         assert contact.email == "coord-demo@coordinators.example.invalid"
         assert contact.organisation == "CancerFax (demo)"
     finally:

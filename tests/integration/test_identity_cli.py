@@ -45,7 +45,7 @@ def run_cli(seaweed, tmp_path):
             return code, result.stdout, message
         return result.exit_code, result.stdout, ""
 
-    run.settings = settings
+    run.settings = settings  # type: ignore[attr-defined]  # the test reads the stack's settings
     return run
 
 
@@ -74,7 +74,8 @@ def test_users_add_list_disable(run_cli):
         assert [u["login"] for u in json.loads(out)] == ["coord-eve", "sup-fay"]
         assert added["password"] not in out
         assert run_cli("users", "disable", "coord-eve")[0] == 0
-        assert store.get_user("coord-eve").disabled
+        eve = store.get_user("coord-eve")
+        assert eve is not None and eve.disabled
         assert run_cli("users", "disable", "nobody")[2] == "no user 'nobody'"
     finally:
         store.close()

@@ -103,7 +103,7 @@ async def web_stack(temporal_dev_server, seaweed, tmp_path_factory) -> AsyncIter
         tokens[login] = store.create_token(user=login, label="test").secret
     client = await connect(settings)
     try:
-        with ThreadPoolExecutor(max_workers=8) as executor:
+        with ThreadPoolExecutor(max_workers=16) as executor:
             async with build_worker(client, settings, executor):
                 with running_service(settings) as service:
                     yield WebStack(service.settings, client, service.url, tokens)
@@ -280,7 +280,7 @@ async def test_every_case_access_is_audited_under_its_identity(web_stack: WebSta
             if e.action == AuditAction.CASE_ACCESSED
         ]
 
-    for _ in range(50):
+    for _ in range(100):
         entries = await accessed()
         reads = [e for e in entries if e.subject == "status" and e.actor.endswith("sup")]
         if sum(int(e.detail["count"] or 0) for e in reads) >= 3:
