@@ -5,16 +5,13 @@ encrypted payload, audited on real SeaweedFS under the identity that asked and i
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
-import types
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
-from fastapi import APIRouter, Request
 from google.protobuf import json_format
 from pydantic import SecretStr
 from temporalio.api.common.v1 import Payloads
@@ -24,12 +21,12 @@ from activities.audit import AuditAction, AuditTrail
 from caseflow.ids import case_workflow_id, new_case_id
 from caseflow.settings import OPS_UI_PATH, CaseflowSettings, get_settings
 from caseflow.temporal_client import connect
+from client.identities import IdentityStore
 from coordinator.cli import cli
 from infra.server_process import free_port
 from infra.stack import ui_codec_endpoint
 from infra.temporal_server import TemporalDevServer
 from tests.integration.web_service import ServiceThread, running_service
-from web.access import Forbidden, Principal, Role
 
 pytestmark = pytest.mark.integration
 
@@ -37,38 +34,21 @@ CANARY = "Quillon Canarywick, passport X98765432"
 CLI_TOKEN = "cli-" + uuid.uuid4().hex
 
 
-class StandInAuthenticator:
-    """A STAND-IN for web/auth.py (built on another branch): maps a test cookie or a test header
-    to a fixed principal. Once web/auth.py lands, these tests switch to real logins."""
-
-    SESSIONS = {
-        "ops": Principal(identity="user:ops-test", role=Role.OPS, via="session"),
-        "supervisor": Principal(identity="user:sup-test", role=Role.SUPERVISOR, via="session"),
-        "coordinator": Principal(
-            identity="user:coord-test", role=Role.COORDINATOR, coordinator_id="coord-test",
-            via="session",
-        ),
-    }
-    TOKENS = {"sup-token": Principal(identity="token:sup", role=Role.SUPERVISOR, via="token")}
-
-    async def authenticate(self, request: Request) -> Principal | None:
-        token = request.headers.get("x-test-token")
-        if token is not None:
-            return self.TOKENS.get(token)
-        return self.SESSIONS.get(request.cookies.get("test_session", ""))
-
-    async def check_csrf(self, request: Request) -> None:
-        # The Web UI cannot send our CSRF token; the ops routes must not depend on it.
-        raise Forbidden("stand-in: no CSRF token")
+PASSWORD = "ops view test password"
+LOGINS = {"ops": "ops-test", "supervisor": "sup-test", "coordinator": "coord-test"}
 
 
-def _stand_in_case_routes() -> None:
-    """create_app includes web.case_routes, which the lead is writing on main; until it lands here
-    an empty router stands in (these tests use none of its routes)."""
-    if importlib.util.find_spec("web.case_routes") is None:
-        module = types.ModuleType("web.case_routes")
-        module.router = APIRouter()  # type: ignore[attr-defined]
-        sys.modules["web.case_routes"] = module
+def session_cookies(url: str, login: str) -> dict[str, str]:
+    """Log in through the real login form and return the browser's cookies."""
+    with httpx.Client(base_url=url, timeout=10) as browser:
+        page = browser.get("/login").text
+        found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert found, "the login form carries a CSRF token"
+        done = browser.post(
+            "/login", data={"login": login, "password": PASSWORD, "csrf_token": found.group(1)}
+        )
+        assert done.status_code in (200, 303), done.text
+        return dict(browser.cookies)
 
 
 @dataclass
@@ -77,22 +57,27 @@ class OpsStack:
     temporal: TemporalDevServer
     settings: CaseflowSettings
     audit: AuditTrail
+    sessions: dict[str, dict[str, str]]  # who -> the cookies of their real login
+    token: str  # a supervisor's API token
 
     def url(self, path: str) -> str:
         return f"{self.service.url}{path}"
+
+    def cookies(self, who: str) -> dict[str, str]:
+        return self.sessions[who]
 
     def browser(self, who: str | None) -> dict[str, str]:
         """What a browser on the service's own page sends with a POST."""
         headers = {"Origin": self.service.url, "Sec-Fetch-Site": "same-origin"}
         if who:
-            headers["Cookie"] = f"test_session={who}"
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.sessions[who].items())
         return headers
 
 
 @pytest.fixture(scope="module")
 def ops_stack(seaweed, tmp_path_factory) -> Iterator[OpsStack]:
-    _stand_in_case_routes()
     port = free_port()
+    home = tmp_path_factory.mktemp("ops-identities")
     settings = seaweed.settings.model_copy(
         update={
             "audit_bucket": f"audit-{uuid.uuid4().hex[:8]}",
@@ -100,6 +85,8 @@ def ops_stack(seaweed, tmp_path_factory) -> Iterator[OpsStack]:
             "web_port": port,
             "codec_tokens": {"ops-cli": SecretStr(CLI_TOKEN)},
             "key_file": seaweed.settings.data_dir / "keys.json",
+            "identity_db_url": f"sqlite:///{home / 'identities.db'}",
+            "session_secret": SecretStr("ops-view-test-" + uuid.uuid4().hex),
         }
     )
     # Started as infra/stack.py starts it: the UI under the service's path, decoding through the
@@ -114,8 +101,17 @@ def ops_stack(seaweed, tmp_path_factory) -> Iterator[OpsStack]:
         settings = settings.model_copy(
             update={"temporal_address": temporal.address, "temporal_ui_url": temporal.ui_url}
         )
-        with running_service(settings, StandInAuthenticator(), port=port) as service:
-            yield OpsStack(service, temporal, service.settings, AuditTrail(service.settings))
+        store = IdentityStore.from_settings(settings)
+        for who, login in LOGINS.items():
+            store.add_user(login, who, name=f"Test {who}", email=f"{login}@example.invalid",
+                           password=PASSWORD)
+        token = store.create_token(user="sup-test", label="ops view test").secret
+        store.close()
+        with running_service(settings, port=port) as service:
+            sessions = {who: session_cookies(service.url, login) for who, login in LOGINS.items()}
+            yield OpsStack(
+                service, temporal, service.settings, AuditTrail(service.settings), sessions, token
+            )
     finally:
         temporal.stop()
 
@@ -173,7 +169,7 @@ def page_of(stack: OpsStack, case: StartedCase) -> str:
 
 
 async def test_the_ui_settings_reveal_no_codec_token(ops_stack):
-    async with httpx.AsyncClient(timeout=10, cookies={"test_session": "ops"}) as http:
+    async with httpx.AsyncClient(timeout=10, cookies=ops_stack.cookies("ops")) as http:
         direct = await ui_answer(http, f"{ops_stack.temporal.ui_url}{OPS_UI_PATH}/api/v1/settings")
         proxied = await http.get(ops_stack.url(f"{OPS_UI_PATH}/api/v1/settings"))
     assert proxied.status_code == 200, proxied.text
@@ -206,7 +202,7 @@ async def test_no_login_is_sent_to_log_in_or_refused(ops_stack, started_case):
 
 
 async def test_a_coordinator_is_refused_the_ops_view(ops_stack, started_case):
-    async with httpx.AsyncClient(timeout=10, cookies={"test_session": "coordinator"}) as http:
+    async with httpx.AsyncClient(timeout=10, cookies=ops_stack.cookies("coordinator")) as http:
         page = await http.get(page_of(ops_stack, started_case), headers={"Accept": "text/html"})
         assert page.status_code == 403
         assert page.json()["error"] == (
@@ -266,7 +262,7 @@ async def test_a_decode_from_another_origin_is_refused_and_not_audited(ops_stack
         {"Origin": ops_stack.service.url, "Sec-Fetch-Site": "same-site"},
         {},  # no Origin at all: no browser POSTs like that
     )
-    async with httpx.AsyncClient(timeout=10, cookies={"test_session": "supervisor"}) as http:
+    async with httpx.AsyncClient(timeout=10, cookies=ops_stack.cookies("supervisor")) as http:
         for headers in refusals:
             answer = await http.post(
                 ops_stack.url("/ops/codec/decode"), content=decode_body(started_case),
@@ -288,16 +284,20 @@ async def test_an_api_token_decodes_without_a_browser_origin(ops_stack, started_
     async with httpx.AsyncClient(timeout=10) as http:
         answer = await http.post(
             ops_stack.url("/ops/codec/decode"), content=decode_body(started_case),
-            headers={"Content-Type": "application/json", "X-Test-Token": "sup-token",
-                     "X-Workflow-Id": started_case.workflow_id},
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {ops_stack.token}",
+                "X-Workflow-Id": started_case.workflow_id,
+            },
         )
     assert answer.status_code == 200, answer.text
     entries = await asyncio.to_thread(ops_stack.audit.entries, started_case.case_id)
-    assert ("token:sup", started_case.workflow_id) in [(e.actor, e.workflow_id) for e in entries]
+    seen = [(e.actor, e.workflow_id) for e in entries]
+    assert ("user:sup-test", started_case.workflow_id) in seen
 
 
 async def test_the_proxied_ui_is_served_and_read_only(ops_stack, started_case):
-    async with httpx.AsyncClient(timeout=10, cookies={"test_session": "ops"}) as http:
+    async with httpx.AsyncClient(timeout=10, cookies=ops_stack.cookies("ops")) as http:
         page = await http.get(page_of(ops_stack, started_case), headers={"Accept": "text/html"})
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         assert f"{OPS_UI_PATH}/_app/" in page.text
