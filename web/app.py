@@ -113,6 +113,9 @@ def create_app(
         close = getattr(app.state.authenticator, "close", None)
         if close is not None:
             close()
+        replies = getattr(app.state, "hospital_replies", None)
+        if replies is not None:
+            replies.close()
 
     app = FastAPI(
         title="caseflow",
@@ -130,11 +133,18 @@ def create_app(
     app.state.authenticator = authenticator
     install_error_handlers(app)
 
-    from web import case_routes, health_routes
+    from web import health_routes, hospital_routes, reply_routes
 
     # One line per router, so each part of the service is found by its file name.
     app.include_router(health_routes.router)
-    app.include_router(case_routes.router)
+    try:  # w2-replies: web/case_routes.py is the lead's, not on this branch yet; drop at merge
+        from web import case_routes
+    except ImportError:
+        case_routes = None
+    if case_routes is not None:
+        app.include_router(case_routes.router)
+    app.include_router(hospital_routes.router)
+    app.include_router(reply_routes.router)
     app.add_middleware(RequestLimits, max_body=settings.max_json_body_bytes)
     return app
 

@@ -796,6 +796,12 @@ class CaseWorkflow:
         if reply_id is not None:
             self._state.reply_ids[reply_id] = detail
 
+    @workflow.query
+    def reply_ack(self, reply_id: str) -> EventAck | None:
+        """The ack for a reply id already recorded, or None: the web service asks before it
+        sends, because Temporal's update-id dedup returns the first ack unmarked."""
+        return self._replayed(reply_id)
+
     # -- end of the reply path's helpers ---------------------------------------------------------
 
     @workflow.update

@@ -13,16 +13,17 @@ import uvicorn
 
 from caseflow.settings import CaseflowSettings
 from infra.server_process import free_port
+from web.access import Authenticator
 from web.app import create_app
 
 
 class ServiceThread:
-    def __init__(self, settings: CaseflowSettings):
+    def __init__(self, settings: CaseflowSettings, authenticator: Authenticator | None = None):
         port = free_port()
         self.settings = settings.model_copy(
             update={"web_port": port, "public_url": f"http://127.0.0.1:{port}"}
         )
-        self.app = create_app(self.settings)
+        self.app = create_app(self.settings, authenticator=authenticator)
         config = uvicorn.Config(
             self.app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"
         )
@@ -48,8 +49,10 @@ class ServiceThread:
 
 
 @contextmanager
-def running_service(settings: CaseflowSettings) -> Iterator[ServiceThread]:
-    service = ServiceThread(settings)
+def running_service(
+    settings: CaseflowSettings, authenticator: Authenticator | None = None
+) -> Iterator[ServiceThread]:
+    service = ServiceThread(settings, authenticator)
     service.start()
     try:
         yield service
