@@ -132,7 +132,7 @@ def response_fields(task: Task) -> dict[str, Any]:
     if NEEDS_MORE_INFORMATION_CODE in _codes(task.businessStatus):
         decision = "needs_more_information"
     else:
-        decision = ANSWER_STATUSES[task.status]
+        decision = ANSWER_STATUSES[task.status or ""]
     fields: dict[str, Any] = {"decision": decision}
     documents: list[str] = []
     for output in task.output or []:

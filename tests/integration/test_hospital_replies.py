@@ -5,16 +5,21 @@ callback (caseflow JSON or a FHIR Task) and by the reply link page."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import os
 import re
 import secrets
+import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -24,9 +29,9 @@ from temporalio.client import Client, WorkflowHandle
 
 from activities.audit import AuditAction, AuditTrail
 from caseflow import reply_links
-from caseflow.case_events import AddDocument, SubmitReview, Withdraw
+from caseflow.case_events import AddDocument, ReviewOutcome, SubmitReview, Withdraw
 from caseflow.case_status import CaseStatus
-from caseflow.hospitals import HospitalDirectory
+from caseflow.hospitals import HospitalDirectory, Modality
 from caseflow.ids import case_workflow_id, new_case_id, packet_route_key
 from caseflow.settings import CaseflowSettings
 from caseflow.temporal_client import connect
@@ -150,7 +155,8 @@ async def referred(stack: ReplyStack, targets: list[str]) -> tuple[WorkflowHandl
     await status_when(handle, lambda s: s.stage == "SPECIALIST_REVIEW")
     await handle.execute_update(
         CaseWorkflow.submit_review,
-        SubmitReview(outcome="proceed", reviewer_id="dr-review", modalities=["sbrt"],
+        SubmitReview(outcome=ReviewOutcome.PROCEED, reviewer_id="dr-review",
+                     modalities=[Modality.SBRT],
                      target_hospital_ids=targets, recommendation="SBRT re-irradiation"),
     )
     status = await status_when(
@@ -370,6 +376,24 @@ async def test_a_fhir_task_acknowledges_asks_for_more_and_accepts(reply_stack):
     await handle.execute_update(CaseWorkflow.withdraw, Withdraw(reason="test finished"))
 
 
+async def screenshot(url: str, refused_page: str) -> None:
+    """With CASEFLOW_SCREENSHOTS=<dir>, the live page and the refused answer as PNGs, for eyes."""
+    folder = os.environ.get("CASEFLOW_SCREENSHOTS")
+    if not folder or shutil.which("chromium") is None:
+        return
+    css = Path(__file__).resolve().parents[2] / "web" / "static" / "reply.css"
+    refused = Path(folder) / "reply-refused.html"
+    refused.write_text(refused_page.replace("/reply/assets/reply.css", css.as_uri()))
+    for target, name in ((url, "reply-page.png"), (refused.as_uri(), "reply-refused.png")):
+        # In a thread: the worker shares this event loop and must answer the page's query.
+        await asyncio.to_thread(
+            subprocess.run,
+            ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+             "--window-size=1100,2400", f"--screenshot={Path(folder) / name}", target],
+            check=True, capture_output=True, timeout=60,
+        )
+
+
 def hidden(page: str, name: str) -> str:
     match = re.search(rf'name="{name}" value="([^"]*)"', page)
     assert match, f"no hidden {name}"
@@ -380,7 +404,12 @@ async def test_the_reply_link_page_takes_an_answer_with_a_document(reply_stack, 
     handle, status = await referred(reply_stack, [EMAIL, WEBHOOK])
     mail_referral = referral(status, EMAIL)
     address = HospitalDirectory.load_default().get(EMAIL).contact_email
-    bodies = [m.get_body(("plain",)).get_content() for m in mails_to(reply_stack.mail, address)]
+    assert address is not None
+    bodies = []
+    for message in mails_to(reply_stack.mail, address):
+        plain = message.get_body(("plain",))
+        assert plain is not None
+        bodies.append(plain.get_content())
     link = next(
         match.group(0)
         for body in bodies
@@ -433,7 +462,9 @@ async def test_the_reply_link_page_takes_an_answer_with_a_document(reply_stack, 
             )
         assert uploaded.status_code == 303, uploaded.text
         page = await http.get(path)
-        document_id = re.search(r'name="documents" value="(d[a-z2-7]{26})"', page.text).group(1)
+        ticked = re.search(r'name="documents" value="(d[a-z2-7]{26})"', page.text)
+        assert ticked is not None
+        document_id = ticked.group(1)
         nonce = hidden(page.text, "nonce")
         form = {
             "csrf": csrf, "nonce": nonce, "decision": "accept",
@@ -444,6 +475,7 @@ async def test_the_reply_link_page_takes_an_answer_with_a_document(reply_stack, 
         }
         wrong = await http.post(f"{path}/answer", data=form)
         assert wrong.status_code == 400
+        await screenshot(link, wrong.text)
         assert re.search(r'class="field-error"[^>]*>cost_estimate.currency: ', wrong.text)
         form["cost_estimate.currency"] = "INR"
         answered = await http.post(f"{path}/answer", data=form)
