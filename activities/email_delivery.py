@@ -85,6 +85,13 @@ def packet_body(notice: PacketNotice) -> str:
     ]
     if notice.bundle_url:
         lines.append(f"FHIR R4B bundle: {notice.bundle_url}")
+    if notice.reply_url:
+        lines += [
+            "",
+            "Acknowledge, answer (accept, decline, or ask for more information) and upload your",
+            "documents at this link, which also gives fresh download links after they expire:",
+            notice.reply_url,
+        ]
     lines.append("")
     for index, document in enumerate(notice.documents, start=1):
         lines += [

@@ -28,9 +28,11 @@ from temporalio.exceptions import ApplicationError
 
 from activities.audit import AuditAction, AuditTrail, activity_event
 from activities.s3_client import build_s3_client
+from caseflow import reply_links
 from caseflow.case_status import TriageFlagEntry
 from caseflow.documents import DocumentRef
 from caseflow.hospitals import Hospital
+from caseflow.ids import packet_route_key
 from caseflow.intake import CaseIntake, ConsentGrant
 from caseflow.settings import CaseflowSettings
 
@@ -138,6 +140,7 @@ class StoredPacket(BaseModel):
     bundle_sha256: str | None = None
     letter_url: str | None = None  # presigned letter.pdf
     bundle_url: str | None = None  # presigned bundle.json
+    reply_url: str | None = None  # the hospital's reply link (None without a reply_link_secret)
 
 
 def packet_prefix(case_id: str, packet_id: str) -> str:
@@ -186,6 +189,10 @@ class ReferralLetters:
         self._bucket = settings.s3_bucket
         self._link_ttl = link_ttl
         self._client = build_s3_client(settings)
+        # The reply link (issue 8); no secret, no link (e.g. a stack without the web service).
+        secret = settings.reply_link_secret
+        self._reply_secret = secret.get_secret_value() if secret else None
+        self._public_url = settings.public_url
         # Packets generated (and their presigned links) are recorded when a trail is given.
         self._audit = audit
         self._templates = Environment(
@@ -273,12 +280,40 @@ class ReferralLetters:
             decider_line=DECIDER_LINE,
             reason=request.reason_text(),
             question=request.question_text(),
+            reply_url=self.reply_url(request),
         )
+
+    # -- the hospitals' reply path (issue 8): the reply link and the packet's routing object ----
+
+    def reply_url(self, request: ReferralPacketRequest) -> str | None:
+        """The packet's reply link, issued at the packet's creation time, so every render of the
+        same packet (a retry) carries the same link."""
+        if self._reply_secret is None:
+            return None
+        claims = reply_links.ReplyClaims(
+            case_id=request.case_id,
+            hospital_id=request.hospital.hospital_id,
+            packet_id=request.packet_id,
+        )
+        token = reply_links.make_token(
+            self._reply_secret, claims, request.created().timestamp()
+        )
+        return reply_links.reply_url(self._public_url, token)
+
+    def _store_route(self, request: ReferralPacketRequest) -> None:
+        """routes/packets/<packet_id>.json: what the reply path resolves a packet id by."""
+        route = {"case_id": request.case_id, "hospital_id": request.hospital.hospital_id}
+        body = json.dumps(route, sort_keys=True).encode()
+        self._put_once(packet_route_key(request.packet_id), body, "application/json")
+
+    # -- end of the reply path's part -----------------------------------------------------------
 
     @activity.defn(name="render_referral_packet")
     def render_referral_packet(self, request: ReferralPacketRequest) -> StoredPacket:
         """Store letter.html, letter.pdf, bundle.json, then manifest.json for one hospital."""
         packet = self._render_referral_packet(request)
+        self._store_route(request)  # reply path (issue 8)
+        packet = packet.model_copy(update={"reply_url": self.reply_url(request)})
         return self._audited(packet, request.case_id, request.hospital.hospital_id, "referral")
 
     def _render_referral_packet(self, request: ReferralPacketRequest) -> StoredPacket:
@@ -317,6 +352,7 @@ class ReferralLetters:
             ],
             documents=request.documents,
             links=links,
+            reply_url=self.reply_url(request),
         )
         index_bytes = self._put_or_read(
             index_key, index.encode("utf-8"), "text/html; charset=utf-8"

@@ -75,6 +75,8 @@ class PacketNotice(BaseModel):
     bundle_url: str | None = None
     links_expire_at: datetime
     documents: list[PacketLink]
+    # Where the hospital acknowledges and answers (issue 8); a signed link for people.
+    reply_url: str | None = None
 
 
 class WebhookDeliveryRequest(BaseModel):

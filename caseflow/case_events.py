@@ -19,6 +19,12 @@ HospitalId = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,60}$")]
 PersonId = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,40}$")]
 # Free text a person types (reasons, opinions). It stays in workflow state and packets only.
 Note = Annotated[str, Field(min_length=1, max_length=4000)]
+# Who recorded a hospital's acknowledgement or answer, as the timeline names it: an identity such
+# as "hospital:cn-xiamen-bnct (signed callback)", "hospital:<id> (reply link)" or "user:<login>".
+AnsweredBy = Annotated[str, Field(pattern=r"^[a-z]+:[A-Za-z0-9@._-]{1,80}( \([a-z ]{1,30}\))?$")]
+# The idempotency key of a hospital's reply (a callback's webhook-id, a reply form's nonce),
+# hashed by the web service to an opaque id; a repeat of the same key changes nothing.
+ReplyId = Annotated[str, Field(pattern=r"^[a-z]{1,12}-[0-9a-f]{32}$")]
 
 
 class AddDocument(BaseModel):
@@ -97,6 +103,9 @@ class HospitalResponse(BaseModel):
     visa_invitation_possible: bool = False
     # Documents the hospital sent back (opinion, plan, estimate), already uploaded by the CLI.
     documents: list[DocumentRef] = Field(default_factory=list, max_length=50)
+    # The hospitals' reply path (web service); None when a coordinator records it by hand.
+    answered_by: AnsweredBy | None = None
+    reply_id: ReplyId | None = None
 
 
 class SelectHospital(BaseModel):
@@ -248,6 +257,9 @@ class HospitalAcknowledgement(BaseModel):
     hospital_id: HospitalId
     # The hospital's own reference for the referral (a ticket number), if it gave one.
     reference: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._/-]{1,80}$")
+    # As on HospitalResponse: who recorded it, and the reply's idempotency key.
+    answered_by: AnsweredBy | None = None
+    reply_id: ReplyId | None = None
 
 
 # Signals between a case and its referral children (not for the CLI).

@@ -237,6 +237,8 @@ class EventAck(BaseModel):
     case_id: str
     stage: CaseStage
     detail: str = ""
+    # True when the event's reply id was already recorded: nothing changed this time.
+    replayed: bool = False
 
 
 class CaseResult(BaseModel):

@@ -70,3 +70,18 @@ def referral_workflow_id(case_id: str, hospital_id: str) -> str:
 
 def document_key(case_id: str, document_id: str) -> str:
     return f"cases/{case_id}/{document_id}"
+
+
+PACKET_ID_PATTERN = re.compile(r"^[a-z0-9-]{8,64}$")
+
+
+def packet_route_key(packet_id: str) -> str:
+    """Where a packet id resolves to its case and hospital (opaque ids only), for the hospitals'
+    reply path, which is addressed by packet id alone."""
+    return f"routes/packets/{packet_id}.json"
+
+
+def reply_upload_prefix(case_id: str, packet_id: str) -> str:
+    """Records of the documents a hospital uploaded in reply to one packet (under the case's
+    prefix, so erasing the case removes them with its documents)."""
+    return f"cases/{case_id}/replies/{packet_id}/"

@@ -102,9 +102,11 @@ def _in_caseflow_words(case_id: str) -> Iterator[None]:
         raise CaseClosed(f"CASE_ID: case {case_id} cannot answer now") from None
 
 
-async def _update(client: Client, case_id: str, update, event) -> EventAck:
+async def _update(
+    client: Client, case_id: str, update, event, update_id: str | None = None
+) -> EventAck:
     with _in_caseflow_words(case_id):
-        return await case_handle(client, case_id).execute_update(update, event)
+        return await case_handle(client, case_id).execute_update(update, event, id=update_id)
 
 
 async def describe_case(client: Client, case_id: str) -> WorkflowExecutionDescription:
@@ -215,13 +217,31 @@ async def submit_review(client: Client, case_id: str, event: SubmitReview) -> Ev
 async def record_hospital_response(
     client: Client, case_id: str, event: HospitalResponse
 ) -> EventAck:
-    return await _update(client, case_id, CaseWorkflow.record_hospital_response, event)
+    return await _reply_update(client, case_id, CaseWorkflow.record_hospital_response, event)
 
 
 async def record_hospital_acknowledgement(
     client: Client, case_id: str, event: HospitalAcknowledgement
 ) -> EventAck:
-    return await _update(client, case_id, CaseWorkflow.record_hospital_acknowledgement, event)
+    return await _reply_update(
+        client, case_id, CaseWorkflow.record_hospital_acknowledgement, event
+    )
+
+
+async def _reply_update(
+    client: Client, case_id: str, update, event: HospitalResponse | HospitalAcknowledgement
+) -> EventAck:
+    """A hospital's reply. With a reply id (the hospitals' reply path) a repeat changes nothing
+    and says so: the case is asked first (its memory survives continue-as-new), and the id is
+    the update id, so two copies racing each other are applied once."""
+    if event.reply_id is not None:
+        with _in_caseflow_words(case_id):
+            earlier = await case_handle(client, case_id).query(
+                CaseWorkflow.reply_ack, event.reply_id
+            )
+        if earlier is not None:
+            return earlier
+    return await _update(client, case_id, update, event, update_id=event.reply_id)
 
 
 async def select_hospital(client: Client, case_id: str, hospital_id: str) -> EventAck:

@@ -1,5 +1,6 @@
-"""Erasing a closed case: every version of its documents and packets, a notice to each hospital
-that received a packet, then its closed workflow executions (case and referrals, every run).
+"""Erasing a closed case: every version of its documents and packets (and the packets' reply
+routing objects), a notice to each hospital that received a packet, then its closed workflow
+executions (case and referrals, every run).
 
 Each step is recorded in the audit trail, which stays: it holds opaque ids, counts and channels,
 never patient data. History goes last, so a failed notice can be retried from the same facts;
@@ -22,11 +23,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.audit import AuditAction, AuditEvent, AuditTrail
 from activities.documents import DocumentStore, EraseCaseDocumentsInput
 from activities.erasure_notices import ErasureNotice, ErasureNotices, NoticeSent
+from activities.s3_client import build_s3_client
 from caseflow.case_events import Withdraw
 from caseflow.hospitals import Hospital, HospitalDirectory
 from caseflow.ids import case_workflow_id
 from caseflow.settings import CaseflowSettings
 from client import cases as case_client
+from client.referral_routes import erase_routes
 from workflows.case_state import CaseWorkflowInput
 
 NOTIFIED_CHANNELS = ("email", "webhook")
@@ -48,6 +51,7 @@ class ErasureReport(BaseModel):
     manual_hospitals: list[str]  # received a packet by hand: the coordinator tells them
     executions_deleted: list[str]  # workflow_id/run_id
     audit_entries_kept: int
+    routes_deleted: int = 0  # routes/packets/<packet_id>.json of the case's packets
 
 
 async def _case_runs(client: Client, case_id: str, known: set[str]) -> list[tuple[str, str]]:
@@ -128,6 +132,15 @@ async def erase_case(
 
     # 2. A notice to each hospital a packet reached, by the case's record and the audit trail.
     entries = await asyncio.to_thread(audit.entries, case_id)
+    # The reply path's routing objects (packet id -> case, hospital) go with the packets.
+    packet_ids = {h.packet_id for h in status.hospitals if h.packet_id} | {
+        e.subject for e in entries if e.action == AuditAction.PACKET_GENERATED and e.subject
+    }
+    s3 = build_s3_client(settings)
+    try:
+        routes_deleted = await asyncio.to_thread(erase_routes, s3, settings, packet_ids)
+    finally:
+        s3.close()
     delivered = {
         (h.hospital_id, h.packet_id)
         for h in status.hospitals
@@ -208,4 +221,5 @@ async def erase_case(
         manual_hospitals=manual,
         executions_deleted=[f"{w}/{r}" for w, r in runs],
         audit_entries_kept=kept,
+        routes_deleted=routes_deleted,
     )

@@ -11,17 +11,25 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
 
 
+def field_lines(error: ValidationError) -> list[tuple[str, str]]:
+    """(field, line) for each problem, the line as one_line words it; a form shows each line
+    next to its field."""
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"])
+        # A rule across fields already names its field inside the message.
+        message = item["msg"].removeprefix("Value error, ")
+        named = not where or message.startswith(f"{where}:")
+        if named and where == "":
+            where = message.split(":", 1)[0] if ":" in message else ""
+        lines.append((where, message if named else f"{where}: {message}"))
+    return lines
+
+
 def one_line(error: BaseException) -> str:
     """The one line for an error; names the field and the reason, never the value."""
     if isinstance(error, ValidationError):
-        parts = []
-        for item in error.errors():
-            where = ".".join(str(p) for p in item["loc"])
-            # A rule across fields already names its field inside the message.
-            message = item["msg"].removeprefix("Value error, ")
-            named = not where or message.startswith(f"{where}:")
-            parts.append(message if named else f"{where}: {message}")
-        return "; ".join(parts)
+        return "; ".join(line for _, line in field_lines(error))
     # Temporal wraps activity and update failures; the innermost cause has the useful text.
     cause: BaseException = error
     while (inner := getattr(cause, "cause", None)) is not None:

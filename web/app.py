@@ -117,7 +117,11 @@ def create_app(
     async def lifespan(app: FastAPI):
         yield
         # Write what the access audit still holds; the authenticator closes its store.
-        for part in (app.state.access_audit, app.state.authenticator):
+        for part in (
+            app.state.access_audit,
+            app.state.authenticator,
+            getattr(app.state, "hospital_replies", None),
+        ):
             close = getattr(part, "close", None)
             if close is not None:
                 close()
@@ -143,13 +147,22 @@ def create_app(
     )
     install_error_handlers(app)
 
-    from web import auth_routes, case_routes, health_routes, ops_routes
+    from web import (
+        auth_routes,
+        case_routes,
+        health_routes,
+        hospital_routes,
+        ops_routes,
+        reply_routes,
+    )
 
     # One line per router, so each part of the service is found by its file name.
     app.include_router(health_routes.router)
     app.include_router(auth_routes.router)
     app.include_router(case_routes.router)
     app.include_router(ops_routes.router)
+    app.include_router(hospital_routes.router)
+    app.include_router(reply_routes.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     if settings.session_secret is not None:
         from web.auth import session_cookie_options

@@ -784,8 +784,31 @@ class CaseWorkflow:
 
     # -- updates: hospitals ----------------------------------------------------------------------
 
+    # -- hospitals' reply path (issue 8): a reply id already recorded changes nothing ----------
+
+    def _replayed(self, reply_id: str | None) -> EventAck | None:
+        if reply_id is None or reply_id not in self._state.reply_ids:
+            return None
+        ack = self._ack(f"already recorded: {self._state.reply_ids[reply_id]}")
+        return ack.model_copy(update={"replayed": True})
+
+    def _remember_reply(self, reply_id: str | None, detail: str) -> None:
+        if reply_id is not None:
+            self._state.reply_ids[reply_id] = detail
+
+    @workflow.query
+    def reply_ack(self, reply_id: str) -> EventAck | None:
+        """The ack for a reply id already recorded, or None: the web service asks before it
+        sends, because Temporal's update-id dedup returns the first ack unmarked."""
+        return self._replayed(reply_id)
+
+    # -- end of the reply path's helpers ---------------------------------------------------------
+
     @workflow.update
     async def record_hospital_response(self, response: HospitalResponse) -> EventAck:
+        replayed = self._replayed(response.reply_id)  # reply path (issue 8)
+        if replayed is not None:
+            return replayed
         s = self._state
         status = s.referrals[response.hospital_id]
         self._add_documents(list(response.documents))
@@ -794,15 +817,19 @@ class CaseWorkflow:
         status.state = _RESPONSE_STATE[response.decision]
         status.escalation_level = 0
         self._note("hospital_response", f"hospital {response.hospital_id}: "
-                   f"{response.decision.value}")
+                   f"{response.decision.value}", actor=response.answered_by)
+        detail = f"hospital {response.hospital_id} {response.decision.value}"
+        self._remember_reply(response.reply_id, detail)  # reply path (issue 8)
         self._publish()
         await self._signal_child(
             response.hospital_id, HospitalReferralWorkflow.hospital_responded, response
         )
-        return self._ack(f"hospital {response.hospital_id} {response.decision.value}")
+        return self._ack(detail)
 
     @record_hospital_response.validator
     def _validate_response(self, response: HospitalResponse) -> None:
+        if response.reply_id in self._state.reply_ids:  # reply path (issue 8): a repeat
+            return
         self._require_stage("record_hospital_response", CaseStage.HOSPITAL_SUBMISSION)
         status = self._state.referrals.get(response.hospital_id)
         if status is None or status.state in (ReferralState.SELECTED, ReferralState.NOT_SELECTED):
@@ -817,19 +844,27 @@ class CaseWorkflow:
 
     @workflow.update
     async def record_hospital_acknowledgement(self, event: HospitalAcknowledgement) -> EventAck:
+        replayed = self._replayed(event.reply_id)  # reply path (issue 8)
+        if replayed is not None:
+            return replayed
         status = self._state.referrals[event.hospital_id]
         status.acknowledged_at = workflow.now()
         status.acknowledgement_reference = event.reference
         reference = f" (reference {event.reference})" if event.reference else ""
-        self._note("hospital_acknowledged", f"hospital {event.hospital_id}{reference}")
+        self._note("hospital_acknowledged", f"hospital {event.hospital_id}{reference}",
+                   actor=event.answered_by)
+        detail = f"hospital {event.hospital_id} acknowledged the packet"
+        self._remember_reply(event.reply_id, detail)  # reply path (issue 8)
         self._publish()
         await self._signal_child(
             event.hospital_id, HospitalReferralWorkflow.hospital_acknowledged, event
         )
-        return self._ack(f"hospital {event.hospital_id} acknowledged the packet")
+        return self._ack(detail)
 
     @record_hospital_acknowledgement.validator
     def _validate_acknowledgement(self, event: HospitalAcknowledgement) -> None:
+        if event.reply_id in self._state.reply_ids:  # reply path (issue 8): a repeat
+            return
         self._require_stage("record_hospital_acknowledgement", CaseStage.HOSPITAL_SUBMISSION)
         status = self._state.referrals.get(event.hospital_id)
         if status is None or status.state in _FINAL_REFERRAL:

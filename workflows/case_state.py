@@ -64,6 +64,9 @@ class CaseState(BaseModel):
     withdrawal: Withdraw | None = None
     documents_erased: bool = False
     run_count: int = 1
+    # Hospitals' replies already recorded, by reply id (what the ack said), so a repeat after
+    # continue-as-new is still answered "already recorded" rather than rejected.
+    reply_ids: dict[str, str] = Field(default_factory=dict)
 
 
 class CaseWorkflowInput(BaseModel):

@@ -283,6 +283,7 @@ class HospitalReferralWorkflow:
             bundle_url=stored.bundle_url,
             links_expire_at=stored.links_expire_at,
             documents=[PacketLink(**d.model_dump()) for d in stored.documents],
+            reply_url=stored.reply_url,  # the hospitals' reply path (issue 8)
         )
         consent = DeliveryConsent(
             country=hospital.country,
