@@ -11,6 +11,7 @@ import asyncio
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,8 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
-from caseflow.case_status import CaseOutcome, CaseResult
+from caseflow.case_status import CaseOutcome, CaseResult, CaseStatus
+from caseflow.documents import DocumentKind
 from caseflow.settings import CaseflowSettings, get_settings
 from caseflow.temporal_client import connect
 from client import cases as case_client
@@ -32,7 +34,9 @@ from coordinator.case_script import (
     CaseScript,
     Narration,
     ScriptError,
+    fictional_pdf,
 )
+from coordinator.demo_hospitals import ReplyLinkHospital, SignedCallbackHospital
 
 # The hospital ids stay importable from here for tests/histories/record.py, which predates
 # coordinator/case_script.py.
@@ -62,7 +66,9 @@ async def require_worker(client: Client, settings: CaseflowSettings, wait: float
 
 
 class DemoCase(CaseScript):
-    """The demo's case: the scripted case, narrated through `say`, one line per stage and step."""
+    """The demo's case: the scripted case, narrated through `say`, one line per stage and step.
+    Hospitals with a webhook or e-mail channel answer through the service's reply path; a
+    manual hospital's answer is typed in by the coordinator, as in real life."""
 
     def __init__(
         self,
@@ -73,6 +79,62 @@ class DemoCase(CaseScript):
         **options: Any,
     ) -> None:
         super().__init__(client, settings, workdir, Narration(say), **options)
+
+    async def hospitals_respond(self) -> None:
+        status = await self.packets_stored()
+        channels = {h.hospital_id: h for h in status.hospitals}
+        if all(channels[h].channel == "manual" for h in (self.selected, self.other)):
+            await super().hospitals_respond()
+            return
+        await self.packets_delivered()
+        for hospital_id, amount in ((self.selected, 38000), (self.other, 42000)):
+            referral = channels[hospital_id]
+            answer = {
+                "decision": "accept",
+                "opinion": "Fictional demo opinion: suitable for re-irradiation.",
+                "earliest_admission_date": (self.trip + timedelta(days=20)).isoformat(),
+            }
+            reference = f"DEMO-{hospital_id[:6].upper()}-0001"
+            if referral.channel == "webhook":
+                secret = self.settings.hospital_callback_secrets[hospital_id]
+                documents = [
+                    (DocumentKind.HOSPITAL_OPINION.value, fictional_pdf("hospital opinion")),
+                    (DocumentKind.COST_ESTIMATE.value, fictional_pdf("cost estimate")),
+                ]
+                await SignedCallbackHospital(
+                    self.settings.public_url, hospital_id, secret.get_secret_value()
+                ).answer(
+                    referral.packet_id or "",
+                    {
+                        **answer,
+                        "cost_estimate": {"amount": amount, "currency": "USD"},
+                        "visa_invitation_possible": True,
+                    },
+                    documents,
+                    reference,
+                )
+                how = "by signed callback"
+            else:
+                await ReplyLinkHospital(self.settings.data_dir / "mail").answer(
+                    referral.packet_id or "",
+                    {
+                        **answer,
+                        "cost_estimate.amount": str(amount),
+                        "cost_estimate.currency": "USD",
+                        "visa_invitation_possible": "yes",
+                    },
+                    reference,
+                )
+                how = "through the reply link in its e-mail"
+            await self.wait_until(f"{hospital_id}'s answer", _answered(hospital_id))
+            self.listener.step_done(f"   {hospital_id} acknowledged and accepted {how}")
+
+
+def _answered(hospital_id: str) -> Callable[[CaseStatus], bool]:
+    def answered(status: CaseStatus) -> bool:
+        return any(h.hospital_id == hospital_id and h.responded_at for h in status.hospitals)
+
+    return answered
 
 
 async def run_demo(settings: CaseflowSettings, say: Callable[[str], None]) -> CaseResult:
