@@ -86,7 +86,6 @@ class DemoCase(CaseScript):
         if all(channels[h].channel == "manual" for h in (self.selected, self.other)):
             await super().hospitals_respond()
             return
-        await self.packets_delivered()
         for hospital_id, amount in ((self.selected, 38000), (self.other, 42000)):
             referral = channels[hospital_id]
             answer = {
