@@ -6,29 +6,11 @@ state at scheduling time. A withdrawal recorded between attempts must still stop
 gate also asks the workflow that owns the ledger (query `consent_ledger`) on each attempt.
 """
 
-from pydantic import BaseModel, ConfigDict
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from caseflow.consent import ConsentLedger, ConsentMissing, ConsentPurpose
-from caseflow.intake import DestinationCountry, HospitalIdRef
-
-CONSENT_LEDGER_QUERY = "consent_ledger"
-
-
-class DeliveryConsent(BaseModel):
-    """Which consent a delivery needs, the ledger as the workflow saw it, and where to ask for
-    the live one."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    country: DestinationCountry
-    hospital_id: HospitalIdRef
-    purpose: ConsentPurpose = "referral"
-    ledger: ConsentLedger
-    # The workflow answering the `consent_ledger` query (the case workflow, `case-<case_id>`).
-    # None: only the snapshot is checked (acceptable when the worker has no client, e.g. tests).
-    ledger_workflow_id: str | None = None
+from activities.payloads import CONSENT_LEDGER_QUERY, DeliveryConsent
+from caseflow.consent import ConsentLedger, ConsentMissing
 
 
 class ConsentGate:

@@ -32,11 +32,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 
 from activities.audit import AuditAction, AuditTrail, activity_event
+from activities.payloads import (
+    CaseErasure,
+    DocumentCheck,
+    EraseCaseDocumentsInput,
+    PresignDocumentInput,
+    PresignedUrl,
+    StoreDocumentInput,
+)
 from activities.s3_client import build_s3_client
 from caseflow.documents import (
     ACCEPTED_CONTENT_TYPES,
@@ -51,7 +58,7 @@ from caseflow.documents import (
     DocumentKind,
     DocumentRef,
 )
-from caseflow.ids import CaseId, document_id_for, document_key
+from caseflow.ids import document_id_for, document_key
 from caseflow.settings import CaseflowSettings
 
 UNKNOWN = "application/octet-stream"
@@ -61,47 +68,6 @@ _READ_BLOCK = MiB
 _SNIFF_BYTES = 64 * 1024
 
 Progress = Callable[[int], None]
-
-
-# --- Inputs and outputs ---------------------------------------------------------------------------
-
-
-class StoreDocumentInput(BaseModel):
-    case_id: CaseId
-    kind: DocumentKind
-    # A path readable where the store runs (the CLI's machine, or the worker's).
-    path: str
-    # Kept in the DocumentRef only; defaults to the path's last component.
-    original_filename: str | None = None
-
-
-class DocumentCheck(BaseModel):
-    document_id: str
-    size: int
-    sha256: str
-    s3_checksum: str
-    version_id: str | None
-
-
-class PresignDocumentInput(BaseModel):
-    ref: DocumentRef
-    expires_in: timedelta = timedelta(hours=24)
-
-
-class PresignedUrl(BaseModel):
-    url: str
-    expires_at: datetime
-
-
-class EraseCaseDocumentsInput(BaseModel):
-    case_id: CaseId
-
-
-class CaseErasure(BaseModel):
-    case_id: str
-    versions_deleted: int
-    delete_markers_deleted: int
-    uploads_aborted: int
 
 
 # --- Validation -----------------------------------------------------------------------------------

@@ -13,35 +13,17 @@ import json
 import smtplib
 import time
 from collections.abc import Mapping
-from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import SecretStr
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.audit import AuditAction, AuditTrail, activity_event
-from caseflow.hospitals import Hospital
+from activities.payloads import ErasureNotice, NoticeSent
 from caseflow.webhook_signature import parse_secret, sign
-
-
-class ErasureNotice(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    case_id: str
-    packet_id: str = Field(pattern=r"^[a-z0-9-]{8,64}$")
-    hospital: Hospital
-    erased_at: datetime
-
-
-class NoticeSent(BaseModel):
-    hospital_id: str
-    packet_id: str
-    channel: Literal["email", "webhook"]
-    receipt: str  # the Message-ID, or the HTTP status
 
 
 def erasure_body(notice: ErasureNotice) -> str:

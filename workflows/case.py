@@ -14,9 +14,15 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.consent_gate import CONSENT_LEDGER_QUERY
-    from activities.letters import StoredPacket, TranslationPacketRequest
-    from activities.notifications import Notice, TranslationDocument, TranslationJob
+    from activities.payloads import (
+        CONSENT_LEDGER_QUERY,
+        EraseCaseDocumentsInput,
+        Notice,
+        StoredPacket,
+        TranslationDocument,
+        TranslationJob,
+        TranslationPacketRequest,
+    )
     from caseflow import search_attributes as sa
     from caseflow.case_events import (
         AddDocument,
@@ -483,7 +489,8 @@ class CaseWorkflow:
         self._note("withdrawn", "documents to be erased" if s.withdrawal.erase else "")
         if s.withdrawal.erase:
             erased = await self._watch.run_step(
-                "erase-documents", "erase_case_documents", {"case_id": self._case_id}
+                "erase-documents", "erase_case_documents",
+                EraseCaseDocumentsInput(case_id=self._case_id),
             )
             s.documents_erased = erased is not None
             self._note("documents_erased" if erased is not None else "documents_not_erased")

@@ -13,20 +13,19 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.consent_gate import DeliveryConsent
-    from activities.email_delivery import (
+    from activities.payloads import (
         EMAIL_RETRY_POLICY,
         EMAIL_START_TO_CLOSE,
-        EmailDeliveryRequest,
-        EmailReceipt,
-    )
-    from activities.letters import ReferralPacketRequest, StoredPacket
-    from activities.notifications import Notice
-    from activities.webhook_delivery import (
         WEBHOOK_RETRY_POLICY,
         WEBHOOK_START_TO_CLOSE,
+        DeliveryConsent,
+        EmailDeliveryRequest,
+        EmailReceipt,
+        Notice,
         PacketLink,
         PacketNotice,
+        ReferralPacketRequest,
+        StoredPacket,
         WebhookDeliveryRequest,
         WebhookReceipt,
     )

@@ -18,7 +18,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notifications import Notice
+    from activities.payloads import Notice
     from caseflow.case_status import Deadline, FailedStep
     from caseflow.sla import SlaPolicy, SlaStep, WaitKind
 

@@ -19,16 +19,22 @@ from temporalio.testing._timeskipping import TimeSkippingConfig
 from temporalio.worker import Worker
 
 from activities.consent_gate import ConsentGate
-from activities.email_delivery import EmailDeliveryRequest, EmailReceipt
-from activities.letters import (
+from activities.payloads import (
+    CaseErasure,
+    EmailDeliveryRequest,
+    EmailReceipt,
+    EraseCaseDocumentsInput,
+    Notice,
+    NoticeReceipt,
     PacketDocument,
     ReferralPacketRequest,
     StoredPacket,
+    TranslationJob,
     TranslationPacketRequest,
+    WebhookDeliveryRequest,
+    WebhookReceipt,
     packet_prefix,
 )
-from activities.notifications import Notice, NoticeReceipt, TranslationJob
-from activities.webhook_delivery import WebhookDeliveryRequest, WebhookReceipt
 from caseflow.search_attributes import cli_registrations
 from infra.binaries import find_binary
 from workflows.case import CaseWorkflow
@@ -125,9 +131,12 @@ class RecordedActivities:
         return _packet(request.case_id, request.packet_id, request.documents)
 
     @activity.defn(name="erase_case_documents")
-    async def erase_case_documents(self, request: dict) -> dict:
-        self.calls[request["case_id"]].append(("erase_case_documents", request))
-        return {"case_id": request["case_id"], "versions_deleted": 3}
+    async def erase_case_documents(self, request: EraseCaseDocumentsInput) -> CaseErasure:
+        self.calls[request.case_id].append(("erase_case_documents", request.model_dump()))
+        return CaseErasure(
+            case_id=request.case_id, versions_deleted=3, delete_markers_deleted=0,
+            uploads_aborted=0,
+        )
 
     def all(self) -> list:
         return [
