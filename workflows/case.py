@@ -14,11 +14,13 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.documents import DocumentStore
+    from activities.letters import ReferralLetters
+    from activities.notifications import CaseMailer
     from activities.payloads import (
         CONSENT_LEDGER_QUERY,
         EraseCaseDocumentsInput,
         Notice,
-        StoredPacket,
         TranslationDocument,
         TranslationJob,
         TranslationPacketRequest,
@@ -358,19 +360,18 @@ class CaseWorkflow:
             job_id = s.translation_job_id
             packet = await self._watch.run_step(
                 f"translation-{job_id}-packet",
-                "store_translation_packet",
+                ReferralLetters.store_translation_packet,
                 TranslationPacketRequest(
                     packet_id=job_id,
                     case_id=self._case_id,
                     target_language=language,
                     documents=documents,
                 ),
-                result_type=StoredPacket,
             )
             if packet is not None:
                 sent = await self._watch.run_step(
                     f"translation-{job_id}-mail",
-                    "send_translation_job",
+                    CaseMailer.send_translation_job,
                     TranslationJob(
                         job_id=job_id,
                         case_id=self._case_id,
@@ -489,7 +490,7 @@ class CaseWorkflow:
         self._note("withdrawn", "documents to be erased" if s.withdrawal.erase else "")
         if s.withdrawal.erase:
             erased = await self._watch.run_step(
-                "erase-documents", "erase_case_documents",
+                "erase-documents", DocumentStore.erase_case_documents,
                 EraseCaseDocumentsInput(case_id=self._case_id),
             )
             s.documents_erased = erased is not None

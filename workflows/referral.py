@@ -7,12 +7,16 @@ back to the case as signals, so the case's `status` shows every hospital live.
 """
 
 import asyncio
+import functools
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.email_delivery import EmailDelivery
+    from activities.letters import ReferralLetters
     from activities.payloads import (
         EMAIL_RETRY_POLICY,
         EMAIL_START_TO_CLOSE,
@@ -20,15 +24,14 @@ with workflow.unsafe.imports_passed_through():
         WEBHOOK_START_TO_CLOSE,
         DeliveryConsent,
         EmailDeliveryRequest,
-        EmailReceipt,
         Notice,
         PacketLink,
         PacketNotice,
         ReferralPacketRequest,
         StoredPacket,
         WebhookDeliveryRequest,
-        WebhookReceipt,
     )
+    from activities.webhook_delivery import WebhookDelivery
     from caseflow import search_attributes as sa
     from caseflow.case_events import (
         AssignCoordinator,
@@ -151,7 +154,7 @@ class HospitalReferralWorkflow:
         self._created_at = workflow.now()
         stored = await self._watch.run_step(
             f"referral-{hospital.hospital_id}-packet",
-            "render_referral_packet",
+            ReferralLetters.render_referral_packet,
             ReferralPacketRequest(
                 packet_id=packet_id,
                 case_id=input.case_id,
@@ -170,7 +173,6 @@ class HospitalReferralWorkflow:
                 created_at=self._created_at,
                 consents=self._consent.grants_for(hospital.country, hospital.hospital_id),
             ),
-            result_type=StoredPacket,
             hospital_id=hospital.hospital_id,
         )
         if stored is not None:
@@ -268,7 +270,7 @@ class HospitalReferralWorkflow:
             )
             return
 
-    async def _send(self, channel: str, stored: StoredPacket):
+    async def _send(self, channel: str, stored: StoredPacket) -> tuple[datetime, str] | None:
         """One delivery step: (receipt time, receipt) or None when the step was skipped."""
         hospital = self._input.hospital
         notice = PacketNotice(
@@ -297,7 +299,7 @@ class HospitalReferralWorkflow:
             self._status.recipients = [f"webhook:{hospital.hospital_id}"]
             webhook = await self._watch.run_step(
                 step_id,
-                "deliver_packet_webhook",
+                WebhookDelivery.deliver_packet_webhook,
                 WebhookDeliveryRequest(
                     packet_id=stored.packet_id,
                     endpoint_id=hospital.hospital_id,
@@ -305,7 +307,6 @@ class HospitalReferralWorkflow:
                     notice=notice,
                     consent=consent,
                 ),
-                result_type=WebhookReceipt,
                 hospital_id=hospital.hospital_id,
                 retry_policy=retry.delivery_policy(WEBHOOK_RETRY_POLICY),
                 start_to_close_timeout=WEBHOOK_START_TO_CLOSE,
@@ -318,7 +319,7 @@ class HospitalReferralWorkflow:
         self._status.recipients = [hospital.contact_email]
         mail = await self._watch.run_step(
             step_id,
-            "deliver_packet_email",
+            EmailDelivery.deliver_packet_email,
             EmailDeliveryRequest(
                 packet_id=stored.packet_id,
                 to=hospital.contact_email,
@@ -326,7 +327,6 @@ class HospitalReferralWorkflow:
                 letter_key=stored.letter_pdf_key or stored.prefix + "letter.pdf",
                 consent=consent,
             ),
-            result_type=EmailReceipt,
             hospital_id=hospital.hospital_id,
             retry_policy=retry.delivery_policy(EMAIL_RETRY_POLICY),
             start_to_close_timeout=EMAIL_START_TO_CLOSE,
@@ -407,7 +407,7 @@ class HospitalReferralWorkflow:
                 f"hospital-{hospital.hospital_id}-{round_}",
                 WaitKind.HOSPITAL_RESPONSE,
                 policy,
-                lambda seen=seen: len(self._responses) > seen,
+                functools.partial(self._answered_since, seen),
                 subject=hospital.hospital_id,
             )
             response = self._responses[-1]
@@ -425,6 +425,9 @@ class HospitalReferralWorkflow:
                 continue
             self._publish()
             return
+
+    def _answered_since(self, seen: int) -> bool:
+        return len(self._responses) > seen
 
     @workflow.signal
     def hospital_responded(self, response: HospitalResponse) -> None:
@@ -534,7 +537,7 @@ class HospitalReferralWorkflow:
     def _publish(self, level: int | None = None) -> None:
         due = self._watch.earliest_due()
         level = self._status.escalation_level if level is None else level
-        wanted = {"level": level, "due": due}
+        wanted: dict[str, object] = {"level": level, "due": due}
         if wanted == self._published:
             return
         self._published = wanted

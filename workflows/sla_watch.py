@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
@@ -18,6 +18,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
+    from activities.notifications import CaseMailer
     from activities.payloads import Notice
     from caseflow.case_status import Deadline, FailedStep
     from caseflow.sla import SlaPolicy, SlaStep, WaitKind
@@ -28,6 +29,9 @@ SLA_STEPS = (SlaStep.REMIND, SlaStep.ESCALATE_COORDINATOR, SlaStep.ESCALATE_SUPE
 NON_RETRYABLE_ERRORS = ["ValidationError", "InvalidInput", "ConsentMissing"]
 
 StepAction = Literal["retry", "skip"]
+
+ArgT = TypeVar("ArgT")
+ResultT = TypeVar("ResultT")
 
 
 class StepRetry(BaseModel):
@@ -167,31 +171,58 @@ class SlaWatch:
         deadline.paused_for += workflow.now() - deadline.held_since
         deadline.held_since = None
 
+    @overload
     async def run_step(
         self,
         step_id: str,
-        activity: str,
-        arg: Any,
+        activity: Callable[[Any, ArgT], Awaitable[ResultT]],
+        arg: ArgT,
         *,
-        result_type: type | None = None,
         hospital_id: str | None = None,
         retry_policy: RetryPolicy | None = None,
         start_to_close_timeout: timedelta | None = None,
         raise_types: Collection[str] = (),
-    ) -> Any | None:
-        """Execute an activity; past its retry budget, escalate and wait for a decision.
+    ) -> ResultT | None: ...
+
+    @overload
+    async def run_step(
+        self,
+        step_id: str,
+        activity: Callable[[Any, ArgT], ResultT],
+        arg: ArgT,
+        *,
+        hospital_id: str | None = None,
+        retry_policy: RetryPolicy | None = None,
+        start_to_close_timeout: timedelta | None = None,
+        raise_types: Collection[str] = (),
+    ) -> ResultT | None: ...
+
+    async def run_step(
+        self,
+        step_id: str,
+        activity: Callable[[Any, Any], Any],
+        arg: Any,
+        *,
+        hospital_id: str | None = None,
+        retry_policy: RetryPolicy | None = None,
+        start_to_close_timeout: timedelta | None = None,
+        raise_types: Collection[str] = (),
+    ) -> Any:
+        """Execute an activity method (by reference, e.g. `ReferralLetters.render_referral_packet`);
+        past its retry budget, escalate and wait for a decision.
 
         Returns the activity's result, or None when the step was skipped. An ActivityError
         whose cause is an ApplicationError of one of `raise_types` is raised to the caller,
         which handles it itself (e.g. a delivery blocked by consent).
         """
+        # Every activity is registered under its method's name (failed steps show it).
+        name = activity.__name__
         attempt = 0
         while True:
             try:
-                return await workflow.execute_activity(
+                return await workflow.execute_activity_method(
                     activity,
                     arg,
-                    result_type=result_type,
                     start_to_close_timeout=(
                         start_to_close_timeout or self._retry.start_to_close_timeout
                     ),
@@ -208,7 +239,7 @@ class SlaWatch:
                 attempt += 1
                 self._failed_steps[step_id] = FailedStep(
                     step_id=step_id,
-                    activity=activity,
+                    activity=name,
                     failed_at=workflow.now(),
                     error_type=error_type or type(cause).__name__,
                     attempts=attempt,
@@ -216,7 +247,7 @@ class SlaWatch:
                 )
                 await self._record(
                     "step_failed",
-                    f"{step_id} ({activity}) failed; waiting for retry_step or skip_step",
+                    f"{step_id} ({name}) failed; waiting for retry_step or skip_step",
                     step_id,
                 )
                 await self.wait(
@@ -240,8 +271,8 @@ async def send_notice(notice: Notice) -> bool:
     """Mail a notice; False when mail stayed down past its retries. A lost notice is recorded,
     not fatal: the escalation itself is in the timeline and the search attributes."""
     try:
-        await workflow.execute_activity(
-            "send_notice",
+        await workflow.execute_activity_method(
+            CaseMailer.send_notice,
             notice,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=NOTICE_RETRY,
