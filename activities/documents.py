@@ -302,8 +302,9 @@ class _FileSlice(io.RawIOBase):
 class DocumentStore:
     """One boto3 client for the documents bucket, and a small thread pool for multipart parts.
 
-    Methods decorated with @activity.defn are registered on the worker (synchronous, so they run
-    on the worker's thread pool); `store` and `fetch` take a progress callback for direct use.
+    `erase_case_documents` is an activity (synchronous, so it runs on the worker's thread pool);
+    the other methods are called directly by the client layer, and `store` and `fetch` take a
+    progress callback.
     """
 
     def __init__(
@@ -325,9 +326,8 @@ class DocumentStore:
 
     # --- store ----------------------------------------------------------------------------------
 
-    @activity.defn
     def store_document(self, request: StoreDocumentInput) -> DocumentRef:
-        """Store a file that the worker can read (e.g. a hospital's reply). Heartbeats progress."""
+        """`store` with progress heartbeated, for a caller inside an activity."""
         return self.store(request, progress=_heartbeat_progress())
 
     def store(self, request: StoreDocumentInput, progress: Progress | None = None) -> DocumentRef:
@@ -584,7 +584,6 @@ class DocumentStore:
 
     # --- verify ---------------------------------------------------------------------------------
 
-    @activity.defn
     def verify_document(self, ref: DocumentRef) -> DocumentCheck:
         """Read the stored object's size and checksum back; DocumentMismatch when they differ."""
         head = self._head(ref.key)
@@ -620,7 +619,6 @@ class DocumentStore:
 
     # --- presign --------------------------------------------------------------------------------
 
-    @activity.defn
     def presign_document(self, request: PresignDocumentInput) -> PresignedUrl:
         """A time-limited GET URL for one document (default 24 h, at most 7 days)."""
         seconds = int(request.expires_in.total_seconds())

@@ -1,5 +1,6 @@
 """Erasure notices: tell a hospital that received a referral packet that the case was erased, by
-its own channel (email, or a signed webhook event), so it deletes its copies.
+its own channel (email, or a signed webhook event), so it deletes its copies. The client layer
+sends them after an erasure (client/erasure.py); no workflow does, so they are not activities.
 
 A notice names only opaque ids (case, packet, hospital) and the time: never patient data. Its
 Message-ID or webhook-id derives from the packet id, so sending it again is recognisably the same
@@ -18,7 +19,6 @@ from email.utils import formatdate
 
 import httpx
 from pydantic import SecretStr
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.audit import AuditAction, AuditTrail, activity_event
@@ -64,7 +64,6 @@ class ErasureNotices:
         }
         self._audit = audit
 
-    @activity.defn(name="send_erasure_notice")
     async def send_erasure_notice(self, notice: ErasureNotice) -> NoticeSent:
         hospital = notice.hospital
         if hospital.channel == "webhook" and hospital.webhook_url:

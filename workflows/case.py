@@ -665,6 +665,7 @@ class CaseWorkflow:
             coordinator_id=s.coordinator_id,
             on_hold=s.on_hold,
             hold_reason=s.hold_reason,
+            withdrawal_reason=s.withdrawal.reason if s.withdrawal else None,
             checklist=[
                 ChecklistEntry(
                     item_id=i.item_id,
@@ -1151,7 +1152,8 @@ class CaseWorkflow:
     @workflow.update
     async def withdraw(self, event: Withdraw) -> EventAck:
         self._state.withdrawal = event
-        self._note("withdrawal_requested", "erase" if event.erase else "")
+        erase = "; documents to be erased" if event.erase else ""
+        self._note("withdrawal_requested", f"{event.reason}{erase}")
         # Answer once the case is closed, so the caller knows children and erasure are done.
         await workflow.wait_condition(lambda: self._state.stage == CaseStage.CLOSED)
         erased = " and documents erased" if self._state.documents_erased else ""
@@ -1182,7 +1184,7 @@ class CaseWorkflow:
     async def hold(self, event: Hold) -> EventAck:
         self._state.on_hold = True
         self._state.hold_reason = event.reason
-        self._note("hold")
+        self._note("hold", event.reason)
         self._publish()
         await self._tell_children(HospitalReferralWorkflow.set_hold, HoldChange(on_hold=True))
         return self._ack("on hold: SLA escalation paused")
@@ -1197,7 +1199,7 @@ class CaseWorkflow:
     async def resume(self, event: Resume) -> EventAck:
         self._state.on_hold = False
         self._state.hold_reason = None
-        self._note("resumed")
+        self._note("resumed", event.note or "")
         self._publish()
         await self._tell_children(HospitalReferralWorkflow.set_hold, HoldChange(on_hold=False))
         return self._ack("resumed: SLA escalation running")
@@ -1219,7 +1221,7 @@ class CaseWorkflow:
 
     @workflow.update
     async def skip_step(self, event: SkipStep) -> EventAck:
-        self._note("step_skip_requested", event.step_id)
+        self._note("step_skip_requested", f"{event.step_id}: {event.reason}")
         await self._decide(event.step_id, "skip")
         return self._ack(f"skipping {event.step_id}")
 

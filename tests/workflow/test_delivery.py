@@ -155,4 +155,8 @@ async def test_other_delivery_failures_are_failed_steps(env, worker, recorded, e
         status = await wait_for(handle, delivered(EMAIL))
         assert referral(status, EMAIL).channel == "manual"
         assert recorded.sent(input.case_id) == []
+        assert any(
+            e.event == "step_skip_requested" and e.detail == f"{step_id}: phoned it through"
+            for e in status.timeline
+        )
     assert status.failed_steps == []
