@@ -58,7 +58,6 @@ with workflow.unsafe.imports_passed_through():
         CaseStatus,
         ChecklistEntry,
         Deadline,
-        Escalation,
         EventAck,
         FollowUpState,
         HospitalReferralStatus,
@@ -76,15 +75,9 @@ with workflow.unsafe.imports_passed_through():
     from caseflow.sla import SlaStep, WaitKind
     from caseflow.triage import triage
     from workflows.case_state import CaseState, CaseWorkflowInput
-    from workflows.sla_watch import SlaWatch, StepAction, send_notice
+    from workflows.sla_watch import SlaWatch, StepAction, escalate_deadline, send_notice
 
 from workflows.referral import HoldChange, HospitalReferralWorkflow, ReferralInput, ReferralProgress
-
-_STEP_WORDS = {
-    SlaStep.REMIND: "reminder",
-    SlaStep.ESCALATE_COORDINATOR: "escalated to the coordinator",
-    SlaStep.ESCALATE_SUPERVISOR: "escalated to the supervisor",
-}
 
 # Stages in which a document may still be added (anything but a closed case).
 _OPEN_STAGES = frozenset(CaseStage) - {CaseStage.CLOSED}
@@ -354,7 +347,7 @@ class CaseWorkflow:
             self._note("translation_job_not_sent", f"no translation consent for {hospital_id}")
         elif not documents:
             self._note("translation_job_not_sent", "no documents to translate")
-        elif s.translation_job_id is None or not self._sent(s.translation_job_id):
+        elif not s.translation_job_sent:
             if s.translation_job_id is None:
                 s.translation_job_id = str(workflow.uuid4())
             job_id = s.translation_job_id
@@ -386,14 +379,10 @@ class CaseWorkflow:
                     ),
                 )
                 if sent is not None:
+                    s.translation_job_sent = True
                     self._note("translation_job_sent", f"job {job_id} into {language}")
         await self._wait(WaitKind.TRANSLATION, "translation", lambda: s.translation is not None)
         self._enter(CaseStage.TRAVEL)
-
-    def _sent(self, job_id: str) -> bool:
-        return any(
-            e.event == "translation_job_sent" and job_id in e.detail for e in self._state.timeline
-        )
 
     async def _travel(self) -> None:
         s = self._state
@@ -552,27 +541,10 @@ class CaseWorkflow:
 
     async def _escalate(self, deadline: Deadline, step: SlaStep, level: int) -> None:
         s = self._state
-        reason = self._wait_reason(deadline)
-        notice_id = f"{self._case_id}.{deadline.deadline_id}.{step.value}"
-        notified = await send_notice(
-            Notice(
-                notice_id=notice_id,
-                case_id=self._case_id,
-                coordinator_id=s.coordinator_id,
-                reason=f"{reason} ({_STEP_WORDS[step]})",
-                audience=["coordinator", "supervisor"] if level == 3 else ["coordinator"],
-            )
-        )
         s.escalations.append(
-            Escalation(
-                at=workflow.now(),
-                deadline_id=deadline.deadline_id,
-                wait=deadline.wait,
-                subject=deadline.subject,
-                step=step.value,
-                level=level,
-                notice_id=notice_id,
-                notified=notified,
+            await escalate_deadline(
+                self._case_id, s.coordinator_id, deadline, step, level,
+                self._wait_reason(deadline),
             )
         )
         self._note(f"sla_{step.value}", f"{deadline.wait.value} {deadline.subject}".strip())
@@ -606,13 +578,22 @@ class CaseWorkflow:
         self._note(event, detail)
         self._publish()
 
+    def _escalation_level(self) -> int:
+        """The case's own open waits and its open referrals': what `status` and the
+        EscalationLevel search attribute both show."""
+        return max(
+            [self._watch.highest_level()]
+            + [
+                r.escalation_level
+                for r in self._state.referrals.values()
+                if r.state not in _FINAL_REFERRAL
+            ]
+        )
+
     def _publish(self) -> None:
         """Mirror the case in search attributes (only what changed) and the UI's details."""
         s = self._state
-        level = max(
-            [self._watch.highest_level()]
-            + [r.escalation_level for r in s.referrals.values() if r.state not in _FINAL_REFERRAL]
-        )
+        level = self._escalation_level()
         due = self._watch.earliest_due()
         intake = self._input.intake
         hospitals = list(s.referrals) or list(intake.destinations.hospital_ids)
@@ -692,7 +673,7 @@ class CaseWorkflow:
             follow_ups=s.follow_ups,
             open_deadlines=list(s.deadlines.values()),
             escalations=s.escalations,
-            escalation_level=self._watch.highest_level(),
+            escalation_level=self._escalation_level(),
             failed_steps=list(s.failed_steps.values()),
             timeline=s.timeline,
             run_count=s.run_count,

@@ -55,7 +55,14 @@ with workflow.unsafe.imports_passed_through():
     from caseflow.ids import referral_workflow_id
     from caseflow.intake import CaseIntake
     from caseflow.sla import SlaDefaults, SlaStep, WaitKind
-    from workflows.sla_watch import SlaWatch, StepAction, StepRetry, send_notice
+    from workflows.sla_watch import (
+        SlaWatch,
+        StepAction,
+        StepRetry,
+        escalate_deadline,
+        notify_escalation,
+        send_notice,
+    )
 
 
 class ReferralInput(BaseModel):
@@ -349,28 +356,20 @@ class HospitalReferralWorkflow:
     async def _escalate_now(self, key: str, subject: str, reason: str) -> Escalation:
         """An immediate escalation to the coordinator (not an SLA step): notice and record."""
         hospital_id = self._input.hospital.hospital_id
-        notice_id = f"{self._input.case_id}.{hospital_id}.{key}"
-        notified = await send_notice(
-            Notice(
-                notice_id=notice_id,
-                case_id=self._input.case_id,
-                coordinator_id=self._coordinator_id,
-                reason=reason,
-                audience=["coordinator"],
-            )
-        )
-        self._status.escalation_level = max(self._status.escalation_level, 2)
-        self._publish()
-        return Escalation(
-            at=workflow.now(),
+        escalation = await notify_escalation(
+            notice_id=f"{self._input.case_id}.{hospital_id}.{key}",
+            case_id=self._input.case_id,
+            coordinator_id=self._coordinator_id,
             deadline_id=key,
             wait=WaitKind.STEP_FAILURE,
             subject=f"{subject} {hospital_id}",
-            step=SlaStep.ESCALATE_COORDINATOR.value,
+            step=SlaStep.ESCALATE_COORDINATOR,
             level=2,
-            notice_id=notice_id,
-            notified=notified,
+            reason=reason,
         )
+        self._status.escalation_level = max(self._status.escalation_level, 2)
+        self._publish()
+        return escalation
 
     async def _deliver_manually(self, why: str = "") -> None:
         hospital = self._input.hospital
@@ -469,25 +468,8 @@ class HospitalReferralWorkflow:
             reason = f"hospital {hospital_id} has not acknowledged the referral packet"
         else:
             reason = f"hospital {hospital_id} has not answered the referral"
-        notice_id = f"{self._input.case_id}.{deadline.deadline_id}.{step.value}"
-        notified = await send_notice(
-            Notice(
-                notice_id=notice_id,
-                case_id=self._input.case_id,
-                coordinator_id=self._coordinator_id,
-                reason=f"{reason} ({_STEP_WORDS[step]})",
-                audience=["coordinator", "supervisor"] if level == 3 else ["coordinator"],
-            )
-        )
-        escalation = Escalation(
-            at=workflow.now(),
-            deadline_id=deadline.deadline_id,
-            wait=deadline.wait,
-            subject=deadline.subject,
-            step=step.value,
-            level=level,
-            notice_id=notice_id,
-            notified=notified,
+        escalation = await escalate_deadline(
+            self._input.case_id, self._coordinator_id, deadline, step, level, reason
         )
         self._status.escalation_level = max(level, self._watch.highest_level())
         self._publish(level)
@@ -554,9 +536,3 @@ def _stop_if_cancelled() -> None:
     if workflow.cancellation_reason() is not None:
         raise asyncio.CancelledError()
 
-
-_STEP_WORDS = {
-    SlaStep.REMIND: "reminder",
-    SlaStep.ESCALATE_COORDINATOR: "escalated to the coordinator",
-    SlaStep.ESCALATE_SUPERVISOR: "escalated to the supervisor",
-}

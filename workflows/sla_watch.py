@@ -20,10 +20,15 @@ from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import CaseMailer
     from activities.payloads import Notice
-    from caseflow.case_status import Deadline, FailedStep
+    from caseflow.case_status import Deadline, Escalation, FailedStep
     from caseflow.sla import SlaPolicy, SlaStep, WaitKind
 
-SLA_STEPS = (SlaStep.REMIND, SlaStep.ESCALATE_COORDINATOR, SlaStep.ESCALATE_SUPERVISOR)
+# How a notice names each step.
+STEP_WORDS = {
+    SlaStep.REMIND: "reminder",
+    SlaStep.ESCALATE_COORDINATOR: "escalated to the coordinator",
+    SlaStep.ESCALATE_SUPERVISOR: "escalated to the supervisor",
+}
 
 # Error types an activity raises for input that can never succeed; retrying them is pointless.
 NON_RETRYABLE_ERRORS = ["ValidationError", "InvalidInput", "ConsentMissing"]
@@ -121,11 +126,6 @@ class SlaWatch:
             deadline = Deadline(deadline_id=deadline_id, wait=kind, subject=subject,
                                 started_at=started)
             self._deadlines[deadline_id] = deadline
-        offsets = (
-            policy.remind_after,
-            policy.escalate_coordinator_after,
-            policy.escalate_supervisor_after,
-        )
         # Not try/finally: a cancelled wait (continue-as-new) keeps its deadline for the next
         # run, and an evicted workflow must not issue commands.
         while not done():
@@ -135,14 +135,16 @@ class SlaWatch:
             if self._is_on_hold():
                 await self._sit_out_hold(deadline, done)
                 continue
-            if deadline.steps_fired >= len(SLA_STEPS):
+            # The clock runs from the start of the wait, less the time spent on hold.
+            schedule = policy.deadlines(deadline.started_at + deadline.paused_for)
+            if deadline.steps_fired >= len(schedule):
                 deadline.next_step, deadline.due_at = None, None
                 self._changed()
                 await workflow.wait_condition(done)
                 break
             index = deadline.steps_fired
-            due = deadline.started_at + deadline.paused_for + offsets[index]
-            deadline.next_step, deadline.due_at = SLA_STEPS[index].value, due
+            step, due = schedule[index].step, schedule[index].due_at
+            deadline.next_step, deadline.due_at = step.value, due
             self._changed()
             remaining = due - workflow.now()
             if remaining > timedelta(0):
@@ -150,14 +152,14 @@ class SlaWatch:
                     await workflow.wait_condition(
                         lambda: done() or self._is_on_hold(),
                         timeout=remaining,
-                        timeout_summary=f"{deadline_id}:{SLA_STEPS[index].value}",
+                        timeout_summary=f"{deadline_id}:{step.value}",
                     )
                     continue
                 except TimeoutError:
                     pass
             # Notice first, count after: if this run is cut short the next run repeats the
             # notice with the same deterministic id, which the mail side deduplicates.
-            await self._escalate(deadline, SLA_STEPS[index], index + 1)
+            await self._escalate(deadline, step, index + 1)
             deadline.steps_fired = index + 1
         self._deadlines.pop(deadline_id, None)
         self._changed()
@@ -282,3 +284,56 @@ async def send_notice(notice: Notice) -> bool:
             raise  # the workflow is being cancelled: the notice is moot, the wait must end
         return False
     return True
+
+
+async def notify_escalation(
+    *,
+    notice_id: str,
+    case_id: str,
+    coordinator_id: str,
+    deadline_id: str,
+    wait: WaitKind,
+    subject: str,
+    step: SlaStep,
+    level: int,
+    reason: str,
+) -> Escalation:
+    """Mail the notice for one escalation step and return its record; level 3 also goes to the
+    supervisor. The caller records it (the case's escalations, or a referral's progress)."""
+    notified = await send_notice(
+        Notice(
+            notice_id=notice_id,
+            case_id=case_id,
+            coordinator_id=coordinator_id,
+            reason=reason,
+            audience=["coordinator", "supervisor"] if level == 3 else ["coordinator"],
+        )
+    )
+    return Escalation(
+        at=workflow.now(),
+        deadline_id=deadline_id,
+        wait=wait,
+        subject=subject,
+        step=step.value,
+        level=level,
+        notice_id=notice_id,
+        notified=notified,
+    )
+
+
+async def escalate_deadline(
+    case_id: str, coordinator_id: str, deadline: Deadline, step: SlaStep, level: int, reason: str
+) -> Escalation:
+    """An SLA step that fell due on `deadline`: its notice, named after the deadline and step so
+    a repeat after continue-as-new is the same message."""
+    return await notify_escalation(
+        notice_id=f"{case_id}.{deadline.deadline_id}.{step.value}",
+        case_id=case_id,
+        coordinator_id=coordinator_id,
+        deadline_id=deadline.deadline_id,
+        wait=deadline.wait,
+        subject=deadline.subject,
+        step=step,
+        level=level,
+        reason=f"{reason} ({STEP_WORDS[step]})",
+    )
