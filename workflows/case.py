@@ -34,7 +34,6 @@ with workflow.unsafe.imports_passed_through():
         FollowUpRecorded,
         Hold,
         HospitalAcknowledgement,
-        HospitalDecision,
         HospitalResponse,
         RecordConsent,
         ReferralStepDecision,
@@ -72,6 +71,14 @@ with workflow.unsafe.imports_passed_through():
     from caseflow.hospitals import Hospital
     from caseflow.ids import case_workflow_id, document_key, referral_workflow_id
     from caseflow.intake import ConsentGrant
+    from caseflow.referrals import (
+        ReferralRuleError,
+        check_acknowledgement,
+        check_answer,
+        check_selection,
+        none_can_accept,
+        state_after_answer,
+    )
     from caseflow.sla import SlaStep, WaitKind
     from caseflow.triage import triage
     from workflows.case_state import CaseState, CaseWorkflowInput
@@ -81,18 +88,9 @@ from workflows.referral import HoldChange, HospitalReferralWorkflow, ReferralInp
 
 # Stages in which a document may still be added (anything but a closed case).
 _OPEN_STAGES = frozenset(CaseStage) - {CaseStage.CLOSED}
-_FINAL_REFERRAL = {
-    ReferralState.ACCEPTED,
-    ReferralState.DECLINED,
-    ReferralState.CANCELLED,
-    ReferralState.SELECTED,
-    ReferralState.NOT_SELECTED,
-}
-_RESPONSE_STATE = {
-    HospitalDecision.ACCEPT: ReferralState.ACCEPTED,
-    HospitalDecision.DECLINE: ReferralState.DECLINED,
-    HospitalDecision.NEEDS_MORE_INFORMATION: ReferralState.NEEDS_MORE_INFORMATION,
-}
+# Cases that started their referrals before this patch merged the children's reports into
+# their own record; replaying them must keep doing so. Since: each child owns its status.
+REFERRAL_STATUS_PATCH = "referral-status-owned-by-child"
 
 
 def _reject(reason: str) -> ApplicationError:
@@ -123,6 +121,8 @@ class CaseWorkflow:
         if self._state.consent is None:
             self._state.consent = ConsentLedger.from_intake(input.intake)
         self._children: dict[str, workflow.ChildWorkflowHandle] = {}
+        # False only while replaying referrals started before REFERRAL_STATUS_PATCH.
+        self._child_owns_status = True
         self._published: dict[str, object] = {}
         self._watch = SlaWatch(
             deadlines=self._state.deadlines,
@@ -245,6 +245,7 @@ class CaseWorkflow:
         assert s.review is not None
         targets = list(s.review.target_hospital_ids)
         s.selected_hospital_id = None
+        self._child_owns_status = workflow.patched(REFERRAL_STATUS_PATCH)
         for hospital_id in targets:
             s.referrals[hospital_id] = HospitalReferralStatus(
                 hospital_id=hospital_id,
@@ -291,28 +292,47 @@ class CaseWorkflow:
         self._enter(CaseStage.TRANSLATION, f"hospital {s.selected_hospital_id}")
 
     def _all_referrals_declined(self) -> bool:
-        current = [
-            self._state.referrals[h] for h in self._state.review.target_hospital_ids  # type: ignore[union-attr]
-        ]
-        return all(r.state in _FINAL_REFERRAL for r in current) and not any(
-            r.state == ReferralState.ACCEPTED for r in current
-        )
+        review = self._state.review
+        assert review is not None
+        return none_can_accept(self._state.referrals[h] for h in review.target_hospital_ids)
 
-    async def _follow(self, hospital_id: str, handle: workflow.ChildWorkflowHandle) -> None:
+    async def _follow(
+        self,
+        hospital_id: str,
+        handle: workflow.ChildWorkflowHandle[HospitalReferralWorkflow, HospitalReferralStatus],
+    ) -> None:
         try:
-            result = await handle
+            final = await handle
         except (ChildWorkflowError, asyncio.CancelledError):
             status = self._state.referrals[hospital_id]
-            if status.state not in _FINAL_REFERRAL:
+            if not status.final:
                 status.state = ReferralState.CANCELLED
             self._publish()
             return
-        status = self._state.referrals[hospital_id]
-        final = HospitalReferralStatus.model_validate(result)
-        if status.state not in _FINAL_REFERRAL:
-            status.state = final.state
-        self._take_delivery(status, final)
+        if self._child_owns_status:
+            self._take_report(final)
+        else:
+            status = self._state.referrals[hospital_id]
+            if not status.final:
+                status.state = final.state
+            _merge_delivery(status, final)
         self._publish()
+
+    def _take_report(self, reported: HospitalReferralStatus) -> None:
+        """Store the child's status as it reports it. A referral the case has ended (selected,
+        not selected, cancelled) keeps its outcome against a report still in flight."""
+        if not self._state.referrals[reported.hospital_id].final:
+            self._state.referrals[reported.hospital_id] = reported.model_copy(deep=True)
+
+    async def _until_reported(self, hospital_id: str, reported) -> None:
+        """Wait until the child has reported what an update told it (or has ended), so the
+        next event is validated against the child's own status."""
+        handle = self._children.get(hospital_id)
+        await workflow.wait_condition(
+            lambda: reported(self._state.referrals[hospital_id])
+            or handle is None
+            or handle.done()
+        )
 
     def _referral_input(self, hospital_id: str) -> ReferralInput:
         s = self._state
@@ -473,7 +493,7 @@ class CaseWorkflow:
         if running:
             await asyncio.gather(*running, return_exceptions=True)
         for status in s.referrals.values():
-            if status.state not in _FINAL_REFERRAL:
+            if not status.final:
                 status.state = ReferralState.CANCELLED
         s.deadlines.clear()
         self._note("withdrawn", "documents to be erased" if s.withdrawal.erase else "")
@@ -586,7 +606,7 @@ class CaseWorkflow:
             + [
                 r.escalation_level
                 for r in self._state.referrals.values()
-                if r.state not in _FINAL_REFERRAL
+                if not r.final
             ]
         )
 
@@ -776,60 +796,49 @@ class CaseWorkflow:
 
     @workflow.update
     async def record_hospital_response(self, response: HospitalResponse) -> EventAck:
-        s = self._state
-        status = s.referrals[response.hospital_id]
+        hospital_id = response.hospital_id
         self._add_documents(list(response.documents))
-        status.response = response
-        status.responded_at = workflow.now()
-        status.state = _RESPONSE_STATE[response.decision]
-        status.escalation_level = 0
-        self._note("hospital_response", f"hospital {response.hospital_id}: "
-                   f"{response.decision.value}")
+        if not self._child_owns_status:
+            _legacy_apply_answer(self._state.referrals[hospital_id], response)
+        self._note("hospital_response", f"hospital {hospital_id}: {response.decision.value}")
         self._publish()
-        await self._signal_child(
-            response.hospital_id, HospitalReferralWorkflow.hospital_responded, response
-        )
-        return self._ack(f"hospital {response.hospital_id} {response.decision.value}")
+        await self._signal_child(hospital_id, HospitalReferralWorkflow.hospital_responded, response)
+        if self._child_owns_status:
+            await self._until_reported(hospital_id, lambda r: r.response == response)
+        return self._ack(f"hospital {hospital_id} {response.decision.value}")
 
     @record_hospital_response.validator
     def _validate_response(self, response: HospitalResponse) -> None:
         self._require_stage("record_hospital_response", CaseStage.HOSPITAL_SUBMISSION)
-        status = self._state.referrals.get(response.hospital_id)
-        if status is None or status.state in (ReferralState.SELECTED, ReferralState.NOT_SELECTED):
-            raise _reject(f"hospital_id: no open referral to hospital {response.hospital_id}")
-        if status.state in _FINAL_REFERRAL:
-            raise _reject(
-                f"hospital_id: hospital {response.hospital_id} already answered "
-                f"({status.state.value})"
-            )
+        self._check_referral(check_answer, response.hospital_id)
         for ref in response.documents:
             self._check_ref("documents", ref)
 
     @workflow.update
     async def record_hospital_acknowledgement(self, event: HospitalAcknowledgement) -> EventAck:
-        status = self._state.referrals[event.hospital_id]
-        status.acknowledged_at = workflow.now()
-        status.acknowledgement_reference = event.reference
+        hospital_id = event.hospital_id
+        if not self._child_owns_status:
+            status = self._state.referrals[hospital_id]
+            status.acknowledged_at = workflow.now()
+            status.acknowledgement_reference = event.reference
         reference = f" (reference {event.reference})" if event.reference else ""
-        self._note("hospital_acknowledged", f"hospital {event.hospital_id}{reference}")
+        self._note("hospital_acknowledged", f"hospital {hospital_id}{reference}")
         self._publish()
-        await self._signal_child(
-            event.hospital_id, HospitalReferralWorkflow.hospital_acknowledged, event
-        )
-        return self._ack(f"hospital {event.hospital_id} acknowledged the packet")
+        await self._signal_child(hospital_id, HospitalReferralWorkflow.hospital_acknowledged, event)
+        if self._child_owns_status:
+            await self._until_reported(hospital_id, lambda r: r.acknowledged_at is not None)
+        return self._ack(f"hospital {hospital_id} acknowledged the packet")
 
     @record_hospital_acknowledgement.validator
     def _validate_acknowledgement(self, event: HospitalAcknowledgement) -> None:
         self._require_stage("record_hospital_acknowledgement", CaseStage.HOSPITAL_SUBMISSION)
-        status = self._state.referrals.get(event.hospital_id)
-        if status is None or status.state in _FINAL_REFERRAL:
-            raise _reject(f"hospital_id: no open referral to hospital {event.hospital_id}")
-        if status.delivered_at is None:
-            raise _reject(
-                f"hospital_id: the packet to hospital {event.hospital_id} is not delivered yet"
-            )
-        if status.acknowledged_at is not None:
-            raise _reject(f"hospital_id: hospital {event.hospital_id} already acknowledged")
+        self._check_referral(check_acknowledgement, event.hospital_id)
+
+    def _check_referral(self, check, hospital_id: str) -> None:
+        try:
+            check(self._state.referrals.get(hospital_id), hospital_id)
+        except ReferralRuleError as error:
+            raise _reject(str(error)) from None
 
     @workflow.update
     def select_hospital(self, event: SelectHospital) -> EventAck:
@@ -840,16 +849,11 @@ class CaseWorkflow:
     @select_hospital.validator
     def _validate_select(self, event: SelectHospital) -> None:
         self._require_stage("select_hospital", CaseStage.HOSPITAL_SUBMISSION)
-        status = self._state.referrals.get(event.hospital_id)
-        if status is None:
-            raise _reject(f"hospital_id: no referral to hospital {event.hospital_id}")
-        if status.state != ReferralState.ACCEPTED:
-            raise _reject(
-                f"hospital_id: hospital {event.hospital_id} has not accepted "
-                f"({status.state.value})"
-            )
-        if self._state.selected_hospital_id is not None:
-            raise _reject("hospital_id: a hospital is already selected")
+        selected = self._state.selected_hospital_id
+        self._check_referral(
+            lambda status, hospital_id: check_selection(status, hospital_id, selected),
+            event.hospital_id,
+        )
 
     @workflow.signal
     def referral_progress(self, progress: ReferralProgress) -> None:
@@ -859,14 +863,10 @@ class CaseWorkflow:
         status = s.referrals.get(reported.hospital_id)
         if status is None:
             return
-        # The case's own record wins for decisions it already made (response, selection).
-        if status.state not in _FINAL_REFERRAL and (
-            reported.state in _FINAL_REFERRAL or status.response is None
-        ):
-            status.state = reported.state
-        self._take_delivery(status, reported)
-        status.escalation_level = reported.escalation_level
-        status.failed_step_id = reported.failed_step_id
+        if self._child_owns_status:
+            self._take_report(reported)
+        else:
+            _legacy_merge_report(status, reported)
         if progress.escalation is not None:
             s.escalations.append(progress.escalation)
         if progress.failed_step is not None:
@@ -882,22 +882,6 @@ class CaseWorkflow:
             recipients=list(reported.recipients) if progress.event == "packet_delivered" else [],
         )
         self._publish()
-
-    @staticmethod
-    def _take_delivery(status: HospitalReferralStatus, reported: HospitalReferralStatus) -> None:
-        """Copy what the child owns: the packet and its delivery."""
-        status.packet_id = reported.packet_id or status.packet_id
-        status.packet_prefix = reported.packet_prefix or status.packet_prefix
-        status.packet_sha256 = reported.packet_sha256 or status.packet_sha256
-        status.channel = reported.channel
-        status.endpoint_disabled = reported.endpoint_disabled
-        status.recipients = list(reported.recipients) or status.recipients
-        status.delivered_at = reported.delivered_at or status.delivered_at
-        status.delivery_receipt = reported.delivery_receipt or status.delivery_receipt
-        status.acknowledged_at = status.acknowledged_at or reported.acknowledged_at
-        status.acknowledgement_reference = (
-            status.acknowledgement_reference or reported.acknowledgement_reference
-        )
 
     # -- updates: translation, travel, admission, follow-up --------------------------------------
 
@@ -1100,7 +1084,7 @@ class CaseWorkflow:
                 hospital = self._hospitals[hospital_id]
                 if (
                     status.delivered_at is None
-                    and status.state not in _FINAL_REFERRAL
+                    and not status.final
                     and not self._consent.allows(hospital.country, hospital_id, "referral")
                 ):
                     self._note("delivery_blocked", f"hospital {hospital_id}: {scope} withdrawn")
@@ -1256,3 +1240,40 @@ def _letter_language(hospital: Hospital) -> str:
 def _review_reason(review: SubmitReview) -> str:
     text = (review.recommendation or "").strip()
     return text[:500] if text else "requested by the specialist review"
+
+
+# -- referrals started before REFERRAL_STATUS_PATCH --------------------------------------------
+# Such a case kept its own copy of each referral, changed it on the coordinator's events and
+# merged the child's reports into it. Remove once no case started before the patch is open.
+
+
+def _legacy_apply_answer(status: HospitalReferralStatus, response: HospitalResponse) -> None:
+    status.response = response
+    status.responded_at = workflow.now()
+    status.state = state_after_answer(response.decision)
+    status.escalation_level = 0
+
+
+def _legacy_merge_report(status: HospitalReferralStatus, reported: HospitalReferralStatus) -> None:
+    # The case's own record won for decisions it had already made (response, selection).
+    if not status.final and (reported.final or status.response is None):
+        status.state = reported.state
+    _merge_delivery(status, reported)
+    status.escalation_level = reported.escalation_level
+    status.failed_step_id = reported.failed_step_id
+
+
+def _merge_delivery(status: HospitalReferralStatus, reported: HospitalReferralStatus) -> None:
+    """Copy what the child owned even then: the packet and its delivery."""
+    status.packet_id = reported.packet_id or status.packet_id
+    status.packet_prefix = reported.packet_prefix or status.packet_prefix
+    status.packet_sha256 = reported.packet_sha256 or status.packet_sha256
+    status.channel = reported.channel
+    status.endpoint_disabled = reported.endpoint_disabled
+    status.recipients = list(reported.recipients) or status.recipients
+    status.delivered_at = reported.delivered_at or status.delivered_at
+    status.delivery_receipt = reported.delivery_receipt or status.delivery_receipt
+    status.acknowledged_at = status.acknowledged_at or reported.acknowledged_at
+    status.acknowledgement_reference = (
+        status.acknowledgement_reference or reported.acknowledgement_reference
+    )

@@ -2,11 +2,13 @@
 
 It stores the packet, makes it available through the hospital's channel, then waits for the
 hospital's answer under the hospital's own SLA. The answer arrives at the case (the coordinator's
-record_hospital_response update, validated there) and is forwarded here as a signal; progress goes
-back to the case as signals, so the case's `status` shows every hospital live.
+record_hospital_response update, validated there) and is forwarded here as a signal. This workflow
+owns the referral's HospitalReferralStatus: every progress signal carries all of it, and the case
+stores what it is told, so the case's `status` shows every hospital live.
 """
 
 import asyncio
+import contextlib
 import functools
 from datetime import datetime
 
@@ -36,7 +38,6 @@ with workflow.unsafe.imports_passed_through():
     from caseflow.case_events import (
         AssignCoordinator,
         HospitalAcknowledgement,
-        HospitalDecision,
         HospitalResponse,
         ReferralStepDecision,
         SubmitReview,
@@ -54,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
     from caseflow.hospitals import Hospital
     from caseflow.ids import referral_workflow_id
     from caseflow.intake import CaseIntake
+    from caseflow.referrals import state_after_answer
     from caseflow.sla import SlaDefaults, SlaStep, WaitKind
     from workflows.sla_watch import (
         SlaWatch,
@@ -90,6 +92,9 @@ class ReferralInput(BaseModel):
 DELIVERY_CHANNELS_PATCH = "packet-delivery-channels"
 # Likewise for the acknowledgement wait, which runs beside the answer's.
 ACKNOWLEDGEMENT_PATCH = "hospital-acknowledgement-sla"
+# And for reporting an acknowledgement that comes after an answer (needs more information): the
+# case reads acknowledgements from this workflow's status, so it must hear of them.
+LATE_ACKNOWLEDGEMENT_PATCH = "late-acknowledgement-report"
 # Errors the delivery handles itself; any other failure is a failed step (retry_step/skip_step).
 _BLOCKING_ERRORS = ("ConsentMissing", "EndpointGone")
 
@@ -197,7 +202,11 @@ class HospitalReferralWorkflow:
             acknowledgement = asyncio.create_task(self._await_acknowledgement())
         await self._await_answer()
         if acknowledgement is not None:
-            await acknowledgement  # an answer implies receipt: it ends the wait
+            if not acknowledgement.done() and not self._acknowledged:
+                # Waiting for a late acknowledgement, and the answer is final: nothing comes.
+                acknowledgement.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await acknowledgement  # an answer implies receipt: it ends the SLA wait
         return self._status
 
     async def _await_acknowledgement(self) -> None:
@@ -209,6 +218,10 @@ class HospitalReferralWorkflow:
             lambda: self._acknowledged or bool(self._responses),
             subject=hospital_id,
         )
+        if not self._acknowledged and workflow.patched(LATE_ACKNOWLEDGEMENT_PATCH):
+            # Answered first (an answer implies receipt, so the SLA is met); the coordinator may
+            # still record the acknowledgement while the hospital is asked for more.
+            await workflow.wait_condition(lambda: self._acknowledged)
         if self._acknowledged:
             # Only the answer's clock may still hold an escalation.
             self._status.escalation_level = self._watch.highest_level()
@@ -413,13 +426,9 @@ class HospitalReferralWorkflow:
             self._status.response = response
             self._status.responded_at = workflow.now()
             self._status.escalation_level = 0
-            if response.decision == HospitalDecision.ACCEPT:
-                self._status.state = ReferralState.ACCEPTED
-            elif response.decision == HospitalDecision.DECLINE:
-                self._status.state = ReferralState.DECLINED
-            else:
+            self._status.state = state_after_answer(response.decision)
+            if self._status.state == ReferralState.NEEDS_MORE_INFORMATION:
                 # The hospital asked for more: the clock restarts for its next answer.
-                self._status.state = ReferralState.NEEDS_MORE_INFORMATION
                 round_ += 1
                 continue
             self._publish()
