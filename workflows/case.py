@@ -25,7 +25,6 @@ with workflow.unsafe.imports_passed_through():
         TranslationJob,
         TranslationPacketRequest,
     )
-    from caseflow import search_attributes as sa
     from caseflow.case_events import (
         AddDocument,
         AdmissionRecorded,
@@ -45,7 +44,6 @@ with workflow.unsafe.imports_passed_through():
         SubmitReview,
         TranslationReceived,
         TravelEvent,
-        TravelEventKind,
         WaiveRequirement,
         Withdraw,
         WithdrawConsent,
@@ -55,7 +53,6 @@ with workflow.unsafe.imports_passed_through():
         CaseResult,
         CaseStage,
         CaseStatus,
-        ChecklistEntry,
         Deadline,
         EventAck,
         FollowUpState,
@@ -69,7 +66,7 @@ with workflow.unsafe.imports_passed_through():
     from caseflow.consent import ConsentLedger
     from caseflow.documents import DocumentKind, DocumentRef
     from caseflow.hospitals import Hospital
-    from caseflow.ids import case_workflow_id, document_key, referral_workflow_id
+    from caseflow.ids import document_key, referral_workflow_id
     from caseflow.intake import ConsentGrant
     from caseflow.referrals import (
         ReferralRuleError,
@@ -80,8 +77,10 @@ with workflow.unsafe.imports_passed_through():
         state_after_answer,
     )
     from caseflow.sla import SlaStep, WaitKind
+    from caseflow.travel import TravelError, check_travel_event, record_travel_event
     from caseflow.triage import triage
     from workflows.case_state import CaseState, CaseWorkflowInput
+    from workflows.case_view import CaseView, escalation_level
     from workflows.sla_watch import SlaWatch, StepAction, escalate_deadline, send_notice
 
 from workflows.referral import HoldChange, HospitalReferralWorkflow, ReferralInput, ReferralProgress
@@ -123,7 +122,7 @@ class CaseWorkflow:
         self._children: dict[str, workflow.ChildWorkflowHandle] = {}
         # False only while replaying referrals started before REFERRAL_STATUS_PATCH.
         self._child_owns_status = True
-        self._published: dict[str, object] = {}
+        self._view = CaseView(input)
         self._watch = SlaWatch(
             deadlines=self._state.deadlines,
             failed_steps=self._state.failed_steps,
@@ -599,105 +598,14 @@ class CaseWorkflow:
         self._publish()
 
     def _escalation_level(self) -> int:
-        """The case's own open waits and its open referrals': what `status` and the
-        EscalationLevel search attribute both show."""
-        return max(
-            [self._watch.highest_level()]
-            + [
-                r.escalation_level
-                for r in self._state.referrals.values()
-                if not r.final
-            ]
-        )
+        return escalation_level(self._watch.highest_level(), self._state.referrals.values())
 
     def _publish(self) -> None:
-        """Mirror the case in search attributes (only what changed) and the UI's details."""
-        s = self._state
-        level = self._escalation_level()
-        due = self._watch.earliest_due()
-        intake = self._input.intake
-        hospitals = list(s.referrals) or list(intake.destinations.hospital_ids)
-        wanted: dict[str, object] = {
-            sa.CASE_STAGE.name: s.stage.value,
-            sa.PATHWAY.name: intake.pathway,
-            sa.DESTINATION_COUNTRIES.name: list(intake.destinations.countries),
-            sa.HOSPITALS.name: hospitals,
-            sa.ESCALATED.name: level >= 2,
-            sa.ESCALATION_LEVEL.name: level,
-            sa.SLA_DUE_AT.name: due,
-            sa.COORDINATOR_ID.name: s.coordinator_id,
-        }
-        keys = {key.name: key for key in sa.ALL}
-        updates = []
-        for name, value in wanted.items():
-            if name in self._published and self._published[name] == value:
-                continue
-            key = keys[name]
-            empty = value is None or value == []
-            updates.append(key.value_unset() if empty else key.value_set(value))  # type: ignore[arg-type]
-        if updates:
-            workflow.upsert_search_attributes(updates)
-            self._published = wanted
-        details = [f"**{s.stage.value}**"]
-        if s.stage == CaseStage.RECORDS:
-            details.append(f"{len(s.checklist.missing())} checklist item(s) missing")
-        if s.on_hold:
-            details.append("on hold")
-        if level:
-            details.append(f"escalation level {level}")
-        if due:
-            details.append(f"next SLA step due {due.isoformat(timespec='minutes')}")
-        workflow.set_current_details(" · ".join(details))
-
-    # -- the status query ------------------------------------------------------------------------
+        self._view.publish(self._state, self._escalation_level(), self._watch.earliest_due())
 
     @workflow.query
     def status(self) -> CaseStatus:
-        s = self._state
-        missing = s.checklist.missing()
-        return CaseStatus(
-            case_id=self._case_id,
-            workflow_id=case_workflow_id(self._case_id),
-            pathway=self._input.intake.pathway,
-            stage=s.stage,
-            stage_entered_at=s.stage_entered_at,
-            time_in_stage=workflow.now() - s.stage_entered_at,
-            outcome=s.outcome,
-            coordinator_id=s.coordinator_id,
-            on_hold=s.on_hold,
-            hold_reason=s.hold_reason,
-            withdrawal_reason=s.withdrawal.reason if s.withdrawal else None,
-            checklist=[
-                ChecklistEntry(
-                    item_id=i.item_id,
-                    title=i.title,
-                    accepts=list(i.accepts),
-                    reason=i.reason,
-                    source=i.source,
-                    satisfied_by=list(i.satisfied_by),
-                    waived_reason=i.waived_reason,
-                    missing=not i.done,
-                )
-                for i in s.checklist.items
-            ],
-            missing_items=[i.item_id for i in missing],
-            triage_flags=s.triage_flags,
-            documents=list(s.documents.values()),
-            review_outcome=s.review.outcome if s.review else None,
-            target_hospital_ids=list(s.review.target_hospital_ids) if s.review else [],
-            hospitals=list(s.referrals.values()),
-            selected_hospital_id=s.selected_hospital_id,
-            travel=s.travel,
-            admitted_on=s.admitted_on,
-            discharged_on=s.discharged_on,
-            follow_ups=s.follow_ups,
-            open_deadlines=list(s.deadlines.values()),
-            escalations=s.escalations,
-            escalation_level=self._escalation_level(),
-            failed_steps=list(s.failed_steps.values()),
-            timeline=s.timeline,
-            run_count=s.run_count,
-        )
+        return self._view.status(self._state, self._escalation_level(), workflow.now())
 
     # -- updates: documents and records ----------------------------------------------------------
 
@@ -905,28 +813,15 @@ class CaseWorkflow:
     def record_travel(self, event: TravelEvent) -> EventAck:
         travel = self._state.travel
         assert travel is not None
-        kind = event.kind
         if event.document is not None:
             self._add_documents([event.document])
-        if kind == TravelEventKind.VISA_LETTER_REQUESTED:
-            travel.visa_letter_requested_on = event.on
-        elif kind == TravelEventKind.VISA_LETTER_RECEIVED:
-            travel.visa_letter_received_on = event.on
-        elif kind == TravelEventKind.VISA_GRANTED:
-            travel.visa_granted_on, travel.visa_refused_on = event.on, None
-        elif kind == TravelEventKind.VISA_REFUSED:
-            travel.visa_refused_on = event.on
-        elif kind == TravelEventKind.FLIGHTS_BOOKED:
-            travel.flights_booked_on = event.on
-            if event.planned_admission_date is not None:
-                travel.planned_admission_date = event.planned_admission_date
-        else:
-            travel.arrived_on = event.on
-        self._note(f"travel_{kind.value}", event.on.isoformat())
-        planned = travel.planned_admission_date
-        if kind == TravelEventKind.ARRIVED and planned is not None and event.on > planned:
+        late = record_travel_event(travel, event)
+        self._note(f"travel_{event.kind.value}", event.on.isoformat())
+        if late:
+            planned = travel.planned_admission_date
+            assert planned is not None
             self._note("arrival_after_planned_admission", f"planned {planned.isoformat()}")
-        return self._ack(f"{kind.value} recorded")
+        return self._ack(f"{event.kind.value} recorded")
 
     @record_travel.validator
     def _validate_travel(self, event: TravelEvent) -> None:
@@ -937,32 +832,10 @@ class CaseWorkflow:
         self._not_future("on", event.on)
         if event.document is not None:
             self._check_ref("document", event.document)
-        kind = event.kind
-        visa_kinds = {
-            TravelEventKind.VISA_LETTER_REQUESTED,
-            TravelEventKind.VISA_LETTER_RECEIVED,
-            TravelEventKind.VISA_GRANTED,
-            TravelEventKind.VISA_REFUSED,
-        }
-        if kind in visa_kinds and not travel.visa_needed:
-            raise _reject(f"kind: {kind.value} but this trip needs no visa")
-        if kind == TravelEventKind.VISA_LETTER_RECEIVED and travel.visa_letter_received_on:
-            raise _reject("kind: the visa letter is already received")
-        if (
-            kind in (TravelEventKind.VISA_GRANTED, TravelEventKind.VISA_REFUSED)
-            and travel.visa_letter_received_on is None
-        ):
-            raise _reject(f"kind: {kind.value} before the visa letter was received")
-        if kind == TravelEventKind.VISA_GRANTED and travel.visa_granted_on:
-            raise _reject("kind: the visa is already granted")
-        if kind == TravelEventKind.FLIGHTS_BOOKED and travel.visa_needed and not (
-            travel.visa_granted_on
-        ):
-            raise _reject("kind: flights_booked before the visa was granted")
-        if kind == TravelEventKind.ARRIVED and travel.flights_booked_on is None:
-            raise _reject("kind: arrived before flights were booked")
-        if kind == TravelEventKind.ARRIVED and travel.arrived_on is not None:
-            raise _reject("kind: arrival is already recorded")
+        try:
+            check_travel_event(travel, event)
+        except TravelError as error:
+            raise _reject(str(error)) from None
 
     def _not_future(self, field: str, day: date) -> None:
         if day > workflow.now().date():
