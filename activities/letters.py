@@ -13,7 +13,6 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from botocore.exceptions import ClientError
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from pydantic import ValidationError
 from temporalio import activity
@@ -28,14 +27,20 @@ from activities.payloads import (
     packet_prefix,
 )
 from activities.pdf_renderers import PDF_RENDER_TIMEOUT, PdfRenderers
-from activities.s3_client import build_s3_client
+from activities.s3_client import (
+    PRESIGN_LIMIT,
+    build_s3_client,
+    check_presign_ttl,
+    get_bytes,
+    presign_get,
+    put_once,
+)
 from caseflow.documents import DocumentRef
 from caseflow.settings import CaseflowSettings
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 LETTER_LANGUAGES = ("en", "zh-CN")
 DECIDER_LINE = "a qualified oncologist at the receiving hospital decides"
-MAX_LINK_TTL = timedelta(days=7)  # the SigV4 limit for presigned URLs
 
 
 class ReferralLetters:
@@ -46,13 +51,12 @@ class ReferralLetters:
         self,
         settings: CaseflowSettings,
         templates_dir: Path = TEMPLATES_DIR,
-        link_ttl: timedelta = MAX_LINK_TTL,
+        link_ttl: timedelta = PRESIGN_LIMIT,
         pdf_workers: int | None = None,
         pdf_timeout: timedelta = PDF_RENDER_TIMEOUT,
         audit: AuditTrail | None = None,
     ) -> None:
-        if not timedelta(0) < link_ttl <= MAX_LINK_TTL:
-            raise ValueError("link_ttl: must be more than 0 and at most 7 days")
+        check_presign_ttl(link_ttl, "link_ttl")
         self._pdf = PdfRenderers(pdf_workers, pdf_timeout)
         self._bucket = settings.s3_bucket
         self._link_ttl = link_ttl
@@ -286,24 +290,10 @@ class ReferralLetters:
         )
 
     def _presign(self, key: str) -> str:
-        return self._client.generate_presigned_url(
-            "get_object",
-            Params={"Bucket": self._bucket, "Key": key},
-            ExpiresIn=int(self._link_ttl.total_seconds()),
-        )
+        return presign_get(self._client, self._bucket, key, self._link_ttl)
 
     def _put_once(self, key: str, body: bytes, content_type: str) -> bool:
-        """Write `key` unless it exists; False when it was already there."""
-        try:
-            self._client.put_object(
-                Bucket=self._bucket, Key=key, Body=body, ContentType=content_type, IfNoneMatch="*"
-            )
-        except ClientError as error:
-            code = str(error.response.get("Error", {}).get("Code", ""))
-            if code in ("PreconditionFailed", "ConditionalRequestConflict", "412"):
-                return False
-            raise
-        return True
+        return put_once(self._client, self._bucket, key, body, ContentType=content_type)
 
     def _put_or_read(self, key: str, body: bytes, content_type: str) -> bytes:
         """Write `key` once; the bytes stored under it (an earlier attempt's, if it won)."""
@@ -315,14 +305,7 @@ class ReferralLetters:
         return stored
 
     def _get_bytes(self, key: str) -> bytes | None:
-        try:
-            answer = self._client.get_object(Bucket=self._bucket, Key=key)
-        except ClientError as error:
-            code = str(error.response.get("Error", {}).get("Code", ""))
-            if code in ("NoSuchKey", "404", "NotFound"):
-                return None
-            raise
-        return answer["Body"].read()
+        return get_bytes(self._client, self._bucket, key)
 
 
 def _sha256(body: bytes) -> str:
