@@ -7,11 +7,15 @@ continue-as-new interrupt it from `run`.
 """
 
 import asyncio
-import contextlib
 from datetime import UTC, date, datetime, time, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError, ChildWorkflowError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    ChildWorkflowError,
+    is_cancelled_exception,
+)
 
 with workflow.unsafe.imports_passed_through():
     from activities.documents import DocumentStore
@@ -187,8 +191,15 @@ class CaseWorkflow:
 
     async def _stop(self, driver: asyncio.Task) -> None:
         driver.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        try:
             await driver
+        except asyncio.CancelledError:
+            pass
+        except ActivityError as error:
+            # The cancellation reached an activity in flight (a packet being stored when the
+            # case continues as new or is withdrawn): the step re-runs, or is moot.
+            if not is_cancelled_exception(error):
+                raise
 
     def _open(self) -> None:
         intake = self._input.intake

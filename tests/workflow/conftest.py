@@ -5,6 +5,7 @@ advances its own case's clock with `env.fast_forward(handle, duration)`. Activit
 name with doubles that record their calls.
 """
 
+import asyncio
 import hashlib
 import uuid
 from collections import defaultdict
@@ -54,6 +55,8 @@ class RecordedActivities:
         # before it succeeds; "EndpointUnavailable" is retryable, the others are not.
         self.delivery_errors: dict[tuple[str, str], list[str]] = {}
         self.delivery_retry_delay: dict[tuple[str, str], timedelta] = {}
+        # case_id -> the translation packet is stored only once this event is set
+        self.translation_holds: dict[str, asyncio.Event] = {}
         # The real consent gate, reading the case's live ledger (set by the worker fixture).
         self.gate = ConsentGate()
 
@@ -128,6 +131,9 @@ class RecordedActivities:
     @activity.defn(name="store_translation_packet")
     async def store_translation_packet(self, request: TranslationPacketRequest) -> StoredPacket:
         self.calls[request.case_id].append(("store_translation_packet", request))
+        hold = self.translation_holds.get(request.case_id)
+        if hold is not None:
+            await hold.wait()
         return _packet(request.case_id, request.packet_id, request.documents)
 
     @activity.defn(name="erase_case_documents")
