@@ -2,8 +2,8 @@
 
 Temporal retries an activity with its original input, so a ledger passed in the input is the
 state at scheduling time. A withdrawal recorded between attempts must still stop the retry
-[domain.md, "Consent and erasure": "check it before every delivery, retries included"], so the
-gate also asks the workflow that owns the ledger (query `consent_ledger`) on each attempt.
+[docs/sources.md, "Consent and erasure": "check it before every delivery, retries included"], so
+the gate also asks the workflow that owns the ledger (query `consent_ledger`) on each attempt.
 """
 
 from temporalio.client import Client

@@ -2,10 +2,11 @@
 
 A packet lives under `cases/<case_id>/packets/<packet_id>/` (letter.html, letter.pdf, bundle.json,
 index.html, manifest.json) and is never overwritten: the packet id comes from the workflow, and
-every write is conditional, so a retried activity finds the packet it already stored [domain.md,
-"keep an exact copy of every packet sent"]. The manifest lists each document with kind, size,
-SHA-256 and a presigned link, plus the letter, FHIR bundle and index page with their SHA-256s; it
-is written last.
+every write is conditional, so a retried activity finds the packet it already stored
+[docs/sources.md, "keep an exact copy of every packet sent"]. The manifest lists each document
+with kind, size, SHA-256 and a presigned link, plus the letter, FHIR bundle and index page with
+their SHA-256s; it is written last. Request and result models are in activities/payloads.py, the
+PDF renderers in activities/pdf_renderers.py.
 """
 
 import hashlib

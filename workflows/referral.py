@@ -155,7 +155,7 @@ class HospitalReferralWorkflow:
     async def run(self, input: ReferralInput) -> HospitalReferralStatus:
         hospital = input.hospital
         workflow.upsert_search_attributes([sa.HOSPITALS.value_set([hospital.hospital_id])])
-        # Consent is checked before every delivery, retries included [domain.md, "Consent"].
+        # Consent is checked before every delivery, retries included [docs/sources.md, "Consent"].
         if not self._consent_in_force():
             self._status.state = ReferralState.CANCELLED
             await self._report("consent_missing", "no referral consent for this hospital")
@@ -234,7 +234,7 @@ class HospitalReferralWorkflow:
 
     async def _wait_for_consent(self, why: str) -> None:
         """Nothing is sent without referral consent: escalate to the coordinator at once, then
-        wait until consent is recorded again (record_consent) [domain.md, "Consent"]."""
+        wait until consent is recorded again (record_consent) [docs/sources.md, "Consent"]."""
         hospital_id = self._input.hospital.hospital_id
         self._blocked_count += 1
         previous = self._status.state
