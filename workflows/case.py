@@ -94,6 +94,14 @@ _OPEN_STAGES = frozenset(CaseStage) - {CaseStage.CLOSED}
 # Cases that started their referrals before this patch merged the children's reports into
 # their own record; replaying them must keep doing so. Since: each child owns its status.
 REFERRAL_STATUS_PATCH = "referral-status-owned-by-child"
+# A referral in these states is waiting (or about to wait) for the hospital's answer.
+_AWAITING_ANSWER = frozenset(
+    {
+        ReferralState.DELIVERED,
+        ReferralState.AWAITING_RESPONSE,
+        ReferralState.NEEDS_MORE_INFORMATION,
+    }
+)
 
 
 def _reject(reason: str) -> ApplicationError:
@@ -716,13 +724,16 @@ class CaseWorkflow:
     @workflow.update
     async def record_hospital_response(self, response: HospitalResponse) -> EventAck:
         hospital_id = response.hospital_id
+        # A child waiting for the answer reports it at once; one still delivering (a failed or
+        # blocked step) takes it when it gets there, and the update need not wait for that.
+        answering = self._state.referrals[hospital_id].state in _AWAITING_ANSWER
         self._add_documents(list(response.documents))
         if not self._child_owns_status:
             _legacy_apply_answer(self._state.referrals[hospital_id], response)
         self._note("hospital_response", f"hospital {hospital_id}: {response.decision.value}")
         self._publish()
         await self._signal_child(hospital_id, HospitalReferralWorkflow.hospital_responded, response)
-        if self._child_owns_status:
+        if self._child_owns_status and answering:
             await self._until_reported(hospital_id, lambda r: r.response == response)
         return self._ack(f"hospital {hospital_id} {response.decision.value}")
 

@@ -92,9 +92,10 @@ class ReferralInput(BaseModel):
 DELIVERY_CHANNELS_PATCH = "packet-delivery-channels"
 # Likewise for the acknowledgement wait, which runs beside the answer's.
 ACKNOWLEDGEMENT_PATCH = "hospital-acknowledgement-sla"
-# And for reporting an acknowledgement that comes after an answer (needs more information): the
-# case reads acknowledgements from this workflow's status, so it must hear of them.
-LATE_ACKNOWLEDGEMENT_PATCH = "late-acknowledgement-report"
+# And for the case reading answers and acknowledgements from this workflow's status: it must
+# hear of an answer recorded before the answer wait began (the hospital answered before the
+# packet went out) and of an acknowledgement recorded after an answer (needs more information).
+REPORTS_PATCH = "referral-reports-every-answer-and-acknowledgement"
 # Errors the delivery handles itself; any other failure is a failed step (retry_step/skip_step).
 _BLOCKING_ERRORS = ("ConsentMissing", "EndpointGone")
 
@@ -218,7 +219,7 @@ class HospitalReferralWorkflow:
             lambda: self._acknowledged or bool(self._responses),
             subject=hospital_id,
         )
-        if not self._acknowledged and workflow.patched(LATE_ACKNOWLEDGEMENT_PATCH):
+        if not self._acknowledged and workflow.patched(REPORTS_PATCH):
             # Answered first (an answer implies receipt, so the SLA is met); the coordinator may
             # still record the acknowledgement while the hospital is asked for more.
             await workflow.wait_condition(lambda: self._acknowledged)
@@ -407,13 +408,16 @@ class HospitalReferralWorkflow:
         hospital = self._input.hospital
         policy = hospital.response_sla or self._input.slas.for_wait(WaitKind.HOSPITAL_RESPONSE)
         round_ = 0
+        # Answers already recorded count from the first round on (before the patch they were
+        # passed over, and the wait was for another one).
+        counted = 0 if workflow.patched(REPORTS_PATCH) else len(self._responses)
         while True:
             self._status.state = (
                 ReferralState.NEEDS_MORE_INFORMATION
                 if round_ and self._status.state == ReferralState.NEEDS_MORE_INFORMATION
                 else ReferralState.AWAITING_RESPONSE
             )
-            seen = len(self._responses)
+            seen = counted if round_ == 0 else len(self._responses)
             await self._report(self._status.state.value, f"round {round_}")
             await self._watch.wait(
                 f"hospital-{hospital.hospital_id}-{round_}",
