@@ -1,7 +1,8 @@
 """The worker process: every workflow and activity on task queue "cases".
 
-Activities that use boto3 or smtplib are synchronous, so they run on a thread pool; workflows run
-in the SDK's sandbox.
+The boto3 activities (erasing documents, storing packets) are synchronous, so they run on the
+activity thread pool; the mail and webhook activities are async and hand their blocking smtplib
+calls to threads themselves. Workflows run in the SDK's sandbox.
 """
 
 from __future__ import annotations
@@ -72,9 +73,6 @@ def build_worker(
         task_queue=settings.task_queue,
         workflows=[CaseWorkflow, HospitalReferralWorkflow],
         activities=[
-            documents.store_document,
-            documents.verify_document,
-            documents.presign_document,
             documents.erase_case_documents,
             letters.render_referral_packet,
             letters.store_translation_packet,

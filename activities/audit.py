@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.s3_client import build_s3_client
+from activities.s3_client import build_s3_client, error_code, put_once
 from caseflow.ids import CASE_ID_PATTERN
 from caseflow.settings import CaseflowSettings
 
@@ -135,7 +135,7 @@ class AuditTrail:
             try:
                 self._client.head_bucket(Bucket=self._bucket)
             except ClientError as error:
-                if _code(error) not in ("404", "NoSuchBucket", "NotFound"):
+                if error_code(error) not in ("404", "NoSuchBucket", "NotFound"):
                     raise
                 # Object Lock can only be turned on when the bucket is created.
                 try:
@@ -143,14 +143,15 @@ class AuditTrail:
                         Bucket=self._bucket, ObjectLockEnabledForBucket=True
                     )
                 except ClientError as error:
-                    if _code(error) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    if error_code(error) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                         raise
             try:
                 config = self._client.get_object_lock_configuration(Bucket=self._bucket)
                 enabled = config["ObjectLockConfiguration"].get("ObjectLockEnabled")
                 self._locked = enabled == "Enabled"
             except ClientError as error:
-                if _code(error) not in ("ObjectLockConfigurationNotFoundError", "NotImplemented"):
+                unsupported = ("ObjectLockConfigurationNotFoundError", "NotImplemented")
+                if error_code(error) not in unsupported:
                     raise
                 self._locked = False
             return self._locked
@@ -166,20 +167,19 @@ class AuditTrail:
                 "ObjectLockRetainUntilDate": datetime.now(UTC) + self._retention,
             }
         try:
-            self._client.put_object(
-                Bucket=self._bucket,
-                Key=key,
-                Body=event.model_dump_json().encode() + b"\n",
+            put_once(
+                self._client,
+                self._bucket,
+                key,
+                event.model_dump_json().encode() + b"\n",
                 ContentType="application/x-ndjson",
-                IfNoneMatch="*",
                 **extra,
             )
         except ClientError as error:
-            if _code(error) != "PreconditionFailed":
-                reason = _code(error) or "error"
-                raise ApplicationError(
-                    f"audit trail: write failed ({reason})", type="AuditUnavailable"
-                ) from None
+            reason = error_code(error) or "error"
+            raise ApplicationError(
+                f"audit trail: write failed ({reason})", type="AuditUnavailable"
+            ) from None
         return key
 
     def entries(self, case_id: str) -> list[AuditEvent]:
@@ -202,7 +202,3 @@ class AuditTrail:
                     if line.strip():
                         found.append(AuditEvent.model_validate(json.loads(line)))
         return sorted(found, key=lambda e: (e.at, e.entry_id))
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))

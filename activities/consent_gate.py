@@ -2,33 +2,15 @@
 
 Temporal retries an activity with its original input, so a ledger passed in the input is the
 state at scheduling time. A withdrawal recorded between attempts must still stop the retry
-[domain.md, "Consent and erasure": "check it before every delivery, retries included"], so the
-gate also asks the workflow that owns the ledger (query `consent_ledger`) on each attempt.
+[docs/sources.md, "Consent and erasure": "check it before every delivery, retries included"], so
+the gate also asks the workflow that owns the ledger (query `consent_ledger`) on each attempt.
 """
 
-from pydantic import BaseModel, ConfigDict
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from caseflow.consent import ConsentLedger, ConsentMissing, ConsentPurpose
-from caseflow.intake import DestinationCountry, HospitalIdRef
-
-CONSENT_LEDGER_QUERY = "consent_ledger"
-
-
-class DeliveryConsent(BaseModel):
-    """Which consent a delivery needs, the ledger as the workflow saw it, and where to ask for
-    the live one."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    country: DestinationCountry
-    hospital_id: HospitalIdRef
-    purpose: ConsentPurpose = "referral"
-    ledger: ConsentLedger
-    # The workflow answering the `consent_ledger` query (the case workflow, `case-<case_id>`).
-    # None: only the snapshot is checked (acceptable when the worker has no client, e.g. tests).
-    ledger_workflow_id: str | None = None
+from activities.payloads import CONSENT_LEDGER_QUERY, DeliveryConsent
+from caseflow.consent import ConsentLedger, ConsentMissing
 
 
 class ConsentGate:

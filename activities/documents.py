@@ -1,5 +1,7 @@
-"""The S3 document store: store, verify, presign and erase a case's documents, usable directly
-(the CLI uploads client-side, so file bytes never travel through Temporal) and as activities.
+"""The S3 document store: store, verify, presign and erase a case's documents. The client layer
+calls it directly (the CLI uploads client-side, so file bytes never travel through Temporal);
+erase_case_documents is also an activity. The bytes move through activities/s3_transfer.py, and
+what a file may be is activities/document_content.py's.
 
 Design of *store*: the key `cases/<case_id>/<document_id>` derives from the file's SHA-256, so the
 file is read twice: a first pass hashes it (the whole file, and each multipart part), then the
@@ -18,317 +20,41 @@ time), never the original filename or anything about the patient.
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import hashlib
-import io
-import os
-import threading
-import unicodedata
-import zipfile
-from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 
 from activities.audit import AuditAction, AuditTrail, activity_event
-from activities.s3_client import build_s3_client
-from caseflow.documents import (
-    ACCEPTED_CONTENT_TYPES,
-    DICOM,
-    DOCX,
-    JPEG,
-    PDF,
-    PNG,
-    TEXT,
-    TIFF,
-    ZIP,
-    DocumentKind,
-    DocumentRef,
+from activities.document_content import (
+    UNKNOWN,
+    check_document,
+    check_filename,
+    detect_content_type,
+    mismatch,
+    rejected,
 )
-from caseflow.ids import CaseId, document_id_for, document_key
+from activities.payloads import (
+    CaseErasure,
+    DocumentCheck,
+    EraseCaseDocumentsInput,
+    PresignDocumentInput,
+    PresignedUrl,
+    StoreDocumentInput,
+)
+from activities.s3_client import (
+    build_s3_client,
+    check_presign_ttl,
+    is_missing,
+    presign_get,
+)
+from activities.s3_transfer import FileDigest, Progress, S3Transfer, b64_digest
+from caseflow.documents import DocumentRef
+from caseflow.ids import document_id_for, document_key
 from caseflow.settings import CaseflowSettings
-
-UNKNOWN = "application/octet-stream"
-MAX_PRESIGN = timedelta(days=7)  # the SigV4 limit for presigned URLs
-MiB = 1024**2
-_READ_BLOCK = MiB
-_SNIFF_BYTES = 64 * 1024
-
-Progress = Callable[[int], None]
-
-
-# --- Inputs and outputs ---------------------------------------------------------------------------
-
-
-class StoreDocumentInput(BaseModel):
-    case_id: CaseId
-    kind: DocumentKind
-    # A path readable where the store runs (the CLI's machine, or the worker's).
-    path: str
-    # Kept in the DocumentRef only; defaults to the path's last component.
-    original_filename: str | None = None
-
-
-class DocumentCheck(BaseModel):
-    document_id: str
-    size: int
-    sha256: str
-    s3_checksum: str
-    version_id: str | None
-
-
-class PresignDocumentInput(BaseModel):
-    ref: DocumentRef
-    expires_in: timedelta = timedelta(hours=24)
-
-
-class PresignedUrl(BaseModel):
-    url: str
-    expires_at: datetime
-
-
-class EraseCaseDocumentsInput(BaseModel):
-    case_id: CaseId
-
-
-class CaseErasure(BaseModel):
-    case_id: str
-    versions_deleted: int
-    delete_markers_deleted: int
-    uploads_aborted: int
-
-
-# --- Validation -----------------------------------------------------------------------------------
-
-
-def rejected(reason: str) -> ApplicationError:
-    """A non-retryable rejection whose one-line reason names the field; no patient data in it."""
-    return ApplicationError(reason, type="DocumentRejected", non_retryable=True)
-
-
-def mismatch(reason: str) -> ApplicationError:
-    return ApplicationError(reason, type="DocumentMismatch", non_retryable=True)
-
-
-def check_filename(filename: str) -> None:
-    """Reject filenames that could address another path or hide characters. The message never
-    repeats the name, which may carry the patient's name."""
-    if not filename or not filename.strip():
-        raise rejected("original_filename: is empty")
-    if "/" in filename or "\\" in filename:
-        raise rejected("original_filename: contains a path separator")
-    if any(unicodedata.category(ch) == "Cc" for ch in filename):
-        raise rejected("original_filename: contains a control character")
-    if filename in (".", ".."):
-        raise rejected("original_filename: is not a file name")
-    if len(filename.encode()) > 255:
-        raise rejected("original_filename: is longer than 255 bytes")
-
-
-def detect_content_type(path: Path) -> str:
-    """The content type from the file's bytes (never its name); UNKNOWN when unrecognised."""
-    with open(path, "rb") as file:
-        head = file.read(_SNIFF_BYTES)
-    kind = content_type_of(head)
-    if kind == ZIP and _is_docx(path):
-        return DOCX
-    return kind
-
-
-def content_type_of(head: bytes) -> str:
-    """The content type from a file's first bytes. DOCX needs the zip directory: see
-    detect_content_type."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return JPEG
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return PNG
-    if head.startswith((b"II*\x00", b"MM\x00*")):
-        return TIFF
-    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        return ZIP
-    # A DICOM Part 10 file: a 128-byte preamble, then the magic.
-    if head[128:132] == b"DICM":
-        return DICOM
-    # Readers accept a PDF header anywhere in the first kilobyte.
-    if b"%PDF-" in head[:1024]:
-        return PDF
-    if _is_text(head):
-        return TEXT
-    return UNKNOWN
-
-
-def _is_docx(path: Path) -> bool:
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-    except (zipfile.BadZipFile, OSError):
-        return False
-    return "[Content_Types].xml" in names and any(n.startswith("word/") for n in names)
-
-
-def _is_text(head: bytes) -> bool:
-    """UTF-8 (or ASCII) text without control characters other than layout ones."""
-    head = head.removeprefix(b"\xef\xbb\xbf")
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError as error:
-        # Tolerate only a multi-byte character cut off by the end of the sniff window.
-        if len(head) < _SNIFF_BYTES - 3 or error.start < len(head) - 3:
-            return False
-        text = head[: error.start].decode("utf-8")
-    allowed = {"\t", "\n", "\r", "\f"}
-    return bool(text) and not any(
-        unicodedata.category(ch) == "Cc" and ch not in allowed for ch in text
-    )
-
-
-def check_document(kind: DocumentKind, size: int, content_type: str, max_bytes: int) -> None:
-    if size == 0:
-        raise rejected("file: is empty")
-    if size > max_bytes:
-        raise rejected(
-            f"file: {size} bytes is over the limit of {max_bytes} bytes (max_document_bytes)"
-        )
-    accepted = ACCEPTED_CONTENT_TYPES[kind]
-    if content_type not in accepted:
-        found = "an unrecognised type" if content_type == UNKNOWN else content_type
-        raise rejected(
-            f"file: content is {found}, which kind {kind.value} does not accept"
-            f" (accepted: {', '.join(sorted(accepted))})"
-        )
-
-
-# --- Streaming a file ---------------------------------------------------------------------------
-
-
-def _b64(digest: bytes) -> str:
-    return base64.b64encode(digest).decode()
-
-
-def _sha256_of_range(path: Path, offset: int, length: int | None) -> tuple[bytes, int]:
-    """The SHA-256 and byte count of `length` bytes from `offset` (None: to the end)."""
-    digest = hashlib.sha256()
-    count = 0
-    with open(path, "rb", buffering=0) as file:
-        file.seek(offset)
-        while length is None or count < length:
-            want = _READ_BLOCK if length is None else min(_READ_BLOCK, length - count)
-            block = file.read(want)
-            if not block:
-                break
-            digest.update(block)
-            count += len(block)
-    return digest.digest(), count
-
-
-class _FileDigest:
-    """The whole-file SHA-256 and, for multipart, each part's SHA-256.
-
-    The whole-file hash is sequential by nature; the part hashes run beside it on the other
-    cores (hashlib releases the GIL), so the first pass costs about one sequential hash of the
-    file. More threads than cores would only slow the whole-file hash, the critical path.
-    """
-
-    def __init__(self, path: Path, size: int, part_size: int | None) -> None:
-        ranges = (
-            [(offset, min(part_size, size - offset)) for offset in range(0, size, part_size)]
-            if part_size
-            else []
-        )
-        hashers = max(1, (os.cpu_count() or 2) - 1)
-        with ThreadPoolExecutor(hashers, thread_name_prefix="part-hash") as pool:
-            parts = [pool.submit(_sha256_of_range, path, start, length) for start, length in ranges]
-            try:
-                self.whole_digest, self.size = _sha256_of_range(path, 0, None)
-                hashed = [future.result() for future in parts]
-            except BaseException:
-                for future in parts:
-                    future.cancel()
-                raise
-        self.sha256 = self.whole_digest.hex()
-        self.part_digests = [digest for digest, _ in hashed]
-        if sum(count for _, count in hashed) != (self.size if part_size else 0):
-            # The file changed size between the two reads; the caller rejects it.
-            self.size = -1
-
-    def s3_checksum(self) -> str:
-        """What S3 reports as ChecksumSHA256: the plain digest, or for multipart the digest of
-        the part digests followed by the part count."""
-        if not self.part_digests:
-            return _b64(self.whole_digest)
-        combined = hashlib.sha256(b"".join(self.part_digests)).digest()
-        return f"{_b64(combined)}-{len(self.part_digests)}"
-
-
-class _Transferred:
-    """Bytes moved so far, shared by the part threads; read by the thread reporting progress."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._total = 0
-        self._reported = 0
-
-    def add(self, count: int) -> None:
-        with self._lock:
-            self._total += count
-
-    def take_new(self) -> int:
-        with self._lock:
-            new, self._reported = self._total - self._reported, self._total
-        return new
-
-
-class _FileSlice(io.RawIOBase):
-    """A seekable read-only window on a file, so a part is streamed from disk rather than held in
-    memory. It counts bytes read for progress (a retry seeks back and un-counts them)."""
-
-    def __init__(self, path: Path, offset: int, length: int, counter: _Transferred) -> None:
-        self._fd = os.open(path, os.O_RDONLY)
-        self._offset, self._length, self._pos = offset, length, 0
-        self._counter = counter
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        remaining = self._length - self._pos
-        if size is None or size < 0 or size > remaining:
-            size = remaining
-        data = os.pread(self._fd, size, self._offset + self._pos) if size else b""
-        self._pos += len(data)
-        self._counter.add(len(data))
-        return data
-
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._length}[whence]
-        new = max(0, min(self._length, base + offset))
-        if new < self._pos:
-            self._counter.add(new - self._pos)
-        self._pos = new
-        return new
-
-    def tell(self) -> int:
-        return self._pos
-
-    def close(self) -> None:
-        if not self.closed:
-            os.close(self._fd)
-        super().close()
-
 
 # --- The store ------------------------------------------------------------------------------------
 
@@ -336,8 +62,9 @@ class _FileSlice(io.RawIOBase):
 class DocumentStore:
     """One boto3 client for the documents bucket, and a small thread pool for multipart parts.
 
-    Methods decorated with @activity.defn are registered on the worker (synchronous, so they run
-    on the worker's thread pool); `store` and `fetch` take a progress callback for direct use.
+    `erase_case_documents` is an activity (synchronous, so it runs on the worker's thread pool);
+    the other methods are called directly by the client layer, and `store` and `fetch` take a
+    progress callback.
     """
 
     def __init__(
@@ -352,6 +79,7 @@ class DocumentStore:
             settings, read_timeout=120, pool=max_concurrency + 4, sign_payload=False
         )
         self._parts = ThreadPoolExecutor(max_concurrency, thread_name_prefix="s3-part")
+        self._transfer = S3Transfer(self._client, self._bucket, self._parts)
 
     def close(self) -> None:
         self._parts.shutdown(wait=True, cancel_futures=True)
@@ -359,9 +87,8 @@ class DocumentStore:
 
     # --- store ----------------------------------------------------------------------------------
 
-    @activity.defn
     def store_document(self, request: StoreDocumentInput) -> DocumentRef:
-        """Store a file that the worker can read (e.g. a hospital's reply). Heartbeats progress."""
+        """`store` with progress heartbeated, for a caller inside an activity."""
         return self.store(request, progress=_heartbeat_progress())
 
     def store(self, request: StoreDocumentInput, progress: Progress | None = None) -> DocumentRef:
@@ -381,7 +108,7 @@ class DocumentStore:
 
         multipart = size > self._settings.multipart_threshold_bytes
         part_size = self._part_size(size) if multipart else None
-        digest = _FileDigest(path, size, part_size)
+        digest = FileDigest(path, size, part_size)
         if digest.size != size:
             raise rejected("file: changed while it was being read")
         document_id = document_id_for(request.case_id, digest.sha256)
@@ -415,23 +142,26 @@ class DocumentStore:
             "checksum-sha256": digest.s3_checksum(),
             "uploaded-at": uploaded_at.isoformat(),
         }
-        try:
-            if multipart:
-                assert part_size is not None
-                self._put_multipart(path, key, content_type, metadata, digest, part_size, progress)
-            else:
-                self._put_single(path, key, content_type, metadata, digest, progress)
-        except ClientError as error:
-            if _error_code(error) not in ("PreconditionFailed", "ConditionalRequestConflict"):
-                raise
-            # Another store of the same bytes won; it is the same document.
-            existing = self._stored_upload_time(key, digest.sha256)
-            if existing is None:
-                raise
-            if progress:
-                progress(size)
-            return ref(existing)
-        return ref(uploaded_at)
+        if multipart:
+            assert part_size is not None
+            created = self._transfer.put_multipart(
+                path, key, content_type, metadata, digest, part_size, progress
+            )
+        else:
+            created = self._transfer.put_single(path, key, content_type, metadata, digest, progress)
+        if created:
+            return ref(uploaded_at)
+        # Another store of the same bytes won; it is the same document.
+        existing = self._stored_upload_time(key, digest.sha256)
+        if existing is None:
+            # Still being written by that other store: retryable.
+            raise ApplicationError(
+                f"document {document_id}: another upload of it is in progress",
+                type="StoreConflict",
+            )
+        if progress:
+            progress(size)
+        return ref(existing)
 
     def _part_size(self, size: int) -> int:
         # S3 allows at most 10,000 parts; grow the part for files beyond chunk × 10,000.
@@ -452,173 +182,21 @@ class DocumentStore:
         try:
             return self._client.head_object(Bucket=self._bucket, Key=key, ChecksumMode="ENABLED")
         except ClientError as error:
-            if _error_code(error) in ("404", "NoSuchKey", "NotFound"):
+            if is_missing(error):
                 return None
             raise
-
-    def _put_single(
-        self,
-        path: Path,
-        key: str,
-        content_type: str,
-        metadata: dict[str, str],
-        digest: _FileDigest,
-        progress: Progress | None,
-    ) -> None:
-        counter = _Transferred()
-
-        def put() -> None:
-            with _FileSlice(path, 0, digest.size, counter) as body:
-                self._client.put_object(
-                    Bucket=self._bucket,
-                    Key=key,
-                    Body=body,
-                    ContentLength=digest.size,
-                    ContentType=content_type,
-                    Metadata=metadata,
-                    ChecksumSHA256=_b64(digest.whole_digest),
-                    IfNoneMatch="*",
-                )
-
-        self._run([self._parts.submit(put)], counter, progress)
-
-    def _put_multipart(
-        self,
-        path: Path,
-        key: str,
-        content_type: str,
-        metadata: dict[str, str],
-        digest: _FileDigest,
-        part_size: int,
-        progress: Progress | None,
-    ) -> None:
-        upload_id = self._client.create_multipart_upload(
-            Bucket=self._bucket,
-            Key=key,
-            ContentType=content_type,
-            Metadata=metadata,
-            ChecksumAlgorithm="SHA256",
-        )["UploadId"]
-        counter = _Transferred()
-
-        def upload_part(number: int) -> dict:
-            offset = (number - 1) * part_size
-            length = min(part_size, digest.size - offset)
-            checksum = _b64(digest.part_digests[number - 1])
-            with _FileSlice(path, offset, length, counter) as body:
-                answer = self._client.upload_part(
-                    Bucket=self._bucket,
-                    Key=key,
-                    UploadId=upload_id,
-                    PartNumber=number,
-                    Body=body,
-                    ContentLength=length,
-                    ChecksumSHA256=checksum,
-                )
-            return {"PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": checksum}
-
-        try:
-            futures = [
-                self._parts.submit(upload_part, number)
-                for number in range(1, len(digest.part_digests) + 1)
-            ]
-            parts = self._run(futures, counter, progress)
-            answer = self._client.complete_multipart_upload(
-                Bucket=self._bucket,
-                Key=key,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": parts},
-                IfNoneMatch="*",
-            )
-            stored = answer.get("ChecksumSHA256")
-            if stored is not None and stored != digest.s3_checksum():
-                # The completed object is not what we hashed: remove exactly that version.
-                self._client.delete_object(
-                    Bucket=self._bucket, Key=key, VersionId=answer["VersionId"]
-                )
-                raise mismatch("file: the stored checksum differs from the uploaded bytes")
-        except BaseException:
-            # Never leave parts behind, whatever went wrong (including Ctrl-C or cancellation).
-            with contextlib.suppress(Exception):
-                self._client.abort_multipart_upload(
-                    Bucket=self._bucket, Key=key, UploadId=upload_id
-                )
-            raise
-
-    def _run(self, futures: list[Future], counter: _Transferred, progress: Progress | None):
-        """Wait for the part futures, reporting progress from this thread (where activity
-        heartbeats work). On the first failure, cancel what has not started and re-raise."""
-        pending = set(futures)
-        try:
-            while pending:
-                done, pending = wait(pending, timeout=0.25, return_when=FIRST_EXCEPTION)
-                if progress:
-                    progress(counter.take_new())
-                for future in done:
-                    future.result()
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            # Let parts already in flight finish before the caller aborts the upload.
-            wait(pending)
-            raise
-        return [future.result() for future in futures]
 
     # --- fetch ----------------------------------------------------------------------------------
 
     def fetch(self, ref: DocumentRef, destination: Path, progress: Progress | None = None) -> Path:
         """Download a document to `destination`, checking its SHA-256 on the way; ranged parts
         in parallel for large ones. The file appears only once complete and verified."""
-        destination = Path(destination)
-        partial = destination.with_name(f".{destination.name}.partial")
-        counter = _Transferred()
-        chunk = self._settings.multipart_chunk_bytes
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.ftruncate(fd, ref.size)
-            ranges = [(start, min(start + chunk, ref.size)) for start in range(0, ref.size, chunk)]
-
-            def get_range(start: int, end: int) -> None:
-                answer = self._client.get_object(
-                    Bucket=self._bucket, Key=ref.key, Range=f"bytes={start}-{end - 1}"
-                )
-                position = start
-                for block in answer["Body"].iter_chunks(_READ_BLOCK):
-                    os.pwrite(fd, block, position)
-                    position += len(block)
-                    counter.add(len(block))
-                if position != end:
-                    raise mismatch(f"document {ref.document_id}: short read from S3")
-
-            futures = [self._parts.submit(get_range, start, end) for start, end in ranges]
-            # Hash in order as parts land, overlapping the hashing with the download.
-            whole = hashlib.sha256()
-            read_fd = os.open(partial, os.O_RDONLY)
-            try:
-                for (start, end), future in zip(ranges, futures, strict=True):
-                    self._run([future], counter, progress)
-                    for offset in range(start, end, _READ_BLOCK):
-                        whole.update(os.pread(read_fd, min(_READ_BLOCK, end - offset), offset))
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                wait(futures)
-                raise
-            finally:
-                os.close(read_fd)
-            if whole.hexdigest() != ref.sha256:
-                raise mismatch(f"document {ref.document_id}: downloaded bytes differ from sha256")
-        except BaseException:
-            os.close(fd)
-            partial.unlink(missing_ok=True)
-            raise
-        os.close(fd)
-        partial.replace(destination)
-        return destination
+        return self._transfer.fetch(
+            ref, destination, self._settings.multipart_chunk_bytes, progress
+        )
 
     # --- verify ---------------------------------------------------------------------------------
 
-    @activity.defn
     def verify_document(self, ref: DocumentRef) -> DocumentCheck:
         """Read the stored object's size and checksum back; DocumentMismatch when they differ."""
         head = self._head(ref.key)
@@ -641,7 +219,7 @@ class DocumentStore:
         # A single-part object's checksum is the file's own SHA-256; a multipart one's is derived
         # from the part hashes, which the store recorded when it hashed the file.
         if "-" not in stored_checksum:
-            expected_checksum = _b64(bytes.fromhex(ref.sha256))
+            expected_checksum = b64_digest(bytes.fromhex(ref.sha256))
         if stored_checksum != expected_checksum:
             raise mismatch(f"{where}: the server's checksum differs from the stored bytes' hash")
         return DocumentCheck(
@@ -654,22 +232,14 @@ class DocumentStore:
 
     # --- presign --------------------------------------------------------------------------------
 
-    @activity.defn
     def presign_document(self, request: PresignDocumentInput) -> PresignedUrl:
         """A time-limited GET URL for one document (default 24 h, at most 7 days)."""
-        seconds = int(request.expires_in.total_seconds())
-        if seconds <= 0 or request.expires_in > MAX_PRESIGN:
-            raise ApplicationError(
-                "expires_in: must be more than 0 s and at most 7 days",
-                type="DocumentRejected",
-                non_retryable=True,
-            )
+        try:
+            seconds = check_presign_ttl(request.expires_in, "expires_in")
+        except ValueError as error:
+            raise rejected(str(error)) from None
         issued = datetime.now(UTC)
-        url = self._client.generate_presigned_url(
-            "get_object",
-            Params={"Bucket": self._bucket, "Key": request.ref.key},
-            ExpiresIn=seconds,
-        )
+        url = presign_get(self._client, self._bucket, request.ref.key, timedelta(seconds=seconds))
         expires_at = issued + timedelta(seconds=seconds)
         if self._audit is not None:
             self._audit.record(
@@ -738,10 +308,6 @@ class DocumentStore:
                 )
             )
         return erasure
-
-
-def _error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 def _heartbeat(*details: object) -> None:

@@ -8,67 +8,22 @@ system can drop duplicates, as a webhook receiver does with webhook-id.
 import asyncio
 import hashlib
 import smtplib
-from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from temporalio import activity
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 from activities.audit import AuditAction, AuditTrail, activity_event
-from activities.consent_gate import ConsentGate, DeliveryConsent
-from activities.webhook_delivery import PacketNotice
+from activities.consent_gate import ConsentGate
+from activities.payloads import EmailDeliveryRequest, EmailReceipt, PacketNotice
 
-NON_RETRYABLE_ERRORS = ["ConsentMissing", "DeliveryRejected", "LetterMissing"]
-EMAIL_RETRY_POLICY = RetryPolicy(
-    initial_interval=timedelta(seconds=30),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(hours=1),
-    maximum_attempts=12,
-    non_retryable_error_types=NON_RETRYABLE_ERRORS,
-)
-EMAIL_START_TO_CLOSE = timedelta(minutes=2)
 DECIDER_LINE = "A qualified oncologist at the receiving hospital decides on treatment."
 CONFIDENTIAL = (
     "Confidential health information for the named recipient only. If you received this in "
     "error, delete it and tell the sender."
 )
-
-_MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True)
-
-
-class EmailDeliveryRequest(BaseModel):
-    model_config = _MODEL_CONFIG
-
-    packet_id: str = Field(pattern=r"^[a-z0-9-]{8,64}$")
-    to: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    notice: PacketNotice
-    letter_key: str  # the stored letter.pdf of this packet, attached as sent
-    consent: DeliveryConsent
-
-    @model_validator(mode="after")
-    def _consistent(self) -> "EmailDeliveryRequest":
-        if self.notice.packet_id != self.packet_id:
-            raise ValueError("notice.packet_id: differs from packet_id")
-        if self.consent.hospital_id != self.notice.hospital_id:
-            raise ValueError("consent.hospital_id: differs from notice.hospital_id")
-        if not self.letter_key.startswith(f"cases/{self.notice.case_id}/"):
-            raise ValueError("letter_key: not under this case's prefix")
-        return self
-
-
-class EmailReceipt(BaseModel):
-    model_config = _MODEL_CONFIG
-
-    packet_id: str
-    message_id: str
-    to: str
-    attempt: int
-    letter_sha256: str
-
 
 def message_id_for(packet_id: str, sender: str) -> str:
     return f"<{packet_id}@{sender.rsplit('@', 1)[-1]}>"

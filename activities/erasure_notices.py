@@ -1,5 +1,6 @@
 """Erasure notices: tell a hospital that received a referral packet that the case was erased, by
-its own channel (email, or a signed webhook event), so it deletes its copies.
+its own channel (email, or a signed webhook event), so it deletes its copies. The client layer
+sends them after an erasure (client/erasure.py); no workflow does, so they are not activities.
 
 A notice names only opaque ids (case, packet, hospital) and the time: never patient data. Its
 Message-ID or webhook-id derives from the packet id, so sending it again is recognisably the same
@@ -13,35 +14,16 @@ import json
 import smtplib
 import time
 from collections.abc import Mapping
-from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
-from temporalio import activity
+from pydantic import SecretStr
 from temporalio.exceptions import ApplicationError
 
 from activities.audit import AuditAction, AuditTrail, activity_event
-from caseflow.hospitals import Hospital
+from activities.payloads import ErasureNotice, NoticeSent
 from caseflow.webhook_signature import parse_secret, sign
-
-
-class ErasureNotice(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    case_id: str
-    packet_id: str = Field(pattern=r"^[a-z0-9-]{8,64}$")
-    hospital: Hospital
-    erased_at: datetime
-
-
-class NoticeSent(BaseModel):
-    hospital_id: str
-    packet_id: str
-    channel: Literal["email", "webhook"]
-    receipt: str  # the Message-ID, or the HTTP status
 
 
 def erasure_body(notice: ErasureNotice) -> str:
@@ -82,7 +64,6 @@ class ErasureNotices:
         }
         self._audit = audit
 
-    @activity.defn(name="send_erasure_notice")
     async def send_erasure_notice(self, notice: ErasureNotice) -> NoticeSent:
         hospital = notice.hospital
         if hospital.channel == "webhook" and hospital.webhook_url:

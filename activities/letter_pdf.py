@@ -13,6 +13,8 @@ from pathlib import Path
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 
+from activities.pdf_renderers import CjkFontMissing
+
 # Looked for in this order; the first is what `make` installs. Others are accepted so a
 # machine that already has a CJK font works without another package.
 CJK_FONT_FILES = (
@@ -29,10 +31,6 @@ INSTALL_HINT = "apt-get install -y fonts-wqy-microhei"
 
 # CJK Unified Ideographs (+ Extension A), CJK punctuation and full-width forms.
 _CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
-
-
-class CjkFontMissing(RuntimeError):
-    """The letter has Chinese text and no CJK font is installed; it would render as boxes."""
 
 
 @lru_cache(maxsize=1)

@@ -2,164 +2,48 @@
 
 A packet lives under `cases/<case_id>/packets/<packet_id>/` (letter.html, letter.pdf, bundle.json,
 index.html, manifest.json) and is never overwritten: the packet id comes from the workflow, and
-every write is conditional, so a retried activity finds the packet it already stored [domain.md,
-"keep an exact copy of every packet sent"]. The manifest lists each document with kind, size,
-SHA-256 and a presigned link, plus the letter, FHIR bundle and index page with their SHA-256s; it
-is written last.
+every write is conditional, so a retried activity finds the packet it already stored
+[docs/sources.md, "keep an exact copy of every packet sent"]. The manifest lists each document
+with kind, size, SHA-256 and a presigned link, plus the letter, FHIR bundle and index page with
+their SHA-256s; it is written last. Request and result models are in activities/payloads.py, the
+PDF renderers in activities/pdf_renderers.py.
 """
 
 import hashlib
 import json
-import multiprocessing
-import os
-import threading
-import weakref
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from concurrent.futures.process import BrokenProcessPool
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from botocore.exceptions import ClientError
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.audit import AuditAction, AuditTrail, activity_event
-from activities.s3_client import build_s3_client
+from activities.payloads import (
+    PacketDocument,
+    ReferralPacketRequest,
+    StoredPacket,
+    TranslationPacketRequest,
+    packet_prefix,
+)
+from activities.pdf_renderers import PDF_RENDER_TIMEOUT, PdfRenderers
+from activities.s3_client import (
+    PRESIGN_LIMIT,
+    build_s3_client,
+    check_presign_ttl,
+    get_bytes,
+    presign_get,
+    put_once,
+)
 from caseflow import reply_links
-from caseflow.case_status import TriageFlagEntry
 from caseflow.documents import DocumentRef
-from caseflow.hospitals import Hospital
 from caseflow.ids import packet_route_key
-from caseflow.intake import CaseIntake, ConsentGrant
 from caseflow.settings import CaseflowSettings
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 LETTER_LANGUAGES = ("en", "zh-CN")
 DECIDER_LINE = "a qualified oncologist at the receiving hospital decides"
-MAX_LINK_TTL = timedelta(days=7)  # the SigV4 limit for presigned URLs
-# Well inside the activity's 2-minute start-to-close, including the wait for a free renderer.
-PDF_RENDER_TIMEOUT = timedelta(seconds=60)
-
-_MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True)
-_PACKET_ID = r"^[a-z0-9-]{8,64}$"
-
-
-class ReferralPacketRequest(BaseModel):
-    """Everything the letter says. Holds PHI: it travels only in (encoded) activity payloads."""
-
-    model_config = _MODEL_CONFIG
-
-    packet_id: str = Field(pattern=_PACKET_ID)
-    case_id: str
-    hospital: Hospital
-    intake: CaseIntake
-    documents: list[DocumentRef]
-    triage_flags: list[TriageFlagEntry]
-    modalities: list[str] = Field(default_factory=list)
-    recommendation: str | None = None
-    reviewer_id: str | None = None
-    coordinator_id: str
-    language: str = "en"
-    written_on: date  # the workflow's date, so a re-render is byte-identical
-    # Why the case is referred and what the hospital is asked (the letter and the FHIR
-    # ServiceRequest). None: derived from the intake and modalities (see referral_reason).
-    reason: str | None = Field(default=None, max_length=4000)
-    question: str | None = Field(default=None, max_length=4000)
-    created_at: datetime | None = None  # workflow.now(); None: midnight UTC of written_on
-    # The grants in force for this hospital (the case's consent ledger); None: the intake's.
-    consents: list[ConsentGrant] | None = None
-
-    def reason_text(self) -> str:
-        return self.reason or referral_reason(self.intake, self.written_on)
-
-    def question_text(self) -> str:
-        return self.question or referral_question(self.modalities)
-
-    def created(self) -> datetime:
-        return self.created_at or datetime.combine(self.written_on, datetime.min.time(), UTC)
-
-
-def referral_reason(intake: CaseIntake, today: date) -> str:
-    """The default reason for referral: site, histology, pattern and RT-free interval."""
-    clinical = intake.clinical
-    return (
-        f"Recurrent {clinical.histology} ({clinical.primary_site.value}, "
-        f"{clinical.recurrence_pattern.value} recurrence) after radiotherapy; "
-        f"RT-free interval {intake.rt_free_interval_days(today)} days"
-    )
-
-
-def referral_question(modalities: list[str]) -> str:
-    offered = f" ({', '.join(modalities)})" if modalities else ""
-    return (
-        f"Can you offer salvage treatment{offered} for this patient? If so, please give your "
-        "opinion, the proposed treatment, a cost estimate, the earliest admission date and "
-        "whether you can issue a visa invitation letter."
-    )
-
-
-class TranslationPacketRequest(BaseModel):
-    model_config = _MODEL_CONFIG
-
-    packet_id: str = Field(pattern=_PACKET_ID)
-    case_id: str
-    target_language: str
-    documents: list[DocumentRef] = Field(min_length=1)
-
-
-class PacketDocument(BaseModel):
-    model_config = _MODEL_CONFIG
-
-    document_id: str
-    kind: str
-    size: int
-    sha256: str
-    content_type: str
-    url: str
-
-
-class StoredPacket(BaseModel):
-    model_config = _MODEL_CONFIG
-
-    packet_id: str
-    prefix: str
-    letter_key: str | None
-    manifest_key: str
-    manifest_url: str
-    documents: list[PacketDocument]
-    links_expire_at: datetime
-    created: bool  # False when a retry found the packet already stored
-    # Referral packets only (None for translation packets and packets stored before them).
-    sha256: str | None = None  # of manifest.json: the packet's identity in the timeline
-    letter_pdf_key: str | None = None
-    letter_pdf_sha256: str | None = None
-    bundle_key: str | None = None
-    bundle_sha256: str | None = None
-    letter_url: str | None = None  # presigned letter.pdf
-    bundle_url: str | None = None  # presigned bundle.json
-    reply_url: str | None = None  # the hospital's reply link (None without a reply_link_secret)
-
-
-def packet_prefix(case_id: str, packet_id: str) -> str:
-    return f"cases/{case_id}/packets/{packet_id}/"
-
-
-def default_pdf_workers() -> int:
-    """One renderer per core but one, so the worker process keeps a core (1 on 2 cores)."""
-    return max(1, (os.cpu_count() or 2) - 1)
-
-
-def _start_renderer() -> None:
-    # Load WeasyPrint when the renderer starts, not inside the first letter's timeout.
-    import activities.letter_pdf  # noqa: F401
-
-
-def _stop_renderers(pool: ProcessPoolExecutor) -> None:
-    # No waiting: a garbage collection may run this on the pool's own manager thread.
-    pool.shutdown(wait=False, cancel_futures=True)
 
 
 class ReferralLetters:
@@ -170,26 +54,17 @@ class ReferralLetters:
         self,
         settings: CaseflowSettings,
         templates_dir: Path = TEMPLATES_DIR,
-        link_ttl: timedelta = MAX_LINK_TTL,
+        link_ttl: timedelta = PRESIGN_LIMIT,
         pdf_workers: int | None = None,
         pdf_timeout: timedelta = PDF_RENDER_TIMEOUT,
         audit: AuditTrail | None = None,
     ) -> None:
-        if not timedelta(0) < link_ttl <= MAX_LINK_TTL:
-            raise ValueError("link_ttl: must be more than 0 and at most 7 days")
-        if pdf_workers is not None and pdf_workers < 1:
-            raise ValueError("pdf_workers: must be at least 1")
-        if pdf_timeout <= timedelta(0):
-            raise ValueError("pdf_timeout: must be more than 0")
-        self._pdf_workers = pdf_workers or default_pdf_workers()
-        self._pdf_timeout = pdf_timeout
-        self._pdf_pool: ProcessPoolExecutor | None = None
-        self._pdf_pool_stop: weakref.finalize | None = None
-        self._pdf_pool_lock = threading.Lock()
+        check_presign_ttl(link_ttl, "link_ttl")
+        self._pdf = PdfRenderers(pdf_workers, pdf_timeout)
         self._bucket = settings.s3_bucket
         self._link_ttl = link_ttl
         self._client = build_s3_client(settings)
-        # The reply link (issue 8); no secret, no link (e.g. a stack without the web service).
+        # The reply link every packet carries; no secret, no link (a stack without the service).
         secret = settings.reply_link_secret
         self._reply_secret = secret.get_secret_value() if secret else None
         self._public_url = settings.public_url
@@ -205,59 +80,11 @@ class ReferralLetters:
 
     def close(self) -> None:
         self._client.close()
-        with self._pdf_pool_lock:
-            self._drop_pdf_pool(self._pdf_pool)
-
-    def _renderers(self) -> ProcessPoolExecutor:
-        with self._pdf_pool_lock:
-            if self._pdf_pool is None:
-                # spawn: a fork of a process with gRPC and boto3 threads is not safe.
-                pool = ProcessPoolExecutor(
-                    max_workers=self._pdf_workers,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_start_renderer,
-                )
-                self._pdf_pool = pool
-                # Also stopped if this object is dropped without close() (a test's worker).
-                self._pdf_pool_stop = weakref.finalize(self, _stop_renderers, pool)
-            return self._pdf_pool
-
-    def _drop_pdf_pool(self, pool: ProcessPoolExecutor | None) -> None:
-        """Stop `pool` if it is still the current one; the next letter starts a fresh one."""
-        if pool is None or pool is not self._pdf_pool:
-            return
-        self._pdf_pool = None
-        if self._pdf_pool_stop is not None:
-            self._pdf_pool_stop.detach()
-            self._pdf_pool_stop = None
-        pool.shutdown(wait=True, cancel_futures=True)
+        self._pdf.close()
 
     def render_pdf(self, html: str) -> bytes:
-        """The letter's PDF, made in a renderer process: WeasyPrint's CPU time would otherwise
-        hold the GIL and stall this worker's workflow tasks, queries and updates."""
-        # Imported here, not at the top: workflows import this module for its request models
-        # and must not load WeasyPrint with it.
-        from activities.letter_pdf import CjkFontMissing, render_pdf
-
-        pool = self._renderers()
-        try:
-            future = pool.submit(render_pdf, html)
-            return future.result(timeout=self._pdf_timeout.total_seconds())
-        except CjkFontMissing as error:
-            raise ApplicationError(str(error), type="CjkFontMissing", non_retryable=True) from None
-        except BrokenProcessPool:
-            # A renderer died (OOM, a crash in Pango): start afresh and let the activity retry.
-            with self._pdf_pool_lock:
-                self._drop_pdf_pool(pool)
-            raise ApplicationError(
-                "PDF renderer process stopped; retrying with a new one", type="PdfRendererFailed"
-            ) from None
-        except FutureTimeout:
-            future.cancel()
-            raise ApplicationError(
-                f"PDF rendering took longer than {self._pdf_timeout.total_seconds():g}s",
-                type="PdfRenderTimeout",
-            ) from None
+        """The letter's PDF, made in a renderer process (activities/pdf_renderers.py)."""
+        return self._pdf.render(html)
 
     def render_letter(self, request: ReferralPacketRequest) -> str:
         """The letter's HTML. Pure given the request (no clock), so retries match."""
@@ -283,7 +110,7 @@ class ReferralLetters:
             reply_url=self.reply_url(request),
         )
 
-    # -- the hospitals' reply path (issue 8): the reply link and the packet's routing object ----
+    # -- the hospitals' reply path: the reply link and the packet's routing object -------------
 
     def reply_url(self, request: ReferralPacketRequest) -> str | None:
         """The packet's reply link, issued at the packet's creation time, so every render of the
@@ -295,9 +122,7 @@ class ReferralLetters:
             hospital_id=request.hospital.hospital_id,
             packet_id=request.packet_id,
         )
-        token = reply_links.make_token(
-            self._reply_secret, claims, request.created().timestamp()
-        )
+        token = reply_links.make_token(self._reply_secret, claims, request.created().timestamp())
         return reply_links.reply_url(self._public_url, token)
 
     def _store_route(self, request: ReferralPacketRequest) -> None:
@@ -306,13 +131,12 @@ class ReferralLetters:
         body = json.dumps(route, sort_keys=True).encode()
         self._put_once(packet_route_key(request.packet_id), body, "application/json")
 
-    # -- end of the reply path's part -----------------------------------------------------------
-
     @activity.defn(name="render_referral_packet")
     def render_referral_packet(self, request: ReferralPacketRequest) -> StoredPacket:
-        """Store letter.html, letter.pdf, bundle.json, then manifest.json for one hospital."""
+        """Store letter.html, letter.pdf, bundle.json, then manifest.json for one hospital, and
+        the routing object the reply path finds the packet by."""
         packet = self._render_referral_packet(request)
-        self._store_route(request)  # reply path (issue 8)
+        self._store_route(request)
         packet = packet.model_copy(update={"reply_url": self.reply_url(request)})
         return self._audited(packet, request.case_id, request.hospital.hospital_id, "referral")
 
@@ -499,24 +323,10 @@ class ReferralLetters:
         )
 
     def _presign(self, key: str) -> str:
-        return self._client.generate_presigned_url(
-            "get_object",
-            Params={"Bucket": self._bucket, "Key": key},
-            ExpiresIn=int(self._link_ttl.total_seconds()),
-        )
+        return presign_get(self._client, self._bucket, key, self._link_ttl)
 
     def _put_once(self, key: str, body: bytes, content_type: str) -> bool:
-        """Write `key` unless it exists; False when it was already there."""
-        try:
-            self._client.put_object(
-                Bucket=self._bucket, Key=key, Body=body, ContentType=content_type, IfNoneMatch="*"
-            )
-        except ClientError as error:
-            code = str(error.response.get("Error", {}).get("Code", ""))
-            if code in ("PreconditionFailed", "ConditionalRequestConflict", "412"):
-                return False
-            raise
-        return True
+        return put_once(self._client, self._bucket, key, body, ContentType=content_type)
 
     def _put_or_read(self, key: str, body: bytes, content_type: str) -> bytes:
         """Write `key` once; the bytes stored under it (an earlier attempt's, if it won)."""
@@ -528,14 +338,7 @@ class ReferralLetters:
         return stored
 
     def _get_bytes(self, key: str) -> bytes | None:
-        try:
-            answer = self._client.get_object(Bucket=self._bucket, Key=key)
-        except ClientError as error:
-            code = str(error.response.get("Error", {}).get("Code", ""))
-            if code in ("NoSuchKey", "404", "NotFound"):
-                return None
-            raise
-        return answer["Body"].read()
+        return get_bytes(self._client, self._bucket, key)
 
 
 def _sha256(body: bytes) -> str:

@@ -9,58 +9,14 @@ import smtplib
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.payloads import Notice, NoticeReceipt, TranslationJob
+
 _MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True)
-
-# Keys and reasons end up in mail headers: keep them to safe characters and one line.
-_KEY_PATTERN = r"^[A-Za-z0-9._:-]{1,200}$"
-
-
-class Notice(BaseModel):
-    """'case <id> needs attention: <reason>' to the coordinator or, at level 3, the supervisor."""
-
-    model_config = _MODEL_CONFIG
-
-    notice_id: str = Field(pattern=_KEY_PATTERN)
-    case_id: str
-    coordinator_id: str
-    reason: str = Field(min_length=1, max_length=300, pattern=r"^[^\r\n]+$")
-    audience: list[Literal["coordinator", "supervisor"]] = Field(min_length=1)
-
-
-class NoticeReceipt(BaseModel):
-    model_config = _MODEL_CONFIG
-
-    message_id: str
-    recipients: list[str]
-
-
-class TranslationDocument(BaseModel):
-    model_config = _MODEL_CONFIG
-
-    document_id: str
-    kind: str
-    size: int
-    sha256: str
-    url: str  # presigned GET
-
-
-class TranslationJob(BaseModel):
-    """The job the vendor receives: which documents, into which language, for which case."""
-
-    model_config = _MODEL_CONFIG
-
-    job_id: str = Field(pattern=_KEY_PATTERN)
-    case_id: str
-    target_language: str
-    documents: list[TranslationDocument] = Field(min_length=1)
-    manifest_url: str | None = None
-    links_expire_at: datetime | None = None
 
 
 class NoticeRouting(BaseModel):

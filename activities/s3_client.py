@@ -1,10 +1,15 @@
 """The boto3 S3 client for the documents bucket, built from settings alone, so the same code talks
-to SeaweedFS on loopback and to AWS S3 in production."""
+to SeaweedFS on loopback and to AWS S3 in production; and the few S3 operations every activity
+class shares: write once, read if present, presign within the 7-day limit."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from caseflow.settings import CaseflowSettings
 
@@ -36,4 +41,65 @@ def build_s3_client(
             max_pool_connections=pool,
             tcp_keepalive=True,
         ),
+    )
+
+
+# The SigV4 limit for presigned URLs: no link caseflow signs lives longer.
+PRESIGN_LIMIT = timedelta(days=7)
+
+_MISSING = ("NoSuchKey", "404", "NotFound")
+# What S3 and SeaweedFS answer when an If-None-Match put finds the key taken (or racing).
+_TAKEN = ("PreconditionFailed", "ConditionalRequestConflict", "412")
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def is_missing(error: ClientError) -> bool:
+    return error_code(error) in _MISSING
+
+
+def is_taken(error: ClientError) -> bool:
+    """A conditional write lost: the key already holds an object."""
+    return error_code(error) in _TAKEN
+
+
+def put_once(client, bucket: str, key: str, body: Any, **params: Any) -> bool:
+    """Write `key` unless it exists (If-None-Match); False when it was already there. Objects
+    caseflow writes are never overwritten, so a retry finds what the first attempt stored."""
+    try:
+        client.put_object(Bucket=bucket, Key=key, Body=body, IfNoneMatch="*", **params)
+    except ClientError as error:
+        if is_taken(error):
+            return False
+        raise
+    return True
+
+
+def get_bytes(client, bucket: str, key: str) -> bytes | None:
+    """The object's bytes, or None when there is none."""
+    try:
+        answer = client.get_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if is_missing(error):
+            return None
+        raise
+    return answer["Body"].read()
+
+
+def check_presign_ttl(ttl: timedelta, field: str) -> int:
+    """The link's lifetime in whole seconds; ValueError unless 0 < ttl <= PRESIGN_LIMIT."""
+    seconds = int(ttl.total_seconds())
+    if seconds <= 0 or ttl > PRESIGN_LIMIT:
+        raise ValueError(f"{field}: must be more than 0 s and at most 7 days")
+    return seconds
+
+
+def presign_get(client, bucket: str, key: str, ttl: timedelta) -> str:
+    """A GET link for `key` that expires after `ttl` (at most PRESIGN_LIMIT)."""
+    return client.generate_presigned_url(
+        "get_object",
+        Params={"Bucket": bucket, "Key": key},
+        ExpiresIn=check_presign_ttl(ttl, "expires_in"),
     )

@@ -7,114 +7,21 @@ class holds the endpoint-id -> secret mapping loaded from settings.
 """
 
 import asyncio
-import json
 import random
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import SecretStr
 from temporalio import activity
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 from activities.audit import AuditAction, AuditTrail, activity_event
-from activities.consent_gate import ConsentGate, DeliveryConsent
+from activities.consent_gate import ConsentGate
+from activities.payloads import WebhookDeliveryRequest, WebhookReceipt
 from caseflow.webhook_signature import parse_secret, sign
-
-# Errors after which another attempt cannot help; the workflow escalates on each.
-NON_RETRYABLE_ERRORS = [
-    "ConsentMissing",
-    "EndpointGone",
-    "DeliveryRejected",
-    "EndpointNotConfigured",
-]
-
-# The server's backoff has no jitter, so the activity supplies a jittered next_retry_delay on
-# every retryable failure (or the endpoint's Retry-After); these intervals apply only when the
-# attempt ends without one (a worker crash, a start-to-close timeout).
-WEBHOOK_RETRY_POLICY = RetryPolicy(
-    initial_interval=timedelta(seconds=10),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(hours=1),
-    maximum_attempts=15,  # about a day of attempts with the activity's backoff below
-    non_retryable_error_types=NON_RETRYABLE_ERRORS,
-)
-WEBHOOK_START_TO_CLOSE = timedelta(seconds=60)  # must exceed the HTTP timeout
-
-_MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True)
-_PACKET_ID = r"^[a-z0-9-]{8,64}$"
-
-
-class PacketLink(BaseModel):
-    model_config = _MODEL_CONFIG
-
-    document_id: str
-    kind: str
-    size: int
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    content_type: str
-    url: str
-
-
-class PacketNotice(BaseModel):
-    """The thin payload: opaque ids, kinds, hashes and presigned links; no patient data."""
-
-    model_config = _MODEL_CONFIG
-
-    packet_id: str = Field(pattern=_PACKET_ID)
-    case_id: str
-    hospital_id: str
-    created_at: datetime
-    manifest_url: str
-    manifest_sha256: str | None = None
-    letter_url: str | None = None
-    bundle_url: str | None = None
-    links_expire_at: datetime
-    documents: list[PacketLink]
-    # Where the hospital acknowledges and answers (issue 8); a signed link for people.
-    reply_url: str | None = None
-
-
-class WebhookDeliveryRequest(BaseModel):
-    model_config = _MODEL_CONFIG
-
-    packet_id: str = Field(pattern=_PACKET_ID)
-    endpoint_id: str = Field(pattern=r"^[a-z0-9-]{1,60}$")  # key into the secrets; hospital id
-    url: str = Field(pattern=r"^https?://\S+$")
-    event_type: Literal["referral.packet"] = "referral.packet"
-    notice: PacketNotice
-    consent: DeliveryConsent
-
-    @model_validator(mode="after")
-    def _consistent(self) -> "WebhookDeliveryRequest":
-        if self.notice.packet_id != self.packet_id:
-            raise ValueError("notice.packet_id: differs from packet_id")
-        if self.consent.hospital_id != self.notice.hospital_id:
-            raise ValueError("consent.hospital_id: differs from notice.hospital_id")
-        return self
-
-    def body(self) -> bytes:
-        """The same bytes on every attempt (the envelope's timestamp is the packet's)."""
-        envelope = {
-            "type": self.event_type,
-            "timestamp": self.notice.created_at.isoformat(),
-            "data": self.notice.model_dump(mode="json"),
-        }
-        return json.dumps(envelope, separators=(",", ":"), sort_keys=True).encode()
-
-
-class WebhookReceipt(BaseModel):
-    model_config = _MODEL_CONFIG
-
-    packet_id: str
-    endpoint_id: str
-    status_code: int
-    attempt: int
-    sent_at: datetime
 
 
 def retry_after(value: str | None, now: float, limit: timedelta) -> timedelta | None:

@@ -206,6 +206,8 @@ class CaseStatus(BaseModel):
     coordinator_id: str
     on_hold: bool = False
     hold_reason: str | None = None
+    # Why the case was withdrawn (set from the withdraw request on).
+    withdrawal_reason: str | None = None
     checklist: list[ChecklistEntry]
     missing_items: list[str]
     triage_flags: list[TriageFlagEntry]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from activities.documents import DocumentStore, StoreDocumentInput
+from activities.documents import DocumentStore
 from activities.documents import Progress as ProgressCallback
+from activities.payloads import StoreDocumentInput
 from caseflow.documents import DocumentKind, DocumentRef
 from caseflow.settings import CaseflowSettings
 

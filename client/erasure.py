@@ -21,8 +21,9 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.audit import AuditAction, AuditEvent, AuditTrail
-from activities.documents import DocumentStore, EraseCaseDocumentsInput
-from activities.erasure_notices import ErasureNotice, ErasureNotices, NoticeSent
+from activities.documents import DocumentStore
+from activities.erasure_notices import ErasureNotices
+from activities.payloads import EraseCaseDocumentsInput, ErasureNotice, NoticeSent
 from activities.s3_client import build_s3_client
 from caseflow.case_events import Withdraw
 from caseflow.hospitals import Hospital, HospitalDirectory

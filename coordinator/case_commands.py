@@ -700,6 +700,8 @@ def render_status(status: CaseStatus, out: Console) -> None:
     head.add_row("time in stage", _duration(status.time_in_stage))
     if status.outcome:
         head.add_row("outcome", status.outcome.value)
+    if status.withdrawal_reason:
+        head.add_row("withdrawal reason", status.withdrawal_reason)
     head.add_row("coordinator", status.coordinator_id)
     head.add_row("pathway", status.pathway)
     if status.selected_hospital_id:

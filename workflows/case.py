@@ -7,17 +7,28 @@ continue-as-new interrupt it from `run`.
 """
 
 import asyncio
-import contextlib
 from datetime import UTC, date, datetime, time, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError, ChildWorkflowError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    ChildWorkflowError,
+    is_cancelled_exception,
+)
 
 with workflow.unsafe.imports_passed_through():
-    from activities.consent_gate import CONSENT_LEDGER_QUERY
-    from activities.letters import StoredPacket, TranslationPacketRequest
-    from activities.notifications import Notice, TranslationDocument, TranslationJob
-    from caseflow import search_attributes as sa
+    from activities.documents import DocumentStore
+    from activities.letters import ReferralLetters
+    from activities.notifications import CaseMailer
+    from activities.payloads import (
+        CONSENT_LEDGER_QUERY,
+        EraseCaseDocumentsInput,
+        Notice,
+        TranslationDocument,
+        TranslationJob,
+        TranslationPacketRequest,
+    )
     from caseflow.case_events import (
         AddDocument,
         AdmissionRecorded,
@@ -26,7 +37,6 @@ with workflow.unsafe.imports_passed_through():
         FollowUpRecorded,
         Hold,
         HospitalAcknowledgement,
-        HospitalDecision,
         HospitalResponse,
         RecordConsent,
         ReferralStepDecision,
@@ -38,7 +48,6 @@ with workflow.unsafe.imports_passed_through():
         SubmitReview,
         TranslationReceived,
         TravelEvent,
-        TravelEventKind,
         WaiveRequirement,
         Withdraw,
         WithdrawConsent,
@@ -48,9 +57,7 @@ with workflow.unsafe.imports_passed_through():
         CaseResult,
         CaseStage,
         CaseStatus,
-        ChecklistEntry,
         Deadline,
-        Escalation,
         EventAck,
         FollowUpState,
         HospitalReferralStatus,
@@ -63,35 +70,38 @@ with workflow.unsafe.imports_passed_through():
     from caseflow.consent import ConsentLedger
     from caseflow.documents import DocumentKind, DocumentRef
     from caseflow.hospitals import Hospital
-    from caseflow.ids import case_workflow_id, document_key, referral_workflow_id
+    from caseflow.ids import document_key, referral_workflow_id
     from caseflow.intake import ConsentGrant
+    from caseflow.referrals import (
+        ReferralRuleError,
+        check_acknowledgement,
+        check_answer,
+        check_selection,
+        none_can_accept,
+        state_after_answer,
+    )
     from caseflow.sla import SlaStep, WaitKind
+    from caseflow.travel import TravelError, check_travel_event, record_travel_event
     from caseflow.triage import triage
     from workflows.case_state import CaseState, CaseWorkflowInput
-    from workflows.sla_watch import SlaWatch, StepAction, send_notice
+    from workflows.case_view import CaseView, escalation_level
+    from workflows.sla_watch import SlaWatch, StepAction, escalate_deadline, send_notice
 
 from workflows.referral import HoldChange, HospitalReferralWorkflow, ReferralInput, ReferralProgress
 
-_STEP_WORDS = {
-    SlaStep.REMIND: "reminder",
-    SlaStep.ESCALATE_COORDINATOR: "escalated to the coordinator",
-    SlaStep.ESCALATE_SUPERVISOR: "escalated to the supervisor",
-}
-
 # Stages in which a document may still be added (anything but a closed case).
 _OPEN_STAGES = frozenset(CaseStage) - {CaseStage.CLOSED}
-_FINAL_REFERRAL = {
-    ReferralState.ACCEPTED,
-    ReferralState.DECLINED,
-    ReferralState.CANCELLED,
-    ReferralState.SELECTED,
-    ReferralState.NOT_SELECTED,
-}
-_RESPONSE_STATE = {
-    HospitalDecision.ACCEPT: ReferralState.ACCEPTED,
-    HospitalDecision.DECLINE: ReferralState.DECLINED,
-    HospitalDecision.NEEDS_MORE_INFORMATION: ReferralState.NEEDS_MORE_INFORMATION,
-}
+# Cases that started their referrals before this patch merged the children's reports into
+# their own record; replaying them must keep doing so. Since: each child owns its status.
+REFERRAL_STATUS_PATCH = "referral-status-owned-by-child"
+# A referral in these states is waiting (or about to wait) for the hospital's answer.
+_AWAITING_ANSWER = frozenset(
+    {
+        ReferralState.DELIVERED,
+        ReferralState.AWAITING_RESPONSE,
+        ReferralState.NEEDS_MORE_INFORMATION,
+    }
+)
 
 
 def _reject(reason: str) -> ApplicationError:
@@ -122,7 +132,9 @@ class CaseWorkflow:
         if self._state.consent is None:
             self._state.consent = ConsentLedger.from_intake(input.intake)
         self._children: dict[str, workflow.ChildWorkflowHandle] = {}
-        self._published: dict[str, object] = {}
+        # False only while replaying referrals started before REFERRAL_STATUS_PATCH.
+        self._child_owns_status = True
+        self._view = CaseView(input)
         self._watch = SlaWatch(
             deadlines=self._state.deadlines,
             failed_steps=self._state.failed_steps,
@@ -187,8 +199,15 @@ class CaseWorkflow:
 
     async def _stop(self, driver: asyncio.Task) -> None:
         driver.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        try:
             await driver
+        except asyncio.CancelledError:
+            pass
+        except ActivityError as error:
+            # The cancellation reached an activity in flight (a packet being stored when the
+            # case continues as new or is withdrawn): the step re-runs, or is moot.
+            if not is_cancelled_exception(error):
+                raise
 
     def _open(self) -> None:
         intake = self._input.intake
@@ -244,6 +263,7 @@ class CaseWorkflow:
         assert s.review is not None
         targets = list(s.review.target_hospital_ids)
         s.selected_hospital_id = None
+        self._child_owns_status = workflow.patched(REFERRAL_STATUS_PATCH)
         for hospital_id in targets:
             s.referrals[hospital_id] = HospitalReferralStatus(
                 hospital_id=hospital_id,
@@ -290,28 +310,47 @@ class CaseWorkflow:
         self._enter(CaseStage.TRANSLATION, f"hospital {s.selected_hospital_id}")
 
     def _all_referrals_declined(self) -> bool:
-        current = [
-            self._state.referrals[h] for h in self._state.review.target_hospital_ids  # type: ignore[union-attr]
-        ]
-        return all(r.state in _FINAL_REFERRAL for r in current) and not any(
-            r.state == ReferralState.ACCEPTED for r in current
-        )
+        review = self._state.review
+        assert review is not None
+        return none_can_accept(self._state.referrals[h] for h in review.target_hospital_ids)
 
-    async def _follow(self, hospital_id: str, handle: workflow.ChildWorkflowHandle) -> None:
+    async def _follow(
+        self,
+        hospital_id: str,
+        handle: workflow.ChildWorkflowHandle[HospitalReferralWorkflow, HospitalReferralStatus],
+    ) -> None:
         try:
-            result = await handle
+            final = await handle
         except (ChildWorkflowError, asyncio.CancelledError):
             status = self._state.referrals[hospital_id]
-            if status.state not in _FINAL_REFERRAL:
+            if not status.final:
                 status.state = ReferralState.CANCELLED
             self._publish()
             return
-        status = self._state.referrals[hospital_id]
-        final = HospitalReferralStatus.model_validate(result)
-        if status.state not in _FINAL_REFERRAL:
-            status.state = final.state
-        self._take_delivery(status, final)
+        if self._child_owns_status:
+            self._take_report(final)
+        else:
+            status = self._state.referrals[hospital_id]
+            if not status.final:
+                status.state = final.state
+            _merge_delivery(status, final)
         self._publish()
+
+    def _take_report(self, reported: HospitalReferralStatus) -> None:
+        """Store the child's status as it reports it. A referral the case has ended (selected,
+        not selected, cancelled) keeps its outcome against a report still in flight."""
+        if not self._state.referrals[reported.hospital_id].final:
+            self._state.referrals[reported.hospital_id] = reported.model_copy(deep=True)
+
+    async def _until_reported(self, hospital_id: str, reported) -> None:
+        """Wait until the child has reported what an update told it (or has ended), so the
+        next event is validated against the child's own status."""
+        handle = self._children.get(hospital_id)
+        await workflow.wait_condition(
+            lambda: reported(self._state.referrals[hospital_id])
+            or handle is None
+            or handle.done()
+        )
 
     def _referral_input(self, hospital_id: str) -> ReferralInput:
         s = self._state
@@ -346,25 +385,24 @@ class CaseWorkflow:
             self._note("translation_job_not_sent", f"no translation consent for {hospital_id}")
         elif not documents:
             self._note("translation_job_not_sent", "no documents to translate")
-        elif s.translation_job_id is None or not self._sent(s.translation_job_id):
+        elif not s.translation_job_sent:
             if s.translation_job_id is None:
                 s.translation_job_id = str(workflow.uuid4())
             job_id = s.translation_job_id
             packet = await self._watch.run_step(
                 f"translation-{job_id}-packet",
-                "store_translation_packet",
+                ReferralLetters.store_translation_packet,
                 TranslationPacketRequest(
                     packet_id=job_id,
                     case_id=self._case_id,
                     target_language=language,
                     documents=documents,
                 ),
-                result_type=StoredPacket,
             )
             if packet is not None:
                 sent = await self._watch.run_step(
                     f"translation-{job_id}-mail",
-                    "send_translation_job",
+                    CaseMailer.send_translation_job,
                     TranslationJob(
                         job_id=job_id,
                         case_id=self._case_id,
@@ -379,14 +417,10 @@ class CaseWorkflow:
                     ),
                 )
                 if sent is not None:
+                    s.translation_job_sent = True
                     self._note("translation_job_sent", f"job {job_id} into {language}")
         await self._wait(WaitKind.TRANSLATION, "translation", lambda: s.translation is not None)
         self._enter(CaseStage.TRAVEL)
-
-    def _sent(self, job_id: str) -> bool:
-        return any(
-            e.event == "translation_job_sent" and job_id in e.detail for e in self._state.timeline
-        )
 
     async def _travel(self) -> None:
         s = self._state
@@ -477,13 +511,14 @@ class CaseWorkflow:
         if running:
             await asyncio.gather(*running, return_exceptions=True)
         for status in s.referrals.values():
-            if status.state not in _FINAL_REFERRAL:
+            if not status.final:
                 status.state = ReferralState.CANCELLED
         s.deadlines.clear()
         self._note("withdrawn", "documents to be erased" if s.withdrawal.erase else "")
         if s.withdrawal.erase:
             erased = await self._watch.run_step(
-                "erase-documents", "erase_case_documents", {"case_id": self._case_id}
+                "erase-documents", DocumentStore.erase_case_documents,
+                EraseCaseDocumentsInput(case_id=self._case_id),
             )
             s.documents_erased = erased is not None
             self._note("documents_erased" if erased is not None else "documents_not_erased")
@@ -544,27 +579,10 @@ class CaseWorkflow:
 
     async def _escalate(self, deadline: Deadline, step: SlaStep, level: int) -> None:
         s = self._state
-        reason = self._wait_reason(deadline)
-        notice_id = f"{self._case_id}.{deadline.deadline_id}.{step.value}"
-        notified = await send_notice(
-            Notice(
-                notice_id=notice_id,
-                case_id=self._case_id,
-                coordinator_id=s.coordinator_id,
-                reason=f"{reason} ({_STEP_WORDS[step]})",
-                audience=["coordinator", "supervisor"] if level == 3 else ["coordinator"],
-            )
-        )
         s.escalations.append(
-            Escalation(
-                at=workflow.now(),
-                deadline_id=deadline.deadline_id,
-                wait=deadline.wait,
-                subject=deadline.subject,
-                step=step.value,
-                level=level,
-                notice_id=notice_id,
-                notified=notified,
+            await escalate_deadline(
+                self._case_id, s.coordinator_id, deadline, step, level,
+                self._wait_reason(deadline),
             )
         )
         self._note(f"sla_{step.value}", f"{deadline.wait.value} {deadline.subject}".strip())
@@ -598,96 +616,15 @@ class CaseWorkflow:
         self._note(event, detail)
         self._publish()
 
-    def _publish(self) -> None:
-        """Mirror the case in search attributes (only what changed) and the UI's details."""
-        s = self._state
-        level = max(
-            [self._watch.highest_level()]
-            + [r.escalation_level for r in s.referrals.values() if r.state not in _FINAL_REFERRAL]
-        )
-        due = self._watch.earliest_due()
-        intake = self._input.intake
-        hospitals = list(s.referrals) or list(intake.destinations.hospital_ids)
-        wanted: dict[str, object] = {
-            sa.CASE_STAGE.name: s.stage.value,
-            sa.PATHWAY.name: intake.pathway,
-            sa.DESTINATION_COUNTRIES.name: list(intake.destinations.countries),
-            sa.HOSPITALS.name: hospitals,
-            sa.ESCALATED.name: level >= 2,
-            sa.ESCALATION_LEVEL.name: level,
-            sa.SLA_DUE_AT.name: due,
-            sa.COORDINATOR_ID.name: s.coordinator_id,
-        }
-        keys = {key.name: key for key in sa.ALL}
-        updates = []
-        for name, value in wanted.items():
-            if name in self._published and self._published[name] == value:
-                continue
-            key = keys[name]
-            empty = value is None or value == []
-            updates.append(key.value_unset() if empty else key.value_set(value))  # type: ignore[arg-type]
-        if updates:
-            workflow.upsert_search_attributes(updates)
-            self._published = wanted
-        details = [f"**{s.stage.value}**"]
-        if s.stage == CaseStage.RECORDS:
-            details.append(f"{len(s.checklist.missing())} checklist item(s) missing")
-        if s.on_hold:
-            details.append("on hold")
-        if level:
-            details.append(f"escalation level {level}")
-        if due:
-            details.append(f"next SLA step due {due.isoformat(timespec='minutes')}")
-        workflow.set_current_details(" · ".join(details))
+    def _escalation_level(self) -> int:
+        return escalation_level(self._watch.highest_level(), self._state.referrals.values())
 
-    # -- the status query ------------------------------------------------------------------------
+    def _publish(self) -> None:
+        self._view.publish(self._state, self._escalation_level(), self._watch.earliest_due())
 
     @workflow.query
     def status(self) -> CaseStatus:
-        s = self._state
-        missing = s.checklist.missing()
-        return CaseStatus(
-            case_id=self._case_id,
-            workflow_id=case_workflow_id(self._case_id),
-            pathway=self._input.intake.pathway,
-            stage=s.stage,
-            stage_entered_at=s.stage_entered_at,
-            time_in_stage=workflow.now() - s.stage_entered_at,
-            outcome=s.outcome,
-            coordinator_id=s.coordinator_id,
-            on_hold=s.on_hold,
-            hold_reason=s.hold_reason,
-            checklist=[
-                ChecklistEntry(
-                    item_id=i.item_id,
-                    title=i.title,
-                    accepts=list(i.accepts),
-                    reason=i.reason,
-                    source=i.source,
-                    satisfied_by=list(i.satisfied_by),
-                    waived_reason=i.waived_reason,
-                    missing=not i.done,
-                )
-                for i in s.checklist.items
-            ],
-            missing_items=[i.item_id for i in missing],
-            triage_flags=s.triage_flags,
-            documents=list(s.documents.values()),
-            review_outcome=s.review.outcome if s.review else None,
-            target_hospital_ids=list(s.review.target_hospital_ids) if s.review else [],
-            hospitals=list(s.referrals.values()),
-            selected_hospital_id=s.selected_hospital_id,
-            travel=s.travel,
-            admitted_on=s.admitted_on,
-            discharged_on=s.discharged_on,
-            follow_ups=s.follow_ups,
-            open_deadlines=list(s.deadlines.values()),
-            escalations=s.escalations,
-            escalation_level=self._watch.highest_level(),
-            failed_steps=list(s.failed_steps.values()),
-            timeline=s.timeline,
-            run_count=s.run_count,
-        )
+        return self._view.status(self._state, self._escalation_level(), workflow.now())
 
     # -- updates: documents and records ----------------------------------------------------------
 
@@ -806,24 +743,27 @@ class CaseWorkflow:
 
     @workflow.update
     async def record_hospital_response(self, response: HospitalResponse) -> EventAck:
-        replayed = self._replayed(response.reply_id)  # reply path (issue 8)
+        replayed = self._replayed(response.reply_id)  # reply path: a repeat changes nothing
         if replayed is not None:
             return replayed
-        s = self._state
-        status = s.referrals[response.hospital_id]
+        hospital_id = response.hospital_id
+        # A child waiting for the answer reports it at once; one still delivering (a failed or
+        # blocked step) takes it when it gets there, and the update need not wait for that.
+        answering = self._state.referrals[hospital_id].state in _AWAITING_ANSWER
         self._add_documents(list(response.documents))
-        status.response = response
-        status.responded_at = workflow.now()
-        status.state = _RESPONSE_STATE[response.decision]
-        status.escalation_level = 0
-        self._note("hospital_response", f"hospital {response.hospital_id}: "
-                   f"{response.decision.value}", actor=response.answered_by)
-        detail = f"hospital {response.hospital_id} {response.decision.value}"
-        self._remember_reply(response.reply_id, detail)  # reply path (issue 8)
-        self._publish()
-        await self._signal_child(
-            response.hospital_id, HospitalReferralWorkflow.hospital_responded, response
+        if not self._child_owns_status:
+            _legacy_apply_answer(self._state.referrals[hospital_id], response)
+        self._note(
+            "hospital_response",
+            f"hospital {hospital_id}: {response.decision.value}",
+            actor=response.answered_by,
         )
+        detail = f"hospital {hospital_id} {response.decision.value}"
+        self._remember_reply(response.reply_id, detail)
+        self._publish()
+        await self._signal_child(hospital_id, HospitalReferralWorkflow.hospital_responded, response)
+        if self._child_owns_status and answering:
+            await self._until_reported(hospital_id, lambda r: r.response == response)
         return self._ack(detail)
 
     @record_hospital_response.validator
@@ -831,34 +771,30 @@ class CaseWorkflow:
         if response.reply_id in self._state.reply_ids:  # reply path (issue 8): a repeat
             return
         self._require_stage("record_hospital_response", CaseStage.HOSPITAL_SUBMISSION)
-        status = self._state.referrals.get(response.hospital_id)
-        if status is None or status.state in (ReferralState.SELECTED, ReferralState.NOT_SELECTED):
-            raise _reject(f"hospital_id: no open referral to hospital {response.hospital_id}")
-        if status.state in _FINAL_REFERRAL:
-            raise _reject(
-                f"hospital_id: hospital {response.hospital_id} already answered "
-                f"({status.state.value})"
-            )
+        self._check_referral(check_answer, response.hospital_id)
         for ref in response.documents:
             self._check_ref("documents", ref)
 
     @workflow.update
     async def record_hospital_acknowledgement(self, event: HospitalAcknowledgement) -> EventAck:
-        replayed = self._replayed(event.reply_id)  # reply path (issue 8)
+        replayed = self._replayed(event.reply_id)  # reply path: a repeat changes nothing
         if replayed is not None:
             return replayed
-        status = self._state.referrals[event.hospital_id]
-        status.acknowledged_at = workflow.now()
-        status.acknowledgement_reference = event.reference
+        hospital_id = event.hospital_id
+        if not self._child_owns_status:
+            status = self._state.referrals[hospital_id]
+            status.acknowledged_at = workflow.now()
+            status.acknowledgement_reference = event.reference
         reference = f" (reference {event.reference})" if event.reference else ""
-        self._note("hospital_acknowledged", f"hospital {event.hospital_id}{reference}",
-                   actor=event.answered_by)
-        detail = f"hospital {event.hospital_id} acknowledged the packet"
-        self._remember_reply(event.reply_id, detail)  # reply path (issue 8)
-        self._publish()
-        await self._signal_child(
-            event.hospital_id, HospitalReferralWorkflow.hospital_acknowledged, event
+        self._note(
+            "hospital_acknowledged", f"hospital {hospital_id}{reference}", actor=event.answered_by
         )
+        detail = f"hospital {hospital_id} acknowledged the packet"
+        self._remember_reply(event.reply_id, detail)
+        self._publish()
+        await self._signal_child(hospital_id, HospitalReferralWorkflow.hospital_acknowledged, event)
+        if self._child_owns_status:
+            await self._until_reported(hospital_id, lambda r: r.acknowledged_at is not None)
         return self._ack(detail)
 
     @record_hospital_acknowledgement.validator
@@ -866,15 +802,13 @@ class CaseWorkflow:
         if event.reply_id in self._state.reply_ids:  # reply path (issue 8): a repeat
             return
         self._require_stage("record_hospital_acknowledgement", CaseStage.HOSPITAL_SUBMISSION)
-        status = self._state.referrals.get(event.hospital_id)
-        if status is None or status.state in _FINAL_REFERRAL:
-            raise _reject(f"hospital_id: no open referral to hospital {event.hospital_id}")
-        if status.delivered_at is None:
-            raise _reject(
-                f"hospital_id: the packet to hospital {event.hospital_id} is not delivered yet"
-            )
-        if status.acknowledged_at is not None:
-            raise _reject(f"hospital_id: hospital {event.hospital_id} already acknowledged")
+        self._check_referral(check_acknowledgement, event.hospital_id)
+
+    def _check_referral(self, check, hospital_id: str) -> None:
+        try:
+            check(self._state.referrals.get(hospital_id), hospital_id)
+        except ReferralRuleError as error:
+            raise _reject(str(error)) from None
 
     @workflow.update
     def select_hospital(self, event: SelectHospital) -> EventAck:
@@ -885,16 +819,11 @@ class CaseWorkflow:
     @select_hospital.validator
     def _validate_select(self, event: SelectHospital) -> None:
         self._require_stage("select_hospital", CaseStage.HOSPITAL_SUBMISSION)
-        status = self._state.referrals.get(event.hospital_id)
-        if status is None:
-            raise _reject(f"hospital_id: no referral to hospital {event.hospital_id}")
-        if status.state != ReferralState.ACCEPTED:
-            raise _reject(
-                f"hospital_id: hospital {event.hospital_id} has not accepted "
-                f"({status.state.value})"
-            )
-        if self._state.selected_hospital_id is not None:
-            raise _reject("hospital_id: a hospital is already selected")
+        selected = self._state.selected_hospital_id
+        self._check_referral(
+            lambda status, hospital_id: check_selection(status, hospital_id, selected),
+            event.hospital_id,
+        )
 
     @workflow.signal
     def referral_progress(self, progress: ReferralProgress) -> None:
@@ -904,14 +833,10 @@ class CaseWorkflow:
         status = s.referrals.get(reported.hospital_id)
         if status is None:
             return
-        # The case's own record wins for decisions it already made (response, selection).
-        if status.state not in _FINAL_REFERRAL and (
-            reported.state in _FINAL_REFERRAL or status.response is None
-        ):
-            status.state = reported.state
-        self._take_delivery(status, reported)
-        status.escalation_level = reported.escalation_level
-        status.failed_step_id = reported.failed_step_id
+        if self._child_owns_status:
+            self._take_report(reported)
+        else:
+            _legacy_merge_report(status, reported)
         if progress.escalation is not None:
             s.escalations.append(progress.escalation)
         if progress.failed_step is not None:
@@ -927,22 +852,6 @@ class CaseWorkflow:
             recipients=list(reported.recipients) if progress.event == "packet_delivered" else [],
         )
         self._publish()
-
-    @staticmethod
-    def _take_delivery(status: HospitalReferralStatus, reported: HospitalReferralStatus) -> None:
-        """Copy what the child owns: the packet and its delivery."""
-        status.packet_id = reported.packet_id or status.packet_id
-        status.packet_prefix = reported.packet_prefix or status.packet_prefix
-        status.packet_sha256 = reported.packet_sha256 or status.packet_sha256
-        status.channel = reported.channel
-        status.endpoint_disabled = reported.endpoint_disabled
-        status.recipients = list(reported.recipients) or status.recipients
-        status.delivered_at = reported.delivered_at or status.delivered_at
-        status.delivery_receipt = reported.delivery_receipt or status.delivery_receipt
-        status.acknowledged_at = status.acknowledged_at or reported.acknowledged_at
-        status.acknowledgement_reference = (
-            status.acknowledgement_reference or reported.acknowledgement_reference
-        )
 
     # -- updates: translation, travel, admission, follow-up --------------------------------------
 
@@ -966,28 +875,15 @@ class CaseWorkflow:
     def record_travel(self, event: TravelEvent) -> EventAck:
         travel = self._state.travel
         assert travel is not None
-        kind = event.kind
         if event.document is not None:
             self._add_documents([event.document])
-        if kind == TravelEventKind.VISA_LETTER_REQUESTED:
-            travel.visa_letter_requested_on = event.on
-        elif kind == TravelEventKind.VISA_LETTER_RECEIVED:
-            travel.visa_letter_received_on = event.on
-        elif kind == TravelEventKind.VISA_GRANTED:
-            travel.visa_granted_on, travel.visa_refused_on = event.on, None
-        elif kind == TravelEventKind.VISA_REFUSED:
-            travel.visa_refused_on = event.on
-        elif kind == TravelEventKind.FLIGHTS_BOOKED:
-            travel.flights_booked_on = event.on
-            if event.planned_admission_date is not None:
-                travel.planned_admission_date = event.planned_admission_date
-        else:
-            travel.arrived_on = event.on
-        self._note(f"travel_{kind.value}", event.on.isoformat())
-        planned = travel.planned_admission_date
-        if kind == TravelEventKind.ARRIVED and planned is not None and event.on > planned:
+        late = record_travel_event(travel, event)
+        self._note(f"travel_{event.kind.value}", event.on.isoformat())
+        if late:
+            planned = travel.planned_admission_date
+            assert planned is not None
             self._note("arrival_after_planned_admission", f"planned {planned.isoformat()}")
-        return self._ack(f"{kind.value} recorded")
+        return self._ack(f"{event.kind.value} recorded")
 
     @record_travel.validator
     def _validate_travel(self, event: TravelEvent) -> None:
@@ -998,32 +894,10 @@ class CaseWorkflow:
         self._not_future("on", event.on)
         if event.document is not None:
             self._check_ref("document", event.document)
-        kind = event.kind
-        visa_kinds = {
-            TravelEventKind.VISA_LETTER_REQUESTED,
-            TravelEventKind.VISA_LETTER_RECEIVED,
-            TravelEventKind.VISA_GRANTED,
-            TravelEventKind.VISA_REFUSED,
-        }
-        if kind in visa_kinds and not travel.visa_needed:
-            raise _reject(f"kind: {kind.value} but this trip needs no visa")
-        if kind == TravelEventKind.VISA_LETTER_RECEIVED and travel.visa_letter_received_on:
-            raise _reject("kind: the visa letter is already received")
-        if (
-            kind in (TravelEventKind.VISA_GRANTED, TravelEventKind.VISA_REFUSED)
-            and travel.visa_letter_received_on is None
-        ):
-            raise _reject(f"kind: {kind.value} before the visa letter was received")
-        if kind == TravelEventKind.VISA_GRANTED and travel.visa_granted_on:
-            raise _reject("kind: the visa is already granted")
-        if kind == TravelEventKind.FLIGHTS_BOOKED and travel.visa_needed and not (
-            travel.visa_granted_on
-        ):
-            raise _reject("kind: flights_booked before the visa was granted")
-        if kind == TravelEventKind.ARRIVED and travel.flights_booked_on is None:
-            raise _reject("kind: arrived before flights were booked")
-        if kind == TravelEventKind.ARRIVED and travel.arrived_on is not None:
-            raise _reject("kind: arrival is already recorded")
+        try:
+            check_travel_event(travel, event)
+        except TravelError as error:
+            raise _reject(str(error)) from None
 
     def _not_future(self, field: str, day: date) -> None:
         if day > workflow.now().date():
@@ -1145,7 +1019,7 @@ class CaseWorkflow:
                 hospital = self._hospitals[hospital_id]
                 if (
                     status.delivered_at is None
-                    and status.state not in _FINAL_REFERRAL
+                    and not status.final
                     and not self._consent.allows(hospital.country, hospital_id, "referral")
                 ):
                     self._note("delivery_blocked", f"hospital {hospital_id}: {scope} withdrawn")
@@ -1178,7 +1052,8 @@ class CaseWorkflow:
     @workflow.update
     async def withdraw(self, event: Withdraw) -> EventAck:
         self._state.withdrawal = event
-        self._note("withdrawal_requested", "erase" if event.erase else "")
+        erase = "; documents to be erased" if event.erase else ""
+        self._note("withdrawal_requested", f"{event.reason}{erase}")
         # Answer once the case is closed, so the caller knows children and erasure are done.
         await workflow.wait_condition(lambda: self._state.stage == CaseStage.CLOSED)
         erased = " and documents erased" if self._state.documents_erased else ""
@@ -1209,7 +1084,7 @@ class CaseWorkflow:
     async def hold(self, event: Hold) -> EventAck:
         self._state.on_hold = True
         self._state.hold_reason = event.reason
-        self._note("hold")
+        self._note("hold", event.reason)
         self._publish()
         await self._tell_children(HospitalReferralWorkflow.set_hold, HoldChange(on_hold=True))
         return self._ack("on hold: SLA escalation paused")
@@ -1224,7 +1099,7 @@ class CaseWorkflow:
     async def resume(self, event: Resume) -> EventAck:
         self._state.on_hold = False
         self._state.hold_reason = None
-        self._note("resumed")
+        self._note("resumed", event.note or "")
         self._publish()
         await self._tell_children(HospitalReferralWorkflow.set_hold, HoldChange(on_hold=False))
         return self._ack("resumed: SLA escalation running")
@@ -1246,7 +1121,7 @@ class CaseWorkflow:
 
     @workflow.update
     async def skip_step(self, event: SkipStep) -> EventAck:
-        self._note("step_skip_requested", event.step_id)
+        self._note("step_skip_requested", f"{event.step_id}: {event.reason}")
         await self._decide(event.step_id, "skip")
         return self._ack(f"skipping {event.step_id}")
 
@@ -1300,3 +1175,40 @@ def _letter_language(hospital: Hospital) -> str:
 def _review_reason(review: SubmitReview) -> str:
     text = (review.recommendation or "").strip()
     return text[:500] if text else "requested by the specialist review"
+
+
+# -- referrals started before REFERRAL_STATUS_PATCH --------------------------------------------
+# Such a case kept its own copy of each referral, changed it on the coordinator's events and
+# merged the child's reports into it. Remove once no case started before the patch is open.
+
+
+def _legacy_apply_answer(status: HospitalReferralStatus, response: HospitalResponse) -> None:
+    status.response = response
+    status.responded_at = workflow.now()
+    status.state = state_after_answer(response.decision)
+    status.escalation_level = 0
+
+
+def _legacy_merge_report(status: HospitalReferralStatus, reported: HospitalReferralStatus) -> None:
+    # The case's own record won for decisions it had already made (response, selection).
+    if not status.final and (reported.final or status.response is None):
+        status.state = reported.state
+    _merge_delivery(status, reported)
+    status.escalation_level = reported.escalation_level
+    status.failed_step_id = reported.failed_step_id
+
+
+def _merge_delivery(status: HospitalReferralStatus, reported: HospitalReferralStatus) -> None:
+    """Copy what the child owned even then: the packet and its delivery."""
+    status.packet_id = reported.packet_id or status.packet_id
+    status.packet_prefix = reported.packet_prefix or status.packet_prefix
+    status.packet_sha256 = reported.packet_sha256 or status.packet_sha256
+    status.channel = reported.channel
+    status.endpoint_disabled = reported.endpoint_disabled
+    status.recipients = list(reported.recipients) or status.recipients
+    status.delivered_at = reported.delivered_at or status.delivered_at
+    status.delivery_receipt = reported.delivery_receipt or status.delivery_receipt
+    status.acknowledged_at = status.acknowledged_at or reported.acknowledged_at
+    status.acknowledgement_reference = (
+        status.acknowledgement_reference or reported.acknowledgement_reference
+    )

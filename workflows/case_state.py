@@ -1,8 +1,9 @@
 """CaseWorkflow's input and its whole state, which continue-as-new carries to the next run."""
 
 from datetime import date, datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -51,6 +52,7 @@ class CaseState(BaseModel):
     referrals: dict[str, HospitalReferralStatus] = Field(default_factory=dict)
     selected_hospital_id: str | None = None
     translation_job_id: str | None = None
+    translation_job_sent: bool = False
     translation: TranslationReceived | None = None
     travel: TravelProgress | None = None
     admitted_on: date | None = None
@@ -67,6 +69,23 @@ class CaseState(BaseModel):
     # Hospitals' replies already recorded, by reply id (what the ack said), so a repeat after
     # continue-as-new is still answered "already recorded" rather than rejected.
     reply_ids: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _translation_job_sent_from_timeline(cls, data: Any) -> Any:
+        # State carried from runs before the field existed: the timeline recorded the send.
+        if isinstance(data, dict) and "translation_job_sent" not in data:
+            job_id = data.get("translation_job_id")
+            data = dict(data)
+            data["translation_job_sent"] = job_id is not None and any(
+                _field(e, "event") == "translation_job_sent" and job_id in _field(e, "detail")
+                for e in data.get("timeline", [])
+            )
+        return data
+
+
+def _field(entry: Any, name: str) -> Any:
+    return entry.get(name, "") if isinstance(entry, dict) else getattr(entry, name)
 
 
 class CaseWorkflowInput(BaseModel):

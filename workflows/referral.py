@@ -2,39 +2,42 @@
 
 It stores the packet, makes it available through the hospital's channel, then waits for the
 hospital's answer under the hospital's own SLA. The answer arrives at the case (the coordinator's
-record_hospital_response update, validated there) and is forwarded here as a signal; progress goes
-back to the case as signals, so the case's `status` shows every hospital live.
+record_hospital_response update, validated there) and is forwarded here as a signal. This workflow
+owns the referral's HospitalReferralStatus: every progress signal carries all of it, and the case
+stores what it is told, so the case's `status` shows every hospital live.
 """
 
 import asyncio
+import contextlib
+import functools
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.consent_gate import DeliveryConsent
-    from activities.email_delivery import (
+    from activities.email_delivery import EmailDelivery
+    from activities.letters import ReferralLetters
+    from activities.payloads import (
         EMAIL_RETRY_POLICY,
         EMAIL_START_TO_CLOSE,
-        EmailDeliveryRequest,
-        EmailReceipt,
-    )
-    from activities.letters import ReferralPacketRequest, StoredPacket
-    from activities.notifications import Notice
-    from activities.webhook_delivery import (
         WEBHOOK_RETRY_POLICY,
         WEBHOOK_START_TO_CLOSE,
+        DeliveryConsent,
+        EmailDeliveryRequest,
+        Notice,
         PacketLink,
         PacketNotice,
+        ReferralPacketRequest,
+        StoredPacket,
         WebhookDeliveryRequest,
-        WebhookReceipt,
     )
+    from activities.webhook_delivery import WebhookDelivery
     from caseflow import search_attributes as sa
     from caseflow.case_events import (
         AssignCoordinator,
         HospitalAcknowledgement,
-        HospitalDecision,
         HospitalResponse,
         ReferralStepDecision,
         SubmitReview,
@@ -52,8 +55,16 @@ with workflow.unsafe.imports_passed_through():
     from caseflow.hospitals import Hospital
     from caseflow.ids import referral_workflow_id
     from caseflow.intake import CaseIntake
+    from caseflow.referrals import state_after_answer
     from caseflow.sla import SlaDefaults, SlaStep, WaitKind
-    from workflows.sla_watch import SlaWatch, StepAction, StepRetry, send_notice
+    from workflows.sla_watch import (
+        SlaWatch,
+        StepAction,
+        StepRetry,
+        escalate_deadline,
+        notify_escalation,
+        send_notice,
+    )
 
 
 class ReferralInput(BaseModel):
@@ -81,6 +92,10 @@ class ReferralInput(BaseModel):
 DELIVERY_CHANNELS_PATCH = "packet-delivery-channels"
 # Likewise for the acknowledgement wait, which runs beside the answer's.
 ACKNOWLEDGEMENT_PATCH = "hospital-acknowledgement-sla"
+# And for the case reading answers and acknowledgements from this workflow's status: it must
+# hear of an answer recorded before the answer wait began (the hospital answered before the
+# packet went out) and of an acknowledgement recorded after an answer (needs more information).
+REPORTS_PATCH = "referral-reports-every-answer-and-acknowledgement"
 # Errors the delivery handles itself; any other failure is a failed step (retry_step/skip_step).
 _BLOCKING_ERRORS = ("ConsentMissing", "EndpointGone")
 
@@ -141,7 +156,7 @@ class HospitalReferralWorkflow:
     async def run(self, input: ReferralInput) -> HospitalReferralStatus:
         hospital = input.hospital
         workflow.upsert_search_attributes([sa.HOSPITALS.value_set([hospital.hospital_id])])
-        # Consent is checked before every delivery, retries included [domain.md, "Consent"].
+        # Consent is checked before every delivery, retries included [docs/sources.md, "Consent"].
         if not self._consent_in_force():
             self._status.state = ReferralState.CANCELLED
             await self._report("consent_missing", "no referral consent for this hospital")
@@ -152,7 +167,7 @@ class HospitalReferralWorkflow:
         self._created_at = workflow.now()
         stored = await self._watch.run_step(
             f"referral-{hospital.hospital_id}-packet",
-            "render_referral_packet",
+            ReferralLetters.render_referral_packet,
             ReferralPacketRequest(
                 packet_id=packet_id,
                 case_id=input.case_id,
@@ -171,7 +186,6 @@ class HospitalReferralWorkflow:
                 created_at=self._created_at,
                 consents=self._consent.grants_for(hospital.country, hospital.hospital_id),
             ),
-            result_type=StoredPacket,
             hospital_id=hospital.hospital_id,
         )
         if stored is not None:
@@ -189,7 +203,11 @@ class HospitalReferralWorkflow:
             acknowledgement = asyncio.create_task(self._await_acknowledgement())
         await self._await_answer()
         if acknowledgement is not None:
-            await acknowledgement  # an answer implies receipt: it ends the wait
+            if not acknowledgement.done() and not self._acknowledged:
+                # Waiting for a late acknowledgement, and the answer is final: nothing comes.
+                acknowledgement.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await acknowledgement  # an answer implies receipt: it ends the SLA wait
         return self._status
 
     async def _await_acknowledgement(self) -> None:
@@ -201,6 +219,10 @@ class HospitalReferralWorkflow:
             lambda: self._acknowledged or bool(self._responses),
             subject=hospital_id,
         )
+        if not self._acknowledged and workflow.patched(REPORTS_PATCH):
+            # Answered first (an answer implies receipt, so the SLA is met); the coordinator may
+            # still record the acknowledgement while the hospital is asked for more.
+            await workflow.wait_condition(lambda: self._acknowledged)
         if self._acknowledged:
             # Only the answer's clock may still hold an escalation.
             self._status.escalation_level = self._watch.highest_level()
@@ -213,7 +235,7 @@ class HospitalReferralWorkflow:
 
     async def _wait_for_consent(self, why: str) -> None:
         """Nothing is sent without referral consent: escalate to the coordinator at once, then
-        wait until consent is recorded again (record_consent) [domain.md, "Consent"]."""
+        wait until consent is recorded again (record_consent) [docs/sources.md, "Consent"]."""
         hospital_id = self._input.hospital.hospital_id
         self._blocked_count += 1
         previous = self._status.state
@@ -269,7 +291,7 @@ class HospitalReferralWorkflow:
             )
             return
 
-    async def _send(self, channel: str, stored: StoredPacket):
+    async def _send(self, channel: str, stored: StoredPacket) -> tuple[datetime, str] | None:
         """One delivery step: (receipt time, receipt) or None when the step was skipped."""
         hospital = self._input.hospital
         notice = PacketNotice(
@@ -299,7 +321,7 @@ class HospitalReferralWorkflow:
             self._status.recipients = [f"webhook:{hospital.hospital_id}"]
             webhook = await self._watch.run_step(
                 step_id,
-                "deliver_packet_webhook",
+                WebhookDelivery.deliver_packet_webhook,
                 WebhookDeliveryRequest(
                     packet_id=stored.packet_id,
                     endpoint_id=hospital.hospital_id,
@@ -307,7 +329,6 @@ class HospitalReferralWorkflow:
                     notice=notice,
                     consent=consent,
                 ),
-                result_type=WebhookReceipt,
                 hospital_id=hospital.hospital_id,
                 retry_policy=retry.delivery_policy(WEBHOOK_RETRY_POLICY),
                 start_to_close_timeout=WEBHOOK_START_TO_CLOSE,
@@ -320,7 +341,7 @@ class HospitalReferralWorkflow:
         self._status.recipients = [hospital.contact_email]
         mail = await self._watch.run_step(
             step_id,
-            "deliver_packet_email",
+            EmailDelivery.deliver_packet_email,
             EmailDeliveryRequest(
                 packet_id=stored.packet_id,
                 to=hospital.contact_email,
@@ -328,7 +349,6 @@ class HospitalReferralWorkflow:
                 letter_key=stored.letter_pdf_key or stored.prefix + "letter.pdf",
                 consent=consent,
             ),
-            result_type=EmailReceipt,
             hospital_id=hospital.hospital_id,
             retry_policy=retry.delivery_policy(EMAIL_RETRY_POLICY),
             start_to_close_timeout=EMAIL_START_TO_CLOSE,
@@ -351,28 +371,20 @@ class HospitalReferralWorkflow:
     async def _escalate_now(self, key: str, subject: str, reason: str) -> Escalation:
         """An immediate escalation to the coordinator (not an SLA step): notice and record."""
         hospital_id = self._input.hospital.hospital_id
-        notice_id = f"{self._input.case_id}.{hospital_id}.{key}"
-        notified = await send_notice(
-            Notice(
-                notice_id=notice_id,
-                case_id=self._input.case_id,
-                coordinator_id=self._coordinator_id,
-                reason=reason,
-                audience=["coordinator"],
-            )
-        )
-        self._status.escalation_level = max(self._status.escalation_level, 2)
-        self._publish()
-        return Escalation(
-            at=workflow.now(),
+        escalation = await notify_escalation(
+            notice_id=f"{self._input.case_id}.{hospital_id}.{key}",
+            case_id=self._input.case_id,
+            coordinator_id=self._coordinator_id,
             deadline_id=key,
             wait=WaitKind.STEP_FAILURE,
             subject=f"{subject} {hospital_id}",
-            step=SlaStep.ESCALATE_COORDINATOR.value,
+            step=SlaStep.ESCALATE_COORDINATOR,
             level=2,
-            notice_id=notice_id,
-            notified=notified,
+            reason=reason,
         )
+        self._status.escalation_level = max(self._status.escalation_level, 2)
+        self._publish()
+        return escalation
 
     async def _deliver_manually(self, why: str = "") -> None:
         hospital = self._input.hospital
@@ -397,36 +409,38 @@ class HospitalReferralWorkflow:
         hospital = self._input.hospital
         policy = hospital.response_sla or self._input.slas.for_wait(WaitKind.HOSPITAL_RESPONSE)
         round_ = 0
+        # Answers already recorded count from the first round on (before the patch they were
+        # passed over, and the wait was for another one).
+        counted = 0 if workflow.patched(REPORTS_PATCH) else len(self._responses)
         while True:
             self._status.state = (
                 ReferralState.NEEDS_MORE_INFORMATION
                 if round_ and self._status.state == ReferralState.NEEDS_MORE_INFORMATION
                 else ReferralState.AWAITING_RESPONSE
             )
-            seen = len(self._responses)
+            seen = counted if round_ == 0 else len(self._responses)
             await self._report(self._status.state.value, f"round {round_}")
             await self._watch.wait(
                 f"hospital-{hospital.hospital_id}-{round_}",
                 WaitKind.HOSPITAL_RESPONSE,
                 policy,
-                lambda seen=seen: len(self._responses) > seen,
+                functools.partial(self._answered_since, seen),
                 subject=hospital.hospital_id,
             )
             response = self._responses[-1]
             self._status.response = response
             self._status.responded_at = workflow.now()
             self._status.escalation_level = 0
-            if response.decision == HospitalDecision.ACCEPT:
-                self._status.state = ReferralState.ACCEPTED
-            elif response.decision == HospitalDecision.DECLINE:
-                self._status.state = ReferralState.DECLINED
-            else:
+            self._status.state = state_after_answer(response.decision)
+            if self._status.state == ReferralState.NEEDS_MORE_INFORMATION:
                 # The hospital asked for more: the clock restarts for its next answer.
-                self._status.state = ReferralState.NEEDS_MORE_INFORMATION
                 round_ += 1
                 continue
             self._publish()
             return
+
+    def _answered_since(self, seen: int) -> bool:
+        return len(self._responses) > seen
 
     @workflow.signal
     def hospital_responded(self, response: HospitalResponse) -> None:
@@ -468,25 +482,8 @@ class HospitalReferralWorkflow:
             reason = f"hospital {hospital_id} has not acknowledged the referral packet"
         else:
             reason = f"hospital {hospital_id} has not answered the referral"
-        notice_id = f"{self._input.case_id}.{deadline.deadline_id}.{step.value}"
-        notified = await send_notice(
-            Notice(
-                notice_id=notice_id,
-                case_id=self._input.case_id,
-                coordinator_id=self._coordinator_id,
-                reason=f"{reason} ({_STEP_WORDS[step]})",
-                audience=["coordinator", "supervisor"] if level == 3 else ["coordinator"],
-            )
-        )
-        escalation = Escalation(
-            at=workflow.now(),
-            deadline_id=deadline.deadline_id,
-            wait=deadline.wait,
-            subject=deadline.subject,
-            step=step.value,
-            level=level,
-            notice_id=notice_id,
-            notified=notified,
+        escalation = await escalate_deadline(
+            self._input.case_id, self._coordinator_id, deadline, step, level, reason
         )
         self._status.escalation_level = max(level, self._watch.highest_level())
         self._publish(level)
@@ -536,7 +533,7 @@ class HospitalReferralWorkflow:
     def _publish(self, level: int | None = None) -> None:
         due = self._watch.earliest_due()
         level = self._status.escalation_level if level is None else level
-        wanted = {"level": level, "due": due}
+        wanted: dict[str, object] = {"level": level, "due": due}
         if wanted == self._published:
             return
         self._published = wanted
@@ -553,9 +550,3 @@ def _stop_if_cancelled() -> None:
     if workflow.cancellation_reason() is not None:
         raise asyncio.CancelledError()
 
-
-_STEP_WORDS = {
-    SlaStep.REMIND: "reminder",
-    SlaStep.ESCALATE_COORDINATOR: "escalated to the coordinator",
-    SlaStep.ESCALATE_SUPERVISOR: "escalated to the supervisor",
-}

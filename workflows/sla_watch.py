@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
@@ -18,16 +18,25 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notifications import Notice
-    from caseflow.case_status import Deadline, FailedStep
+    from activities.notifications import CaseMailer
+    from activities.payloads import Notice
+    from caseflow.case_status import Deadline, Escalation, FailedStep
     from caseflow.sla import SlaPolicy, SlaStep, WaitKind
 
-SLA_STEPS = (SlaStep.REMIND, SlaStep.ESCALATE_COORDINATOR, SlaStep.ESCALATE_SUPERVISOR)
+# How a notice names each step.
+STEP_WORDS = {
+    SlaStep.REMIND: "reminder",
+    SlaStep.ESCALATE_COORDINATOR: "escalated to the coordinator",
+    SlaStep.ESCALATE_SUPERVISOR: "escalated to the supervisor",
+}
 
 # Error types an activity raises for input that can never succeed; retrying them is pointless.
 NON_RETRYABLE_ERRORS = ["ValidationError", "InvalidInput", "ConsentMissing"]
 
 StepAction = Literal["retry", "skip"]
+
+ArgT = TypeVar("ArgT")
+ResultT = TypeVar("ResultT")
 
 
 class StepRetry(BaseModel):
@@ -117,11 +126,6 @@ class SlaWatch:
             deadline = Deadline(deadline_id=deadline_id, wait=kind, subject=subject,
                                 started_at=started)
             self._deadlines[deadline_id] = deadline
-        offsets = (
-            policy.remind_after,
-            policy.escalate_coordinator_after,
-            policy.escalate_supervisor_after,
-        )
         # Not try/finally: a cancelled wait (continue-as-new) keeps its deadline for the next
         # run, and an evicted workflow must not issue commands.
         while not done():
@@ -131,14 +135,16 @@ class SlaWatch:
             if self._is_on_hold():
                 await self._sit_out_hold(deadline, done)
                 continue
-            if deadline.steps_fired >= len(SLA_STEPS):
+            # The clock runs from the start of the wait, less the time spent on hold.
+            schedule = policy.deadlines(deadline.started_at + deadline.paused_for)
+            if deadline.steps_fired >= len(schedule):
                 deadline.next_step, deadline.due_at = None, None
                 self._changed()
                 await workflow.wait_condition(done)
                 break
             index = deadline.steps_fired
-            due = deadline.started_at + deadline.paused_for + offsets[index]
-            deadline.next_step, deadline.due_at = SLA_STEPS[index].value, due
+            step, due = schedule[index].step, schedule[index].due_at
+            deadline.next_step, deadline.due_at = step.value, due
             self._changed()
             remaining = due - workflow.now()
             if remaining > timedelta(0):
@@ -146,14 +152,14 @@ class SlaWatch:
                     await workflow.wait_condition(
                         lambda: done() or self._is_on_hold(),
                         timeout=remaining,
-                        timeout_summary=f"{deadline_id}:{SLA_STEPS[index].value}",
+                        timeout_summary=f"{deadline_id}:{step.value}",
                     )
                     continue
                 except TimeoutError:
                     pass
             # Notice first, count after: if this run is cut short the next run repeats the
             # notice with the same deterministic id, which the mail side deduplicates.
-            await self._escalate(deadline, SLA_STEPS[index], index + 1)
+            await self._escalate(deadline, step, index + 1)
             deadline.steps_fired = index + 1
         self._deadlines.pop(deadline_id, None)
         self._changed()
@@ -167,31 +173,58 @@ class SlaWatch:
         deadline.paused_for += workflow.now() - deadline.held_since
         deadline.held_since = None
 
+    @overload
     async def run_step(
         self,
         step_id: str,
-        activity: str,
-        arg: Any,
+        activity: Callable[[Any, ArgT], Awaitable[ResultT]],
+        arg: ArgT,
         *,
-        result_type: type | None = None,
         hospital_id: str | None = None,
         retry_policy: RetryPolicy | None = None,
         start_to_close_timeout: timedelta | None = None,
         raise_types: Collection[str] = (),
-    ) -> Any | None:
-        """Execute an activity; past its retry budget, escalate and wait for a decision.
+    ) -> ResultT | None: ...
+
+    @overload
+    async def run_step(
+        self,
+        step_id: str,
+        activity: Callable[[Any, ArgT], ResultT],
+        arg: ArgT,
+        *,
+        hospital_id: str | None = None,
+        retry_policy: RetryPolicy | None = None,
+        start_to_close_timeout: timedelta | None = None,
+        raise_types: Collection[str] = (),
+    ) -> ResultT | None: ...
+
+    async def run_step(
+        self,
+        step_id: str,
+        activity: Callable[[Any, Any], Any],
+        arg: Any,
+        *,
+        hospital_id: str | None = None,
+        retry_policy: RetryPolicy | None = None,
+        start_to_close_timeout: timedelta | None = None,
+        raise_types: Collection[str] = (),
+    ) -> Any:
+        """Execute an activity method (by reference, e.g. `ReferralLetters.render_referral_packet`);
+        past its retry budget, escalate and wait for a decision.
 
         Returns the activity's result, or None when the step was skipped. An ActivityError
         whose cause is an ApplicationError of one of `raise_types` is raised to the caller,
         which handles it itself (e.g. a delivery blocked by consent).
         """
+        # Every activity is registered under its method's name (failed steps show it).
+        name = activity.__name__
         attempt = 0
         while True:
             try:
-                return await workflow.execute_activity(
+                return await workflow.execute_activity_method(
                     activity,
                     arg,
-                    result_type=result_type,
                     start_to_close_timeout=(
                         start_to_close_timeout or self._retry.start_to_close_timeout
                     ),
@@ -208,7 +241,7 @@ class SlaWatch:
                 attempt += 1
                 self._failed_steps[step_id] = FailedStep(
                     step_id=step_id,
-                    activity=activity,
+                    activity=name,
                     failed_at=workflow.now(),
                     error_type=error_type or type(cause).__name__,
                     attempts=attempt,
@@ -216,7 +249,7 @@ class SlaWatch:
                 )
                 await self._record(
                     "step_failed",
-                    f"{step_id} ({activity}) failed; waiting for retry_step or skip_step",
+                    f"{step_id} ({name}) failed; waiting for retry_step or skip_step",
                     step_id,
                 )
                 await self.wait(
@@ -240,8 +273,8 @@ async def send_notice(notice: Notice) -> bool:
     """Mail a notice; False when mail stayed down past its retries. A lost notice is recorded,
     not fatal: the escalation itself is in the timeline and the search attributes."""
     try:
-        await workflow.execute_activity(
-            "send_notice",
+        await workflow.execute_activity_method(
+            CaseMailer.send_notice,
             notice,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=NOTICE_RETRY,
@@ -251,3 +284,56 @@ async def send_notice(notice: Notice) -> bool:
             raise  # the workflow is being cancelled: the notice is moot, the wait must end
         return False
     return True
+
+
+async def notify_escalation(
+    *,
+    notice_id: str,
+    case_id: str,
+    coordinator_id: str,
+    deadline_id: str,
+    wait: WaitKind,
+    subject: str,
+    step: SlaStep,
+    level: int,
+    reason: str,
+) -> Escalation:
+    """Mail the notice for one escalation step and return its record; level 3 also goes to the
+    supervisor. The caller records it (the case's escalations, or a referral's progress)."""
+    notified = await send_notice(
+        Notice(
+            notice_id=notice_id,
+            case_id=case_id,
+            coordinator_id=coordinator_id,
+            reason=reason,
+            audience=["coordinator", "supervisor"] if level == 3 else ["coordinator"],
+        )
+    )
+    return Escalation(
+        at=workflow.now(),
+        deadline_id=deadline_id,
+        wait=wait,
+        subject=subject,
+        step=step.value,
+        level=level,
+        notice_id=notice_id,
+        notified=notified,
+    )
+
+
+async def escalate_deadline(
+    case_id: str, coordinator_id: str, deadline: Deadline, step: SlaStep, level: int, reason: str
+) -> Escalation:
+    """An SLA step that fell due on `deadline`: its notice, named after the deadline and step so
+    a repeat after continue-as-new is the same message."""
+    return await notify_escalation(
+        notice_id=f"{case_id}.{deadline.deadline_id}.{step.value}",
+        case_id=case_id,
+        coordinator_id=coordinator_id,
+        deadline_id=deadline.deadline_id,
+        wait=deadline.wait,
+        subject=deadline.subject,
+        step=step,
+        level=level,
+        reason=f"{reason} ({STEP_WORDS[step]})",
+    )

@@ -8,7 +8,7 @@ import zipfile
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from activities.documents import (
+from activities.document_content import (
     UNKNOWN,
     check_document,
     check_filename,

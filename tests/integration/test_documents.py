@@ -20,12 +20,8 @@ from botocore.exceptions import ClientError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.documents import (
-    DocumentStore,
-    EraseCaseDocumentsInput,
-    PresignDocumentInput,
-    StoreDocumentInput,
-)
+from activities.documents import DocumentStore
+from activities.payloads import EraseCaseDocumentsInput, PresignDocumentInput, StoreDocumentInput
 from caseflow.documents import DocumentKind
 from caseflow.ids import new_case_id
 from infra.seaweedfs import PortTaken, SeaweedFS, SeaweedPorts, s3_client

@@ -11,10 +11,10 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.consent_gate import ConsentGate, DeliveryConsent
-from activities.email_delivery import EmailDelivery, EmailDeliveryRequest
+from activities.consent_gate import ConsentGate
+from activities.email_delivery import EmailDelivery
 from activities.letter_pdf import render_pdf
-from activities.webhook_delivery import PacketLink, PacketNotice
+from activities.payloads import DeliveryConsent, EmailDeliveryRequest, PacketLink, PacketNotice
 from caseflow.consent import ConsentLedger
 from caseflow.fictional_case import CASE_ID, CREATED_AT, documents, email_hospital, intake, links
 from infra.mail_sink import MailSink

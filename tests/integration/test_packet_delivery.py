@@ -36,8 +36,9 @@ from temporalio.worker import Worker
 from activities.consent_gate import ConsentGate
 from activities.email_delivery import EmailDelivery
 from activities.letter_pdf import CJK_FAMILY
-from activities.letters import ReferralLetters, ReferralPacketRequest
+from activities.letters import ReferralLetters
 from activities.notifications import CaseMailer, NoticeRouting
+from activities.payloads import ReferralPacketRequest
 from activities.webhook_delivery import WebhookDelivery
 from caseflow.case_events import (
     AddDocument,

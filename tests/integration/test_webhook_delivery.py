@@ -25,15 +25,17 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from activities.consent_gate import CONSENT_LEDGER_QUERY, ConsentGate, DeliveryConsent
-from activities.webhook_delivery import (
-    NON_RETRYABLE_ERRORS,
+from activities.consent_gate import ConsentGate
+from activities.payloads import (
+    CONSENT_LEDGER_QUERY,
+    DeliveryConsent,
     PacketLink,
     PacketNotice,
-    WebhookDelivery,
     WebhookDeliveryRequest,
     WebhookReceipt,
 )
+from activities.payloads import WEBHOOK_NON_RETRYABLE_ERRORS as NON_RETRYABLE_ERRORS
+from activities.webhook_delivery import WebhookDelivery
 from caseflow.consent import ConsentLedger
 from caseflow.fictional_case import CASE_ID, CREATED_AT, documents, intake, links
 

@@ -5,6 +5,7 @@ advances its own case's clock with `env.fast_forward(handle, duration)`. Activit
 name with doubles that record their calls.
 """
 
+import asyncio
 import hashlib
 import uuid
 from collections import defaultdict
@@ -18,16 +19,22 @@ from temporalio.testing import TimeSkippingConfig, WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.consent_gate import ConsentGate
-from activities.email_delivery import EmailDeliveryRequest, EmailReceipt
-from activities.letters import (
+from activities.payloads import (
+    CaseErasure,
+    EmailDeliveryRequest,
+    EmailReceipt,
+    EraseCaseDocumentsInput,
+    Notice,
+    NoticeReceipt,
     PacketDocument,
     ReferralPacketRequest,
     StoredPacket,
+    TranslationJob,
     TranslationPacketRequest,
+    WebhookDeliveryRequest,
+    WebhookReceipt,
     packet_prefix,
 )
-from activities.notifications import Notice, NoticeReceipt, TranslationJob
-from activities.webhook_delivery import WebhookDeliveryRequest, WebhookReceipt
 from caseflow.search_attributes import cli_registrations
 from infra.binaries import find_binary
 from workflows.case import CaseWorkflow
@@ -47,6 +54,8 @@ class RecordedActivities:
         # before it succeeds; "EndpointUnavailable" is retryable, the others are not.
         self.delivery_errors: dict[tuple[str, str], list[str]] = {}
         self.delivery_retry_delay: dict[tuple[str, str], timedelta] = {}
+        # case_id -> the translation packet is stored only once this event is set
+        self.translation_holds: dict[str, asyncio.Event] = {}
         # The real consent gate, reading the case's live ledger (set by the worker fixture).
         self.gate = ConsentGate()
 
@@ -121,12 +130,18 @@ class RecordedActivities:
     @activity.defn(name="store_translation_packet")
     async def store_translation_packet(self, request: TranslationPacketRequest) -> StoredPacket:
         self.calls[request.case_id].append(("store_translation_packet", request))
+        hold = self.translation_holds.get(request.case_id)
+        if hold is not None:
+            await hold.wait()
         return _packet(request.case_id, request.packet_id, request.documents)
 
     @activity.defn(name="erase_case_documents")
-    async def erase_case_documents(self, request: dict) -> dict:
-        self.calls[request["case_id"]].append(("erase_case_documents", request))
-        return {"case_id": request["case_id"], "versions_deleted": 3}
+    async def erase_case_documents(self, request: EraseCaseDocumentsInput) -> CaseErasure:
+        self.calls[request.case_id].append(("erase_case_documents", request.model_dump()))
+        return CaseErasure(
+            case_id=request.case_id, versions_deleted=3, delete_markers_deleted=0,
+            uploads_aborted=0,
+        )
 
     def all(self) -> list:
         return [

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from activities.consent_gate import CONSENT_LEDGER_QUERY
+from activities.payloads import CONSENT_LEDGER_QUERY
 from caseflow.case_events import AddDocument, RecordConsent, RetryStep, WithdrawConsent
 from caseflow.case_status import CaseStage, ReferralState
 from caseflow.consent import ConsentLedger

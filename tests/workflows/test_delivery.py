@@ -1,11 +1,18 @@
 """Packet delivery by the hospital's channel: webhook, email or manual; consent re-checked by the
 activity on every attempt; 410 falls back to manual; other failures are failed steps."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from caseflow.case_events import RecordConsent, RetryStep, SkipStep, WithdrawConsent
+from caseflow.case_events import (
+    HospitalResponse,
+    RecordConsent,
+    RetryStep,
+    SkipStep,
+    WithdrawConsent,
+)
 from caseflow.case_status import CaseStage, ReferralState
 from caseflow.hospitals import HospitalDirectory
 from workflows.case import CaseWorkflow
@@ -155,4 +162,32 @@ async def test_other_delivery_failures_are_failed_steps(env, worker, recorded, e
         status = await wait_for(handle, delivered(EMAIL))
         assert referral(status, EMAIL).channel == "manual"
         assert recorded.sent(input.case_id) == []
+        assert any(
+            e.event == "step_skip_requested" and e.detail == f"{step_id}: phoned it through"
+            for e in status.timeline
+        )
     assert status.failed_steps == []
+
+
+async def test_an_answer_recorded_before_the_packet_went_out_counts(env, worker, recorded):
+    """The hospital answered (by phone) while its delivery step had failed: the answer is the
+    referral's as soon as the step is skipped, and the coordinator's update does not wait."""
+    input = case_input(hospitals=DIRECTORY.subset([WEBHOOK, EMAIL, MANUAL]).hospitals)
+    recorded.delivery_errors[(input.case_id, EMAIL)] = ["DeliveryRejected"]
+    handle = await start_case(env, input)
+    await drive_to(env, handle, CaseStage.SPECIALIST_REVIEW)
+    await handle.execute_update(CaseWorkflow.submit_review, proceed_review([EMAIL]))
+    step_id = f"referral-{EMAIL}-delivery"
+    await wait_for(handle, lambda s: [f.step_id for f in s.failed_steps] == [step_id])
+    await asyncio.wait_for(
+        handle.execute_update(
+            CaseWorkflow.record_hospital_response,
+            HospitalResponse(hospital_id=EMAIL, decision="decline"),
+        ),
+        timeout=10,
+    )
+    await handle.execute_update(
+        CaseWorkflow.skip_step, SkipStep(step_id=step_id, reason="phoned it through")
+    )
+    status = await wait_for(handle, lambda s: s.stage == CaseStage.SPECIALIST_REVIEW)
+    assert any(e.event == "all_hospitals_declined" for e in status.timeline)

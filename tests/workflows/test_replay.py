@@ -1,7 +1,10 @@
 """Replay: workflow code must reproduce recorded histories, so a non-deterministic change fails.
 
-Replays a history recorded just now from a case driven through several stages, and every
-history JSON committed under tests/histories/ (from an end-to-end run on the real stack).
+The one place histories are replayed. It replays histories recorded just now from cases driven
+through several stages, and every history committed under tests/histories/ (recorded end to end
+on the real stack by `python -m tests.histories.record`; older ones come from older workflow
+code and prove that running cases still replay). A history under tests/histories/nondeterministic/
+must fail, which proves the replayer can fail at all.
 """
 
 from pathlib import Path
@@ -10,6 +13,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
+from temporalio.workflow import NondeterminismError
 
 from caseflow.case_events import (
     Hold,
@@ -28,6 +32,18 @@ from .cases import case_input, start_case, wait_for
 from .drive import drive_to, proceed_review
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
+COMMITTED = sorted(HISTORIES.glob("*.json"))
+NONDETERMINISTIC = sorted((HISTORIES / "nondeterministic").glob("*.json"))
+# What the committed histories must cover between them.
+RECORDED = {
+    "case",
+    "referral",
+    "delivery-case",
+    "delivery-referral-webhook",
+    "delivery-referral-email",
+    "escalation-case-continued",
+    "escalation-case",
+}
 
 
 def _replayer() -> Replayer:
@@ -37,14 +53,17 @@ def _replayer() -> Replayer:
     )
 
 
+def _load(path: Path) -> WorkflowHistory:
+    return WorkflowHistory.from_json(path.stem, path.read_text())
+
+
 async def test_a_fresh_history_replays(env, worker):
     handle = await start_case(env)
     await drive_to(env, handle, CaseStage.TRAVEL)
     await handle.execute_update(CaseWorkflow.hold, Hold(reason="waiting for the family"))
     await handle.execute_update(CaseWorkflow.resume, Resume())
     history = await handle.fetch_history()
-    result = await _replayer().replay_workflow(history, raise_on_replay_failure=True)
-    assert result.replay_failure is None
+    await _replayer().replay_workflow(history)
 
 
 async def test_a_history_with_every_delivery_path_replays(env, worker, recorded):
@@ -85,15 +104,23 @@ async def test_a_history_with_every_delivery_path_replays(env, worker, recorded)
         )
         histories.append(await child.fetch_history())
     for history in histories:
-        result = await _replayer().replay_workflow(history, raise_on_replay_failure=True)
-        assert result.replay_failure is None
+        await _replayer().replay_workflow(history)
 
 
-@pytest.mark.parametrize(
-    "path", sorted(HISTORIES.glob("*.json")) or [None], ids=lambda p: p.name if p else "none"
-)
-async def test_committed_histories_replay(path):
-    if path is None:
-        pytest.skip("no histories committed under tests/histories/ yet")
-    history = WorkflowHistory.from_json(path.stem, path.read_text())
-    await _replayer().replay_workflow(history)
+def test_the_committed_histories_cover_every_recorded_path():
+    assert {p.stem for p in COMMITTED} >= RECORDED
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=[p.stem for p in COMMITTED])
+async def test_committed_history_replays(path: Path):
+    await _replayer().replay_workflow(_load(path))
+
+
+@pytest.mark.parametrize("path", NONDETERMINISTIC, ids=[p.stem for p in NONDETERMINISTIC])
+async def test_a_history_the_code_did_not_make_fails_replay(path: Path):
+    with pytest.raises(NondeterminismError):
+        await _replayer().replay_workflow(_load(path))
+
+
+def test_there_is_a_history_that_must_fail():
+    assert NONDETERMINISTIC

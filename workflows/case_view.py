@@ -1,0 +1,113 @@
+"""What a case shows of itself: its search attributes, the Web UI's current details and the
+`status` query's answer, all projected from CaseState. Workflow-side (it upserts search
+attributes), but decides nothing."""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from caseflow import search_attributes as sa
+    from caseflow.case_status import (
+        CaseStage,
+        CaseStatus,
+        ChecklistEntry,
+        HospitalReferralStatus,
+    )
+    from caseflow.ids import case_workflow_id
+    from workflows.case_state import CaseState, CaseWorkflowInput
+
+
+def escalation_level(own_level: int, referrals: Iterable[HospitalReferralStatus]) -> int:
+    """The case's level: its own open waits' and its open referrals'. `status` and the
+    EscalationLevel search attribute both show this one."""
+    return max([own_level] + [r.escalation_level for r in referrals if not r.final])
+
+
+class CaseView:
+    def __init__(self, input: CaseWorkflowInput) -> None:
+        self._case_id = input.case_id
+        self._intake = input.intake
+        self._published: dict[str, object] = {}
+
+    def publish(self, s: CaseState, level: int, due: datetime | None) -> None:
+        """Mirror the case in search attributes (only what changed) and the UI's details."""
+        intake = self._intake
+        hospitals = list(s.referrals) or list(intake.destinations.hospital_ids)
+        wanted: dict[str, object] = {
+            sa.CASE_STAGE.name: s.stage.value,
+            sa.PATHWAY.name: intake.pathway,
+            sa.DESTINATION_COUNTRIES.name: list(intake.destinations.countries),
+            sa.HOSPITALS.name: hospitals,
+            sa.ESCALATED.name: level >= 2,
+            sa.ESCALATION_LEVEL.name: level,
+            sa.SLA_DUE_AT.name: due,
+            sa.COORDINATOR_ID.name: s.coordinator_id,
+        }
+        keys = {key.name: key for key in sa.ALL}
+        updates = []
+        for name, value in wanted.items():
+            if name in self._published and self._published[name] == value:
+                continue
+            key = keys[name]
+            empty = value is None or value == []
+            updates.append(key.value_unset() if empty else key.value_set(value))  # type: ignore[arg-type]
+        if updates:
+            workflow.upsert_search_attributes(updates)
+            self._published = wanted
+        details = [f"**{s.stage.value}**"]
+        if s.stage == CaseStage.RECORDS:
+            details.append(f"{len(s.checklist.missing())} checklist item(s) missing")
+        if s.on_hold:
+            details.append("on hold")
+        if level:
+            details.append(f"escalation level {level}")
+        if due:
+            details.append(f"next SLA step due {due.isoformat(timespec='minutes')}")
+        workflow.set_current_details(" · ".join(details))
+
+    def status(self, s: CaseState, level: int, now: datetime) -> CaseStatus:
+        return CaseStatus(
+            case_id=self._case_id,
+            workflow_id=case_workflow_id(self._case_id),
+            pathway=self._intake.pathway,
+            stage=s.stage,
+            stage_entered_at=s.stage_entered_at,
+            time_in_stage=now - s.stage_entered_at,
+            outcome=s.outcome,
+            coordinator_id=s.coordinator_id,
+            on_hold=s.on_hold,
+            hold_reason=s.hold_reason,
+            withdrawal_reason=s.withdrawal.reason if s.withdrawal else None,
+            checklist=[
+                ChecklistEntry(
+                    item_id=i.item_id,
+                    title=i.title,
+                    accepts=list(i.accepts),
+                    reason=i.reason,
+                    source=i.source,
+                    satisfied_by=list(i.satisfied_by),
+                    waived_reason=i.waived_reason,
+                    missing=not i.done,
+                )
+                for i in s.checklist.items
+            ],
+            missing_items=[i.item_id for i in s.checklist.missing()],
+            triage_flags=s.triage_flags,
+            documents=list(s.documents.values()),
+            review_outcome=s.review.outcome if s.review else None,
+            target_hospital_ids=list(s.review.target_hospital_ids) if s.review else [],
+            hospitals=list(s.referrals.values()),
+            selected_hospital_id=s.selected_hospital_id,
+            travel=s.travel,
+            admitted_on=s.admitted_on,
+            discharged_on=s.discharged_on,
+            follow_ups=s.follow_ups,
+            open_deadlines=list(s.deadlines.values()),
+            escalations=s.escalations,
+            escalation_level=level,
+            failed_steps=list(s.failed_steps.values()),
+            timeline=s.timeline,
+            run_count=s.run_count,
+        )
