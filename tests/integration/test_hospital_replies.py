@@ -29,7 +29,7 @@ from temporalio.client import Client, WorkflowHandle
 from activities.audit import AuditAction, AuditTrail
 from caseflow import reply_links
 from caseflow.case_events import AddDocument, ReviewOutcome, SubmitReview, Withdraw
-from caseflow.case_status import CaseStatus
+from caseflow.case_status import CaseStatus, ReferralState
 from caseflow.hospitals import HospitalDirectory, Modality
 from caseflow.ids import case_workflow_id, new_case_id, packet_route_key
 from caseflow.settings import CaseflowSettings
@@ -123,7 +123,8 @@ def hospitals(stack: ReplyStack):
 
 
 async def referred(stack: ReplyStack, targets: list[str]) -> tuple[WorkflowHandle, CaseStatus]:
-    """A case with complete records, referred to `targets`, every packet delivered."""
+    """A case with complete records, referred to `targets`, every packet delivered and every
+    referral waiting for its answer (the children have reported, so the timeline is still)."""
     case_id = new_case_id()
     handle = await stack.client.start_workflow(
         CaseWorkflow.run,
@@ -149,7 +150,8 @@ async def referred(stack: ReplyStack, targets: list[str]) -> tuple[WorkflowHandl
     )
     status = await status_when(
         handle,
-        lambda s: len(s.hospitals) == len(targets) and all(h.delivered_at for h in s.hospitals),
+        lambda s: len(s.hospitals) == len(targets)
+        and all(h.state == ReferralState.AWAITING_RESPONSE for h in s.hospitals),
     )
     return handle, status
 
