@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.documents
 	$(BIN)/python -m bench.lifecycle
 	$(BIN)/python -m bench.packets
+	$(BIN)/python -m bench.web_api
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

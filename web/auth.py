@@ -31,6 +31,9 @@ log = logging.getLogger("caseflow.web")
 
 SESSION_COOKIE = "caseflow_session"
 CSRF_HEADER = "x-csrf-token"
+# How long a token's lookup is reused (so revoking takes effect within it), and how many are kept.
+TOKEN_CACHE_SECONDS = 2.0
+TOKEN_CACHE_SIZE = 10_000
 CSRF_FIELD = "csrf_token"
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # Routes that stream their body (uploads): their body is never read for a form field.
@@ -136,6 +139,7 @@ class SessionAuthenticator:
         self.audit = audit
         self.attempts = LoginAttempts(settings.login_attempts_per_minute)
         self.oidc = _oidc_client(settings)
+        self._tokens: dict[bytes, tuple[float, TokenRecord | None]] = {}
 
     async def authenticate(self, request: Request) -> Principal | None:
         header = request.headers.get("authorization")
@@ -144,7 +148,7 @@ class SessionAuthenticator:
             scheme, _, secret = header.partition(" ")
             if scheme.lower() != "bearer":
                 return None
-            record = await run_in_threadpool(self.store.resolve_token, secret.strip())
+            record = await self._token(secret.strip())
             if record is None:
                 return None
             principal = principal_for_token(record)
@@ -168,6 +172,24 @@ class SessionAuthenticator:
             session.clear()
             return None
         return principal_for_user(user, session.get("via", "session"))
+
+    async def _token(self, secret: str) -> TokenRecord | None:
+        """The token's record, looked up at most once per TOKEN_CACHE_SECONDS: a revocation or
+        a disabled user takes effect within that window, and an API client's requests do not each
+        wait on the identity database."""
+        key = hashlib.sha256(secret.encode()).digest()
+        cached = self._tokens.get(key)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            record = cached[1]
+        else:
+            record = await run_in_threadpool(self.store.resolve_token, secret)
+            if len(self._tokens) >= TOKEN_CACHE_SIZE:
+                self._tokens.clear()
+            self._tokens[key] = (now + TOKEN_CACHE_SECONDS, record)
+        if record is not None and record.state() != "active":  # expired since it was cached
+            return None
+        return record
 
     async def check_csrf(self, request: Request) -> None:
         # A synchronizer token bound to the session and compared in constant time. starlette-csrf
