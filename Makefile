@@ -5,10 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # WeasyPrint renders the PDF letters through Pango; Chinese letters need a CJK font to embed.
-SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-wqy-microhei
+# The browser tests drive Debian's chromium through Playwright (no browser build is downloaded).
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-wqy-microhei chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-unit stack-up stack-down worker bench lint
+.PHONY: run test test-unit stack-up stack-down worker bench lint messages
 
 $(STAMP): pyproject.toml
 	dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
@@ -50,3 +51,10 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# Refresh the console's message catalogues from the templates and code (English is complete by
+# construction: its msgids are the text).
+messages: $(STAMP)
+	$(BIN)/pybabel extract -q -F web/babel.cfg -o web/locale/messages.pot .
+	for lang in $$(ls web/locale | grep -v messages.pot); do \
+		$(BIN)/pybabel update -q -i web/locale/messages.pot -d web/locale -l $$lang; done
