@@ -8,6 +8,7 @@ system can drop duplicates, as a webhook receiver does with webhook-id.
 import asyncio
 import hashlib
 import smtplib
+from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -46,9 +47,16 @@ def contact_lines(contact: CoordinatorContact | None, reply_url: str | None) -> 
     return lines
 
 
-def reply_to(contact: CoordinatorContact) -> Address:
-    """The coordinator's address as a Reply-To header: a reply reaches a person."""
-    return Address(display_name=contact.name, addr_spec=contact.email)
+def reply_to(contact: CoordinatorContact | None) -> Address | None:
+    """The coordinator's address as a Reply-To header, so a reply reaches a person. None when
+    there is no contact, or its address is one the mail library cannot write (the signature
+    still names it): a retry could not fix that, so it must not fail the delivery."""
+    if contact is None:
+        return None
+    try:
+        return Address(display_name=contact.name, addr_spec=contact.email)
+    except (ValueError, HeaderParseError):
+        return None
 
 
 def packet_body(notice: PacketNotice) -> str:
@@ -124,8 +132,8 @@ class EmailDelivery:
         message["Subject"] = f"Referral packet {request.packet_id}"  # no patient data
         message["Message-ID"] = message_id_for(request.packet_id, self._sender)
         message["Date"] = formatdate(usegmt=True)
-        if request.notice.contact is not None:
-            message["Reply-To"] = reply_to(request.notice.contact)
+        if (address := reply_to(request.notice.contact)) is not None:
+            message["Reply-To"] = address
         message.set_content(packet_body(request.notice))
         message.add_attachment(
             letter, maintype="application", subtype="pdf",

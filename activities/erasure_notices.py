@@ -100,8 +100,8 @@ class ErasureNotices:
         message["Subject"] = f"Erasure notice: referral packet {notice.packet_id}"
         message["Message-ID"] = f"<erasure-{notice.packet_id}@{self._sender.rsplit('@', 1)[-1]}>"
         message["Date"] = formatdate(usegmt=True)
-        if notice.contact is not None:
-            message["Reply-To"] = reply_to(notice.contact)  # the confirmation reaches them
+        if (address := reply_to(notice.contact)) is not None:
+            message["Reply-To"] = address  # the confirmation reaches them
         message.set_content(erasure_body(notice))
 
         def send() -> None:
