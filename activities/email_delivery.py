@@ -8,6 +8,8 @@ system can drop duplicates, as a webhook receiver does with webhook-id.
 import asyncio
 import hashlib
 import smtplib
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -18,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 from activities.audit import AuditAction, AuditTrail, activity_event
 from activities.consent_gate import ConsentGate
 from activities.payloads import EmailDeliveryRequest, EmailReceipt, PacketNotice
+from caseflow.contacts import CoordinatorContact
 
 DECIDER_LINE = "A qualified oncologist at the receiving hospital decides on treatment."
 CONFIDENTIAL = (
@@ -27,6 +30,33 @@ CONFIDENTIAL = (
 
 def message_id_for(packet_id: str, sender: str) -> str:
     return f"<{packet_id}@{sender.rsplit('@', 1)[-1]}>"
+
+
+def contact_lines(contact: CoordinatorContact | None, reply_url: str | None) -> list[str]:
+    """The signature: whom to write to about the referral. Staff details, never patient data."""
+    if contact is None:
+        return []
+    lines = ["", "Your contact for this referral:", contact.name]
+    if contact.organisation:
+        lines.append(contact.organisation)
+    lines.append(f"E-mail: {contact.email}")
+    if contact.phone:
+        lines.append(f"Phone: {contact.phone}")
+    if reply_url:
+        lines.append(f"Reply link: {reply_url}")
+    return lines
+
+
+def reply_to(contact: CoordinatorContact | None) -> Address | None:
+    """The coordinator's address as a Reply-To header, so a reply reaches a person. None when
+    there is no contact, or its address is one the mail library cannot write (the signature
+    still names it): a retry could not fix that, so it must not fail the delivery."""
+    if contact is None:
+        return None
+    try:
+        return Address(display_name=contact.name, addr_spec=contact.email)
+    except (ValueError, HeaderParseError):
+        return None
 
 
 def packet_body(notice: PacketNotice) -> str:
@@ -54,6 +84,7 @@ def packet_body(notice: PacketNotice) -> str:
             f"   sha256 {document.sha256}",
             f"   {document.url}",
         ]
+    lines += contact_lines(notice.contact, notice.reply_url)
     lines += ["", DECIDER_LINE, "", CONFIDENTIAL]
     return "\n".join(lines) + "\n"
 
@@ -101,6 +132,8 @@ class EmailDelivery:
         message["Subject"] = f"Referral packet {request.packet_id}"  # no patient data
         message["Message-ID"] = message_id_for(request.packet_id, self._sender)
         message["Date"] = formatdate(usegmt=True)
+        if (address := reply_to(request.notice.contact)) is not None:
+            message["Reply-To"] = address
         message.set_content(packet_body(request.notice))
         message.add_attachment(
             letter, maintype="application", subtype="pdf",

@@ -22,25 +22,31 @@ from pydantic import SecretStr
 from temporalio.exceptions import ApplicationError
 
 from activities.audit import AuditAction, AuditTrail, activity_event
+from activities.email_delivery import contact_lines, reply_to
 from activities.payloads import ErasureNotice, NoticeSent
 from caseflow.webhook_signature import parse_secret, sign
 
 
 def erasure_body(notice: ErasureNotice) -> str:
-    return "\n".join(
-        [
-            f"Erasure notice for referral packet {notice.packet_id} (case {notice.case_id}).",
-            "",
-            "The patient has withdrawn consent. caseflow has erased this case's documents and",
-            "referral packets; the links in the packet no longer work.",
-            "",
-            "Please delete every copy you hold of this packet, its letter and any records you",
-            "downloaded from it, unless a law requires you to keep them, and confirm to the",
-            "referring coordinator.",
-            "",
-            f"Erased at {notice.erased_at.isoformat()}.",
-        ]
-    ) + "\n"
+    contact = notice.contact
+    confirm_to = (
+        f"{contact.name} ({contact.email})" if contact is not None else "the referring coordinator"
+    )
+    lines = [
+        f"Erasure notice for referral packet {notice.packet_id} (case {notice.case_id}).",
+        "",
+        "The patient has withdrawn consent. caseflow has erased this case's documents and",
+        "referral packets; the links in the packet no longer work.",
+        "",
+        "Please delete every copy you hold of this packet, its letter and any records you",
+        "downloaded from it, unless a law requires you to keep them, and confirm to",
+        f"{confirm_to}.",
+        "",
+        f"Erased at {notice.erased_at.isoformat()}.",
+    ]
+    # The reply link died with the packet: the contact is written to directly.
+    lines += contact_lines(contact, None)
+    return "\n".join(lines) + "\n"
 
 
 class ErasureNotices:
@@ -94,6 +100,8 @@ class ErasureNotices:
         message["Subject"] = f"Erasure notice: referral packet {notice.packet_id}"
         message["Message-ID"] = f"<erasure-{notice.packet_id}@{self._sender.rsplit('@', 1)[-1]}>"
         message["Date"] = formatdate(usegmt=True)
+        if (address := reply_to(notice.contact)) is not None:
+            message["Reply-To"] = address  # the confirmation reaches them
         message.set_content(erasure_body(notice))
 
         def send() -> None:
@@ -134,6 +142,8 @@ class ErasureNotices:
                     "hospital_id": hospital.hospital_id,
                     "packet_id": notice.packet_id,
                     "erased_at": notice.erased_at.isoformat(),
+                    # Whom to confirm the deletion to.
+                    "contact": notice.contact.model_dump(mode="json") if notice.contact else None,
                 },
             },
             separators=(",", ":"),

@@ -103,11 +103,34 @@ class ReferralLetters:
             recommendation=request.recommendation,
             reviewer_id=request.reviewer_id,
             coordinator_id=request.coordinator_id,
+            contact=request.coordinator_contact,
             written_on=request.written_on,
             decider_line=DECIDER_LINE,
             reason=request.reason_text(),
             question=request.question_text(),
             reply_url=self.reply_url(request),
+        )
+
+    def render_index(
+        self,
+        request: ReferralPacketRequest,
+        expires_at: datetime,
+        links: dict[str, str],
+        packet_files: list[dict[str, str]],
+    ) -> str:
+        """index.html: the packet's files and documents with their links, for people."""
+        return self._templates.get_template("packet_index.html.j2").render(
+            packet_id=request.packet_id,
+            case_id=request.case_id,
+            hospital_name=request.hospital.name,
+            created_at=request.created().isoformat(),
+            links_expire_at=expires_at.isoformat(timespec="seconds"),
+            decider_line=DECIDER_LINE,
+            packet_files=packet_files,
+            documents=request.documents,
+            links=links,
+            reply_url=self.reply_url(request),
+            contact=request.coordinator_contact,
         )
 
     # -- the hospitals' reply path: the reply link and the packet's routing object -------------
@@ -159,14 +182,11 @@ class ReferralLetters:
         pdf_bytes = self._put_or_read(pdf_key, pdf, "application/pdf")
         bundle_bytes = self._put_or_read(bundle_key, bundle, "application/fhir+json")
         index_key = prefix + "index.html"
-        index = self._templates.get_template("packet_index.html.j2").render(
-            packet_id=request.packet_id,
-            case_id=request.case_id,
-            hospital_name=request.hospital.name,
-            created_at=request.created().isoformat(),
-            links_expire_at=expires_at.isoformat(timespec="seconds"),
-            decider_line=DECIDER_LINE,
-            packet_files=[
+        index = self.render_index(
+            request,
+            expires_at,
+            links,
+            [
                 {"name": "letter.pdf", "content_type": "application/pdf",
                  "sha256": _sha256(pdf_bytes), "url": self._presign(pdf_key)},
                 {"name": "letter.html", "content_type": "text/html",
@@ -174,9 +194,6 @@ class ReferralLetters:
                 {"name": "bundle.json", "content_type": "application/fhir+json (FHIR R4B)",
                  "sha256": _sha256(bundle_bytes), "url": self._presign(bundle_key)},
             ],
-            documents=request.documents,
-            links=links,
-            reply_url=self.reply_url(request),
         )
         index_bytes = self._put_or_read(
             index_key, index.encode("utf-8"), "text/html; charset=utf-8"
@@ -378,6 +395,8 @@ def _bundle_bytes(
             created_at=request.created(),
             links_expire_at=expires_at,
             consents=request.consents,
+            coordinator_id=request.coordinator_id,
+            coordinator=request.coordinator_contact,
         )
         check_references_resolve(bundle)
     except ValidationError as error:

@@ -15,6 +15,7 @@ from temporalio.common import RetryPolicy
 
 from caseflow.case_status import TriageFlagEntry
 from caseflow.consent import ConsentLedger, ConsentPurpose
+from caseflow.contacts import CoordinatorContact
 from caseflow.documents import DocumentKind, DocumentRef
 from caseflow.hospitals import Hospital
 from caseflow.ids import CaseId
@@ -105,6 +106,8 @@ class ReferralPacketRequest(BaseModel):
     recommendation: str | None = None
     reviewer_id: str | None = None
     coordinator_id: str
+    # Who the letter names as the hospital's contact; None: the coordinator id only.
+    coordinator_contact: CoordinatorContact | None = None
     language: str = "en"
     written_on: date  # the workflow's date, so a re-render is byte-identical
     # Why the case is referred and what the hospital is asked (the letter and the FHIR
@@ -266,6 +269,8 @@ class PacketNotice(BaseModel):
     documents: list[PacketLink]
     # Where the hospital acknowledges and answers; a signed link for people.
     reply_url: str | None = None
+    # The coordinator to write to (staff data, not PHI): the mail's Reply-To and signature.
+    contact: CoordinatorContact | None = None
 
 
 class WebhookDeliveryRequest(BaseModel):
@@ -376,6 +381,8 @@ class ErasureNotice(BaseModel):
     packet_id: str = Field(pattern=_PACKET_ID)
     hospital: Hospital
     erased_at: datetime
+    # Whom the hospital confirms the deletion to; None: the referring coordinator, unnamed.
+    contact: CoordinatorContact | None = None
 
 
 class NoticeSent(BaseModel):

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from caseflow.contacts import CoordinatorContact
 from caseflow.documents import DocumentKind, DocumentRef
 from caseflow.hospitals import Modality
 
@@ -184,6 +185,14 @@ class AssignCoordinator(BaseModel):
     model_config = _EVENT_CONFIG
 
     coordinator_id: PersonId
+    # Who later letters and mails name (the client looks it up); None: the coordinator id only.
+    contact: CoordinatorContact | None = None
+
+    @model_validator(mode="after")
+    def _contact_is_theirs(self) -> "AssignCoordinator":
+        if self.contact is not None and self.contact.coordinator_id != self.coordinator_id:
+            raise ValueError("contact: is another coordinator's")
+        return self
 
 
 class Hold(BaseModel):

@@ -38,6 +38,7 @@ from fhir.resources.R4B.quantity import Quantity
 from fhir.resources.R4B.reference import Reference
 from fhir.resources.R4B.servicerequest import ServiceRequest
 
+from caseflow.contacts import CoordinatorContact
 from caseflow.documents import DocumentRef
 from caseflow.hospitals import Hospital
 from caseflow.intake import CaseIntake, ConsentGrant, PriorRtCourse
@@ -106,12 +107,16 @@ def build_referral_bundle(
     created_at: datetime,
     links_expire_at: datetime | None = None,
     consents: Sequence[ConsentGrant] | None = None,
+    coordinator_id: str | None = None,
+    coordinator: CoordinatorContact | None = None,
 ) -> Bundle:
     """A `collection` Bundle for one referral to one hospital.
 
     `links` maps document_id to its presigned URL. `consents` are the grants in force (e.g.
     `ConsentLedger.grants_for(country, hospital_id)`); by default the intake's grants covering
-    the hospital. Raises ValueError naming the field for inputs that cannot make a packet.
+    the hospital. `coordinator_id` is the case's coordinator now (by default the intake's), and
+    `coordinator` their contact, which names the requesting Practitioner. Raises ValueError
+    naming the field for inputs that cannot make a packet.
     """
     if not referral_id.strip():
         raise ValueError("referral_id: must not be empty")
@@ -164,9 +169,10 @@ def build_referral_bundle(
         for ref, doc_url in zip(documents, document_urls, strict=True)
     ]
     organization = _organization(hospital, hospital_url)
-    coordinator = Practitioner(
-        id=_id(coordinator_url),
-        identifier=[Identifier(system=COORDINATOR_ID_SYSTEM, value=intake.coordinator_id)],
+    if coordinator is not None:
+        coordinator_id = coordinator.coordinator_id
+    practitioner = _practitioner(
+        coordinator_id or intake.coordinator_id, coordinator, coordinator_url
     )
     request = ServiceRequest(
         id=_id(request_url),
@@ -183,7 +189,10 @@ def build_referral_bundle(
         code=_text("Specialist opinion on recurrent cancer after radiotherapy"),
         subject=_ref(patient_url),
         authoredOn=created_at,
-        requester=_ref(coordinator_url),
+        requester=Reference(
+            reference=coordinator_url,
+            display=_contact_display(coordinator) if coordinator else None,
+        ),
         performer=[_ref(hospital_url)],
         reasonCode=[_text(reason)],
         reasonReference=[_ref(condition_url)],
@@ -209,7 +218,7 @@ def build_referral_bundle(
         *(_entry(u, r) for u, r in zip(document_urls, document_references, strict=True)),
         *(_entry(u, r) for u, r in zip(consent_urls, consent_resources, strict=True)),
         _entry(hospital_url, organization),
-        _entry(coordinator_url, coordinator),
+        _entry(coordinator_url, practitioner),
     ]
     return Bundle(
         id=_id(url("bundle")),
@@ -354,6 +363,29 @@ def _document_reference(
         ],
         context=DocumentReferenceContext(related=[_ref(request_url)]),
     )
+
+
+def _practitioner(
+    coordinator_id: str, contact: CoordinatorContact | None, full_url: str
+) -> Practitioner:
+    """The referring coordinator: their id, and with a contact their name, e-mail and phone."""
+    telecom = []
+    if contact is not None:
+        telecom.append(ContactPoint(system="email", value=contact.email, use="work"))
+        if contact.phone:
+            telecom.append(ContactPoint(system="phone", value=contact.phone, use="work"))
+    return Practitioner(
+        id=_id(full_url),
+        identifier=[Identifier(system=COORDINATOR_ID_SYSTEM, value=coordinator_id)],
+        name=[HumanName(text=contact.name)] if contact is not None else None,
+        telecom=telecom or None,
+    )
+
+
+def _contact_display(contact: CoordinatorContact) -> str:
+    if contact.organisation:
+        return f"{contact.name}, {contact.organisation}"
+    return contact.name
 
 
 def _organization(hospital: Hospital, full_url: str) -> Organization:

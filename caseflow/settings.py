@@ -52,6 +52,9 @@ class CaseflowSettings(BaseSettings):
     # Who notices reach: coordinators are <coordinator_id>@<domain>; escalations go up to the
     # supervisor; translation jobs go to the vendor.
     coordinator_email_domain: str = "coordinators.example.invalid"
+    # The organisation letters and mails name beside a coordinator with no directory entry
+    # (`caseflow users add ... --organisation` gives each person their own).
+    coordination_team: str = "caseflow patient coordination"
     supervisor_email: str = "supervisor@example.invalid"
     translation_vendor_email: str = "translations@example.invalid"
 

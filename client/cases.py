@@ -48,6 +48,7 @@ from caseflow.hospitals import Hospital, HospitalDirectory
 from caseflow.ids import CASE_ID_PATTERN, case_workflow_id, new_case_id
 from caseflow.intake import CaseIntake, check_intake
 from caseflow.settings import OPS_UI_PATH, CaseflowSettings
+from client.coordinator_contacts import lookup_contact
 from workflows.case import CaseWorkflow
 from workflows.case_state import CaseWorkflowInput
 
@@ -176,12 +177,16 @@ async def start_case(
 ) -> str:
     """Start a CaseWorkflow for a validated intake and return the new case id.
 
-    `overrides` go to CaseWorkflowInput (e.g. follow_up_days, slas) for demos and tests.
+    `overrides` go to CaseWorkflowInput (e.g. follow_up_days, slas) for demos and tests. The
+    coordinator's contact is looked up now, so its letters name a person (the workflow reads no
+    directory); pass `coordinator_contact` among the overrides to give it instead.
     """
     intake = check_intake(intake, today)
     directory = directory or HospitalDirectory.load_default()
     directory.check_intake_hospitals(intake)  # unknown or misplaced hospitals, by field
     hospitals = hospitals_for(intake, directory)
+    if "coordinator_contact" not in overrides:
+        overrides["coordinator_contact"] = await lookup_contact(settings, intake.coordinator_id)
     case_id = new_case_id()
     workflow_input = CaseWorkflowInput(
         case_id=case_id, intake=intake, hospitals=hospitals, **overrides
@@ -284,12 +289,17 @@ async def withdraw(client: Client, case_id: str, event: Withdraw) -> EventAck:
     return await _update(client, case_id, CaseWorkflow.withdraw, event)
 
 
-async def assign_coordinator(client: Client, case_id: str, coordinator_id: str) -> EventAck:
+async def assign_coordinator(
+    client: Client, settings: CaseflowSettings, case_id: str, coordinator_id: str
+) -> EventAck:
+    """Hand the case over; its later letters and mails name the new coordinator's contact."""
+    check_case_id(case_id)
+    contact = await lookup_contact(settings, coordinator_id)
     return await _update(
         client,
         case_id,
         CaseWorkflow.assign_coordinator,
-        AssignCoordinator(coordinator_id=coordinator_id),
+        AssignCoordinator(coordinator_id=coordinator_id, contact=contact),
     )
 
 

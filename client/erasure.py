@@ -30,6 +30,7 @@ from caseflow.hospitals import Hospital, HospitalDirectory
 from caseflow.ids import case_workflow_id
 from caseflow.settings import CaseflowSettings
 from client import cases as case_client
+from client.coordinator_contacts import lookup_contact
 from client.referral_routes import erase_routes
 from workflows.case_state import CaseWorkflowInput
 
@@ -156,6 +157,8 @@ async def erase_case(
         if h.packet_id and h.channel not in NOTIFIED_CHANNELS
     )
     erased_at = datetime.now(UTC)
+    # Whom hospitals confirm the deletion to: the case's coordinator as the directory has them.
+    contact = await lookup_contact(settings, status.coordinator_id)
     own_http = http is None
     http = http or httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)
     notices = ErasureNotices(
@@ -175,6 +178,7 @@ async def erase_case(
                 packet_id=packet_id,
                 hospital=carried.get(hospital_id) or directory.get(hospital_id),
                 erased_at=erased_at,
+                contact=contact,
             )
             try:
                 sent.append(await notices.send_erasure_notice(notice))

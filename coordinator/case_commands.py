@@ -528,7 +528,9 @@ def assign(
     json_output: Json = False,
 ) -> None:
     """Hand the case to another coordinator."""
-    ack = _with_client(lambda c, _s: case_client.assign_coordinator(c, case_id, coordinator_id))
+    ack = _with_client(
+        lambda c, s: case_client.assign_coordinator(c, s, case_id, coordinator_id)
+    )
     _emit(json_output, ack, _ack_text(ack, f"assigned to {coordinator_id}"))
 
 

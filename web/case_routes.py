@@ -376,7 +376,9 @@ async def assign(
 ) -> EventAck:
     """Hand the case to another coordinator (its coordinator or a supervisor may)."""
     await _authorized(request, client, case_id, principal, "assign")
-    return await cases.assign_coordinator(client, case_id, body.coordinator_id)
+    return await cases.assign_coordinator(
+        client, request.app.state.settings, case_id, body.coordinator_id
+    )
 
 
 @router.post("/{case_id}/hold")

@@ -127,6 +127,7 @@ class CaseWorkflow:
             self._state = CaseState(
                 stage_entered_at=workflow.now(),
                 coordinator_id=input.intake.coordinator_id,
+                coordinator_contact=input.coordinator_contact,
                 checklist=RecordsChecklist.build(input.intake),
             )
         if self._state.consent is None:
@@ -364,6 +365,7 @@ class CaseWorkflow:
             triage_flags=s.triage_flags,
             review=s.review,
             coordinator_id=s.coordinator_id,
+            coordinator_contact=s.coordinator_contact,
             slas=self._input.slas,
             retry=self._input.retry,
             on_hold=s.on_hold,
@@ -1069,6 +1071,8 @@ class CaseWorkflow:
     async def assign_coordinator(self, event: AssignCoordinator) -> EventAck:
         previous = self._state.coordinator_id
         self._state.coordinator_id = event.coordinator_id
+        # The previous contact names someone else: without a new one, letters give the id.
+        self._state.coordinator_contact = event.contact
         self._note("coordinator_assigned", f"{previous} -> {event.coordinator_id}")
         self._publish()
         await self._tell_children(HospitalReferralWorkflow.assign_coordinator, event)

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from caseflow.checklist import RecordsChecklist
     from caseflow.consent import ConsentLedger
+    from caseflow.contacts import CoordinatorContact
     from caseflow.documents import DocumentRef
     from caseflow.hospitals import Hospital
     from caseflow.intake import CaseIntake
@@ -40,6 +41,8 @@ class CaseState(BaseModel):
     outcome: CaseOutcome | None = None
     closed_at: datetime | None = None
     coordinator_id: str
+    # Who letters and mails name for the coordinator; None in state from before contacts.
+    coordinator_contact: CoordinatorContact | None = None
     on_hold: bool = False
     hold_reason: str | None = None
     checklist: RecordsChecklist
@@ -103,7 +106,17 @@ class CaseWorkflowInput(BaseModel):
     # Testing and operations: continue as new once history reaches this many events, in
     # addition to whenever Temporal suggests it.
     continue_as_new_after_events: int | None = Field(default=None, ge=100)
+    # The intake coordinator's contact, snapshot by the client at start (the workflow reads no
+    # directory); None: letters name the coordinator id only. The state carries later changes.
+    coordinator_contact: CoordinatorContact | None = None
     carried: CaseState | None = None
+
+    @model_validator(mode="after")
+    def _contact_of_the_coordinator(self) -> "CaseWorkflowInput":
+        contact = self.coordinator_contact
+        if contact is not None and contact.coordinator_id != self.intake.coordinator_id:
+            raise ValueError("coordinator_contact: is not the intake coordinator's")
+        return self
 
     @field_validator("follow_up_days")
     @classmethod

@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         TriageFlagEntry,
     )
     from caseflow.consent import ConsentLedger
+    from caseflow.contacts import CoordinatorContact
     from caseflow.documents import DocumentRef
     from caseflow.hospitals import Hospital
     from caseflow.ids import referral_workflow_id
@@ -78,6 +79,8 @@ class ReferralInput(BaseModel):
     triage_flags: list[TriageFlagEntry]
     review: SubmitReview
     coordinator_id: str
+    # Who the letter and mail name (the case's snapshot); the case signals reassignments.
+    coordinator_contact: CoordinatorContact | None = None
     slas: SlaDefaults
     retry: StepRetry = StepRetry()
     on_hold: bool = False
@@ -125,6 +128,7 @@ class HospitalReferralWorkflow:
     def __init__(self, input: ReferralInput) -> None:
         self._input = input
         self._coordinator_id = input.coordinator_id
+        self._contact = input.coordinator_contact
         self._on_hold = input.on_hold
         self._responses: list[HospitalResponse] = []
         self._acknowledged = False
@@ -179,6 +183,7 @@ class HospitalReferralWorkflow:
                 recommendation=input.review.recommendation,
                 reviewer_id=input.review.reviewer_id,
                 coordinator_id=self._coordinator_id,
+                coordinator_contact=self._contact,
                 language=input.letter_language,
                 written_on=workflow.now().date(),
                 reason=input.review.reason,
@@ -306,6 +311,7 @@ class HospitalReferralWorkflow:
             links_expire_at=stored.links_expire_at,
             documents=[PacketLink(**d.model_dump()) for d in stored.documents],
             reply_url=stored.reply_url,  # the hospitals' reply path (issue 8)
+            contact=self._contact,
         )
         consent = DeliveryConsent(
             country=hospital.country,
@@ -469,6 +475,7 @@ class HospitalReferralWorkflow:
     @workflow.signal
     def assign_coordinator(self, change: AssignCoordinator) -> None:
         self._coordinator_id = change.coordinator_id
+        self._contact = change.contact
 
     @workflow.query
     def status(self) -> HospitalReferralStatus:

@@ -1,17 +1,19 @@
 """The referral letter renders the advisory flags, the decider line, the notice and documents."""
 
 import multiprocessing
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from temporalio.exceptions import ApplicationError
 
 from activities.letters import DECIDER_LINE, ReferralLetters, ReferralPacketRequest
 from caseflow.case_status import TriageFlagEntry
+from caseflow.contacts import CoordinatorContact
 from caseflow.documents import DocumentKind
 from caseflow.hospitals import HospitalDirectory
 from caseflow.ids import new_case_id
 from caseflow.settings import CaseflowSettings
+from tests.activities.test_letter_pdf import embedded_fonts, text_of
 from tests.workflows.cases import document, intake
 
 
@@ -121,3 +123,91 @@ def test_renderer_settings_are_checked():
         ReferralLetters(settings, pdf_workers=0)
     with pytest.raises(ValueError, match="pdf_timeout"):
         ReferralLetters(settings, pdf_timeout=timedelta(0))
+
+
+CONTACT = CoordinatorContact(
+    coordinator_id="coord-1",
+    name="王芳 (Wang Fang)",
+    email="wang.fang@care.example.org",
+    phone="+86 592 555 0100",
+    organisation="Cross-border Oncology Care",
+)
+
+
+def contact_request(language: str, contact: CoordinatorContact | None = CONTACT):
+    case_id = new_case_id()
+    return ReferralPacketRequest(
+        packet_id="0f0e0d0c-aaaa-bbbb-cccc-000000000003",
+        case_id=case_id,
+        hospital=HospitalDirectory.load_default().get("cn-beijing-cancer"),
+        intake=intake(),
+        documents=[document(case_id, DocumentKind.BIOPSY_REPORT)],
+        triage_flags=[],
+        coordinator_id="coord-1",
+        coordinator_contact=contact,
+        language=language,
+        written_on=date(2025, 6, 1),
+    )
+
+
+@pytest.fixture
+def replying_letters():
+    settings = CaseflowSettings(
+        s3_access_key_id="x",
+        s3_secret_access_key="y",
+        reply_link_secret="s" * 40,
+        public_url="https://caseflow.example.org",
+    )
+    letters = ReferralLetters(settings, pdf_workers=1)
+    yield letters
+    letters.close()
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+def test_letter_names_the_coordinator_as_the_contact_with_the_reply_link(
+    replying_letters, language
+):
+    request = contact_request(language)
+    html = replying_letters.render_letter(request)
+    reply_url = replying_letters.reply_url(request)
+    assert reply_url and reply_url.startswith("https://caseflow.example.org/reply/")
+    contact = html[html.index('<div class="contact">'):]
+    assert "Your contact" in contact
+    for value in (CONTACT.name, CONTACT.organisation, CONTACT.phone, reply_url):
+        assert value is not None and value in contact
+    assert f'href="mailto:{CONTACT.email}"' in contact
+    assert f'<a href="{reply_url}">' in contact
+    assert f"From: {CONTACT.name}, {CONTACT.organisation}<br>" in html
+    assert "caseflow coordinator coord-1" not in html  # a person, not a bare id
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+def test_letter_without_a_contact_names_the_coordinator_id(letters, language):
+    html = letters.render_letter(contact_request(language, contact=None))
+    assert "From: caseflow coordinator coord-1<br>" in html
+    assert "Questions: the referring coordinator (coord-1)" in html
+    assert 'class="contact"' not in html
+
+
+def test_index_names_the_contact(replying_letters):
+    request = contact_request("en")
+    html = replying_letters.render_index(
+        request,
+        datetime(2025, 6, 8, tzinfo=UTC),
+        {ref.document_id: "https://s3.example/doc" for ref in request.documents},
+        [{"name": "letter.pdf", "content_type": "application/pdf", "sha256": "0" * 64,
+          "url": "https://s3.example/letter"}],
+    )
+    contact = html[html.index("<h2>Your contact</h2>"):html.index("<h2>Referral</h2>")]
+    assert f"{CONTACT.name}, {CONTACT.organisation}" in contact
+    assert f'<a href="mailto:{CONTACT.email}">{CONTACT.email}</a>' in contact
+    assert CONTACT.phone is not None and CONTACT.phone in contact
+    assert replying_letters.reply_url(request) in html
+
+
+def test_contact_letter_pdf_embeds_the_cjk_font_for_the_name(replying_letters):
+    pdf = replying_letters.render_pdf(replying_letters.render_letter(contact_request("en")))
+    fonts = embedded_fonts(pdf)
+    # The Chinese name in an English letter is drawn in glyphs, not boxes.
+    assert any("WenQuanYi" in name and embedded for name, embedded in fonts.items())
+    assert CONTACT.name in text_of(pdf) and CONTACT.email in text_of(pdf)

@@ -201,3 +201,30 @@ def test_duplicate_documents_are_rejected():
     refs = documents(2)
     with pytest.raises(ValueError, match="documents: the same document is listed twice"):
         build(documents=[refs[0], refs[0]], links=links(refs))
+
+
+def test_the_requester_is_the_coordinator_named_with_their_contact():
+    from caseflow.contacts import CoordinatorContact
+
+    contact = CoordinatorContact(
+        coordinator_id="coord-9",
+        name="Ana Costa",
+        email="ana.costa@care.example.org",
+        phone="+44 20 7946 0958",
+        organisation="Cross-border Oncology Care",
+    )
+    bundle = Bundle.model_validate(json.loads(bundle_json(build(coordinator=contact))))
+    request = resources(bundle, "ServiceRequest")[0]
+    assert request.requester.display == "Ana Costa, Cross-border Oncology Care"
+    [practitioner] = resources(bundle, "Practitioner")
+    assert practitioner.identifier[0].value == "coord-9"  # the current coordinator, not intake's
+    assert practitioner.name[0].text == "Ana Costa"
+    assert [(t.system, t.value) for t in practitioner.telecom] == [
+        ("email", "ana.costa@care.example.org"),
+        ("phone", "+44 20 7946 0958"),
+    ]
+    check_references_resolve(bundle)
+    # Without a contact: the id only, as before.
+    [bare] = resources(build(), "Practitioner")
+    assert bare.identifier[0].value == intake().coordinator_id
+    assert bare.name is None and bare.telecom is None

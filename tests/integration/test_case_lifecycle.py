@@ -55,6 +55,8 @@ class CaseStack:
             "CASEFLOW_S3_BUCKET": s.s3_bucket,
             "CASEFLOW_SMTP_PORT": str(s.smtp_port),
             "CASEFLOW_KEY_FILE": str(s.data_dir / "keys.json"),
+            # The stack's identity store (contacts for letters), not the working directory's.
+            "CASEFLOW_DATA_DIR": str(s.data_dir),
         }
 
     async def caseflow(self, *args: str) -> tuple[int, str, str]:

@@ -7,15 +7,24 @@ import hashlib
 import uuid
 from datetime import timedelta
 
+import httpx
 import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.consent_gate import ConsentGate
 from activities.email_delivery import EmailDelivery
+from activities.erasure_notices import ErasureNotices
 from activities.letter_pdf import render_pdf
-from activities.payloads import DeliveryConsent, EmailDeliveryRequest, PacketLink, PacketNotice
+from activities.payloads import (
+    DeliveryConsent,
+    EmailDeliveryRequest,
+    ErasureNotice,
+    PacketLink,
+    PacketNotice,
+)
 from caseflow.consent import ConsentLedger
+from caseflow.contacts import CoordinatorContact
 from caseflow.fictional_case import CASE_ID, CREATED_AT, documents, email_hospital, intake, links
 from infra.mail_sink import MailSink
 from infra.server_process import free_port
@@ -52,7 +61,21 @@ def sender(mail_sink, seaweed) -> EmailDelivery:
     )
 
 
-def request(letter_key: str, ledger: ConsentLedger | None = None) -> EmailDeliveryRequest:
+CONTACT = CoordinatorContact(
+    coordinator_id="coord-ana",
+    name="Ana Costa",
+    email="ana.costa@care.example.org",
+    phone="+44 20 7946 0958",
+    organisation="Cross-border Oncology Care",
+)
+REPLY_URL = "https://caseflow.example.org/reply/.eJx-test.sig"
+
+
+def request(
+    letter_key: str,
+    ledger: ConsentLedger | None = None,
+    contact: CoordinatorContact | None = None,
+) -> EmailDeliveryRequest:
     packet_id = f"pk-{uuid.uuid4()}"
     refs = documents(3)
     urls = links(refs)
@@ -72,6 +95,8 @@ def request(letter_key: str, ledger: ConsentLedger | None = None) -> EmailDelive
                            sha256=r.sha256, content_type=r.content_type, url=urls[r.document_id])
                 for r in refs
             ],
+            reply_url=REPLY_URL if contact else None,
+            contact=contact,
         ),
         consent=DeliveryConsent(
             country="IN",
@@ -143,3 +168,53 @@ async def test_an_unreachable_smtp_server_is_retryable(seaweed, stored_letter):
 def test_a_letter_outside_the_case_is_rejected():
     with pytest.raises(ValueError, match="letter_key: not under this case's prefix"):
         request("cases/zzzzzzzzzzzzzzzzzzzzzzzzzz/packets/x/letter.pdf")
+
+
+async def test_a_reply_reaches_the_coordinator_named_in_the_mail(mail_sink, seaweed, stored_letter):
+    req = request(stored_letter[0], contact=CONTACT)
+    receipt = await ActivityEnvironment().run(sender(mail_sink, seaweed).deliver_packet_email, req)
+    (message,) = messages_with_id(mail_sink, receipt.message_id)
+    assert message["From"] == "caseflow@example.invalid"
+    (reply_to,) = message["Reply-To"].addresses
+    assert (reply_to.display_name, reply_to.addr_spec) == (CONTACT.name, CONTACT.email)
+    plain = message.get_body(("plain",))
+    assert plain is not None
+    body = plain.get_content()
+    signature = body[body.index("Your contact for this referral:"):]
+    assert signature.splitlines()[1:6] == [
+        "Ana Costa",
+        "Cross-border Oncology Care",
+        "E-mail: ana.costa@care.example.org",
+        "Phone: +44 20 7946 0958",
+        f"Reply link: {REPLY_URL}",
+    ]
+    assert "qualified oncologist" in signature  # the decider line still closes the mail
+
+
+async def test_a_mail_without_a_contact_has_no_reply_to(mail_sink, seaweed, stored_letter):
+    req = request(stored_letter[0])
+    receipt = await ActivityEnvironment().run(sender(mail_sink, seaweed).deliver_packet_email, req)
+    (message,) = messages_with_id(mail_sink, receipt.message_id)
+    assert message["Reply-To"] is None
+    assert "Your contact" not in message.as_string()
+
+
+async def test_an_erasure_notice_asks_to_confirm_to_the_named_coordinator(mail_sink):
+    packet_id = f"pk-{uuid.uuid4()}"
+    async with httpx.AsyncClient() as http:
+        notices = ErasureNotices(
+            smtp_host="127.0.0.1", smtp_port=mail_sink.port, sender="caseflow@example.invalid",
+            http=http, webhook_secrets={},
+        )
+        sent = await notices.send_erasure_notice(
+            ErasureNotice(case_id=CASE_ID, packet_id=packet_id, hospital=HOSPITAL,
+                          erased_at=CREATED_AT, contact=CONTACT)
+        )
+    (message,) = messages_with_id(mail_sink, sent.receipt)
+    assert message["Reply-To"].addresses[0].addr_spec == CONTACT.email
+    plain = message.get_body(("plain",))
+    assert plain is not None
+    body = plain.get_content()
+    assert "confirm to\nAna Costa (ana.costa@care.example.org)." in body
+    assert "Phone: +44 20 7946 0958" in body
+    assert "Reply link" not in body  # the packet's reply link died with it

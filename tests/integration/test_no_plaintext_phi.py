@@ -149,6 +149,8 @@ class PhiStack:
             "CASEFLOW_AUDIT_BUCKET": s.audit_bucket,
             "CASEFLOW_SMTP_PORT": str(s.smtp_port),
             "CASEFLOW_KEY_FILE": str(s.key_file),
+            # The stack's identity store (contacts for letters), not the working directory's.
+            "CASEFLOW_DATA_DIR": str(s.data_dir),
             "CASEFLOW_WEBHOOK_SECRETS": json.dumps(
                 {k: v.get_secret_value() for k, v in s.webhook_secrets.items()}
             ),
@@ -402,6 +404,11 @@ async def test_erase_removes_documents_history_and_notifies_hospitals(
     assert b"referral.erasure" in erasure_hooks[0].read_bytes()
     for blob in notices + [p.read_bytes() for p in erasure_hooks]:
         assert leaks("erasure notice", blob) == []
+    # Hospitals confirm the deletion to the case's coordinator: with no directory entry for
+    # the id, the contact settings give (the team's address).
+    coordinator = f"coord-canary@{settings.coordinator_email_domain}".encode()
+    assert b"Reply-To: Coordinator coord-canary <" + coordinator + b">" in notices[0]
+    assert b'"email":"' + coordinator + b'"' in erasure_hooks[0].read_bytes()
 
     # The case's executions (case and both referrals) are deleted: history, memo, visibility.
     deleted = {item.split("/")[0] for item in report["executions_deleted"]}

@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import cast
 
@@ -61,6 +62,8 @@ from caseflow.fictional_case import (
 from caseflow.hospitals import HospitalDirectory
 from caseflow.ids import case_workflow_id, new_case_id
 from caseflow.referral_bundle import unresolved_references
+from client import cases as case_client
+from client.identities import IdentityStore
 from infra.mail_sink import MailSink
 from infra.server_process import free_port
 from tests.workflows.cases import WORKUP_KINDS, document
@@ -457,4 +460,77 @@ async def test_a_retried_webhook_is_processed_once(packet_stack):
     assert endpoint.attempts[hook.packet_id] == 2  # the same webhook-id on the retry
     assert endpoint.processed[hook.packet_id] == 1
     assert hook.delivery_receipt == "HTTP 200, attempt 2" and hook.channel == "webhook"
+    await handle.execute_update(CaseWorkflow.withdraw, Withdraw(reason="test finished"))
+
+
+async def test_packets_name_the_coordinator_the_case_is_assigned_to(
+    packet_stack, seaweed, tmp_path
+):
+    """Through the client, as the CLI and web service start and reassign cases: the contact
+    comes from the identity store, and the reassigned coordinator is the one hospitals see."""
+    settings = seaweed.settings.model_copy(
+        update={
+            "task_queue": packet_stack.task_queue,
+            "identity_db_url": f"sqlite:///{tmp_path / 'identities.db'}",
+            "reply_link_secret": None,
+        }
+    )
+    store = IdentityStore.from_settings(settings)
+    store.add_user("coord-1", "coordinator", name="Ana Costa", email="ana@care.example.org")
+    store.add_user(
+        "coord-bo", "coordinator", name="Bo Li", email="bo.li@care.example.org",
+        phone="+86 592 555 0100", organisation="Cross-border Oncology Care",
+    )
+    store.close()
+    directory = HospitalDirectory(hospitals=case_hospitals(packet_stack))
+    referred_intake = case_intake()  # coordinator coord-1
+    case_id = await case_client.start_case(
+        packet_stack.client, settings, referred_intake, date.today(), directory=directory,
+        retry=StepRetry(maximum_attempts=3),
+    )
+    handle = case_client.case_handle(packet_stack.client, case_id)
+    await case_client.assign_coordinator(packet_stack.client, settings, case_id, "coord-bo")
+    for kind in WORKUP_KINDS:
+        await case_client.add_document(packet_stack.client, case_id, document(case_id, kind))
+    await status_when(handle, lambda s: s.stage == "SPECIALIST_REVIEW")
+    await case_client.submit_review(
+        packet_stack.client,
+        case_id,
+        SubmitReview(outcome="proceed", reviewer_id="dr-review", modalities=["sbrt"],
+                     target_hospital_ids=[WEBHOOK, EMAIL]),
+    )
+    status = await status_when(
+        handle, lambda s: len(s.hospitals) == 2 and all(h.delivered_at for h in s.hospitals)
+    )
+    referrals = {h.hospital_id: h for h in status.hospitals}
+
+    # The mail: a reply goes to Bo, and the signature names him.
+    address = HospitalDirectory.load_default().get(EMAIL).contact_email
+    assert address is not None
+    [message] = [m for m in mails_to(packet_stack.mail, address)
+                 if referrals[EMAIL].packet_id in m["Subject"]]
+    (reply_to,) = message["Reply-To"].addresses
+    assert (reply_to.display_name, reply_to.addr_spec) == ("Bo Li", "bo.li@care.example.org")
+    plain = message.get_body(("plain",))
+    assert plain is not None
+    assert "Your contact for this referral:\nBo Li\nCross-border Oncology Care\n" in (
+        plain.get_content()
+    )
+    # The letter (attached, as stored) and index.html name him too; nobody names Ana.
+    for referral in referrals.values():
+        assert referral.packet_prefix is not None
+        text = squeeze(pdf_text(stored_object(seaweed, referral.packet_prefix + "letter.pdf")))
+        assert "Your contact" in text and "bo.li@care.example.org" in text
+        assert "Ana Costa" not in text
+        index = stored_object(seaweed, referral.packet_prefix + "index.html").decode()
+        assert "Bo Li, Cross-border Oncology Care" in index
+    # The webhook payload carries the contact as an object.
+    payload = json.loads(packet_stack.endpoint.bodies[referrals[WEBHOOK].packet_id])["data"]
+    assert payload["contact"] == {
+        "coordinator_id": "coord-bo",
+        "name": "Bo Li",
+        "email": "bo.li@care.example.org",
+        "phone": "+86 592 555 0100",
+        "organisation": "Cross-border Oncology Care",
+    }
     await handle.execute_update(CaseWorkflow.withdraw, Withdraw(reason="test finished"))

@@ -57,6 +57,8 @@ class WebStack:
                 s.s3_secret_access_key.get_secret_value() if s.s3_secret_access_key else ""
             ),
             "CASEFLOW_KEY_FILE": str(s.data_dir / "keys.json"),
+            # The stack's identity store (contacts for letters), not the working directory's.
+            "CASEFLOW_DATA_DIR": str(s.data_dir),
         }
         get_settings.cache_clear()
         try:
