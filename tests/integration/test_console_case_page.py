@@ -18,7 +18,12 @@ from caseflow.case_status import CaseStage, CaseStatus
 from caseflow.intake import CaseIntake
 from client import cases
 from coordinator.case_script import fictional_pdf
-from tests.integration.console_stack import ConsoleStack, console_stack, screenshot
+from tests.integration.console_stack import (
+    SCREENSHOTS,
+    ConsoleStack,
+    console_stack,
+    screenshot,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -105,6 +110,7 @@ async def test_the_case_page_from_records_to_a_chosen_hospital(stack: ConsoleSta
         "aria-describedby", "error-consent"
     )
     await screenshot(page, "case-page-rejection")
+    await consent.screenshot(path=str(SCREENSHOTS / "case-page-rejection-form.png"))
 
     # Erase refuses a wrongly retyped case id, and nothing changes.
     await page.fill("#erase-confirm", "not-the-case-id")
@@ -174,6 +180,7 @@ async def test_the_case_page_from_records_to_a_chosen_hospital(stack: ConsoleSta
         "href", f"/console/cases/{case_id}/packets/cn-beijing-cancer"
     )
     await screenshot(page, "case-page-hospital-submission")
+    await page.locator("#referrals").screenshot(path=str(SCREENSHOTS / "case-page-referrals.png"))
 
     # Choose one of them with its button.
     chennai = await hospital_name(page, "in-chennai-proton")
