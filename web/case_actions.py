@@ -62,7 +62,9 @@ def _given(**fields: Any) -> dict[str, Any]:
 Action = Callable[[Request, Client, str, FormData, Principal], Awaitable[str]]
 
 
-async def _waive(request, client, case_id, form, principal) -> str:
+async def _waive(
+    request: Request, client: Client, case_id: str, form: FormData, principal: Principal
+) -> str:
     event = WaiveRequirement.model_validate(
         _given(item_id=_text(form, "item_id"), reason=_text(form, "reason"),
                waived_by=actor_id(principal))
@@ -70,7 +72,9 @@ async def _waive(request, client, case_id, form, principal) -> str:
     return (await cases.waive_requirement(client, case_id, event)).detail
 
 
-async def _review(request, client, case_id, form, principal) -> str:
+async def _review(
+    request: Request, client: Client, case_id: str, form: FormData, principal: Principal
+) -> str:
     event = SubmitReview.model_validate(
         _given(
             outcome=_text(form, "outcome"),
@@ -86,7 +90,9 @@ async def _review(request, client, case_id, form, principal) -> str:
     return (await cases.submit_review(client, case_id, event)).detail
 
 
-async def _consent(request, client, case_id, form, principal) -> str:
+async def _consent(
+    request: Request, client: Client, case_id: str, form: FormData, principal: Principal
+) -> str:
     fields = _given(
         country=_text(form, "country"),
         hospital_id=_text(form, "hospital_id"),
@@ -100,14 +106,18 @@ async def _consent(request, client, case_id, form, principal) -> str:
     return (await cases.record_consent(client, case_id, grant)).detail
 
 
-async def _select(request, client, case_id, form, principal) -> str:
+async def _select(
+    request: Request, client: Client, case_id: str, form: FormData, principal: Principal
+) -> str:
     hospital_id = _text(form, "hospital_id")
     if hospital_id is None:
         raise FormRefused("hospital_id: choose a hospital")
     return (await cases.select_hospital(client, case_id, hospital_id)).detail
 
 
-async def _translation(request, client, case_id, form, principal) -> str:
+async def _translation(
+    request: Request, client: Client, case_id: str, form: FormData, principal: Principal
+) -> str:
     raw = _text(form, "documents")
     if raw is None:
         raise FormRefused("documents: choose the translated files; they upload first")
@@ -121,7 +131,9 @@ async def _translation(request, client, case_id, form, principal) -> str:
     return (await cases.record_translation(client, case_id, event)).detail
 
 
-async def _travel(request, client, case_id, form, principal) -> str:
+async def _travel(
+    request: Request, client: Client, case_id: str, form: FormData, principal: Principal
+) -> str:
     event = TravelEvent.model_validate(
         _given(kind=_text(form, "kind"), on=_text(form, "on"),
                planned_admission_date=_text(form, "planned_admission_date"))
@@ -139,16 +151,22 @@ def _date(form: FormData, name: str) -> date:
         raise FormRefused(f"{name}: a date like 2026-03-01") from None
 
 
-async def _admission(request, client, case_id, form, principal) -> str:
+async def _admission(
+    request: Request, client: Client, case_id: str, form: FormData, principal: Principal
+) -> str:
     return (await cases.record_admission(client, case_id, _date(form, "on"))).detail
 
 
-async def _discharge(request, client, case_id, form, principal) -> str:
+async def _discharge(
+    request: Request, client: Client, case_id: str, form: FormData, principal: Principal
+) -> str:
     event = DischargeRecorded(discharged_on=_date(form, "on"))
     return (await cases.record_discharge(client, case_id, event)).detail
 
 
-async def _follow_up(request, client, case_id, form, principal) -> str:
+async def _follow_up(
+    request: Request, client: Client, case_id: str, form: FormData, principal: Principal
+) -> str:
     event = FollowUpRecorded.model_validate(
         _given(day=_text(form, "day"), status=_text(form, "status"), note=_text(form, "note"))
     )
@@ -162,31 +180,43 @@ def _required(form: FormData, name: str) -> str:
     return value
 
 
-async def _hold(request, client, case_id, form, principal) -> str:
+async def _hold(
+    request: Request, client: Client, case_id: str, form: FormData, principal: Principal
+) -> str:
     return (await cases.hold(client, case_id, _required(form, "reason"))).detail
 
 
-async def _resume(request, client, case_id, form, principal) -> str:
+async def _resume(
+    request: Request, client: Client, case_id: str, form: FormData, principal: Principal
+) -> str:
     return (await cases.resume(client, case_id, _text(form, "note"))).detail
 
 
-async def _retry(request, client, case_id, form, principal) -> str:
+async def _retry(
+    request: Request, client: Client, case_id: str, form: FormData, principal: Principal
+) -> str:
     return (await cases.retry_step(client, case_id, _required(form, "step_id"))).detail
 
 
-async def _skip(request, client, case_id, form, principal) -> str:
+async def _skip(
+    request: Request, client: Client, case_id: str, form: FormData, principal: Principal
+) -> str:
     step_id, reason = _required(form, "step_id"), _required(form, "reason")
     return (await cases.skip_step(client, case_id, step_id, reason)).detail
 
 
-async def _withdraw(request, client, case_id, form, principal) -> str:
+async def _withdraw(
+    request: Request, client: Client, case_id: str, form: FormData, principal: Principal
+) -> str:
     event = Withdraw.model_validate(
         _given(reason=_text(form, "reason"), erase=form.get("erase") == "yes")
     )
     return (await cases.withdraw(client, case_id, event)).detail
 
 
-async def _erase(request, client, case_id, form, principal) -> str:
+async def _erase(
+    request: Request, client: Client, case_id: str, form: FormData, principal: Principal
+) -> str:
     if _text(form, "confirm_case_id") != case_id:
         raise FormRefused("confirm_case_id: retype the case id exactly to erase the case")
     report = await erase_case(

@@ -19,6 +19,7 @@ from caseflow.intake import CaseIntake
 from client import cases
 from coordinator.case_script import fictional_pdf
 from tests.integration.console_stack import (
+    PASSWORD,
     SCREENSHOTS,
     ConsoleStack,
     console_stack,
@@ -222,3 +223,31 @@ async def test_another_coordinators_case_and_no_login(stack: ConsoleStack):
     anonymous = await context.new_page()
     await anonymous.goto(f"/console/cases/{case_id}")
     assert anonymous.url.endswith(f"/login?next=/console/cases/{case_id}")
+
+
+async def test_the_forms_work_without_javascript(stack: ConsoleStack):
+    """A plain form post: a refusal renders the page with the line next to the form (409), an
+    accepted action redirects back to the page with its message."""
+    case_id = await start_case(stack)
+    context = await stack.browser.new_context(base_url=stack.url, java_script_enabled=False)
+    page = await context.new_page()
+    await page.goto("/login")
+    await page.fill("input[name=login]", "coord-ana")
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.goto(f"/console/cases/{case_id}")
+    await page.select_option("#consent-country", "IN")
+    await page.select_option("#consent-hospital", "cn-beijing-cancer")
+    async with page.expect_navigation() as refused:
+        await page.locator("#form-consent button[type=submit]").click()
+    assert (await refused.value).status == 409
+    await expect(page.locator("#error-consent")).to_have_text(
+        "hospital_id: hospital cn-beijing-cancer is not in IN"
+    )
+    await page.fill("#hold-reason", "Fictional: the patient asked for a week")
+    await page.locator("#form-hold button[type=submit]").click()
+    await expect(page.locator("#notice")).to_contain_text("hold:")
+    assert page.url.endswith(f"/console/cases/{case_id}#actions")
+    await expect(page.locator("#form-resume")).to_be_visible()
+    assert (await cases.case_status(stack.client, case_id)).on_hold
+    await context.close()
