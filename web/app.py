@@ -149,6 +149,8 @@ def create_app(
 
     from web import (
         auth_routes,
+        case_actions,
+        case_pages,
         case_routes,
         health_routes,
         hospital_routes,
@@ -163,6 +165,8 @@ def create_app(
     app.include_router(ops_routes.router)
     app.include_router(hospital_routes.router)
     app.include_router(reply_routes.router)
+    app.include_router(case_pages.router)
+    app.include_router(case_actions.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     if settings.session_secret is not None:
         from web.auth import session_cookie_options
