@@ -152,7 +152,9 @@ def create_app(
         case_routes,
         health_routes,
         hospital_routes,
+        intake_pages,
         ops_routes,
+        queue_pages,
         reply_routes,
     )
 
@@ -163,6 +165,8 @@ def create_app(
     app.include_router(ops_routes.router)
     app.include_router(hospital_routes.router)
     app.include_router(reply_routes.router)
+    app.include_router(queue_pages.router)
+    app.include_router(intake_pages.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     if settings.session_secret is not None:
         from web.auth import session_cookie_options
