@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.lifecycle
 	$(BIN)/python -m bench.packets
 	$(BIN)/python -m bench.web_api
+	$(BIN)/python -m bench.console
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -55,6 +56,6 @@ lint: $(STAMP)
 # Refresh the console's message catalogues from the templates and code (English is complete by
 # construction: its msgids are the text).
 messages: $(STAMP)
-	$(BIN)/pybabel extract -q -F web/babel.cfg -o web/locale/messages.pot .
+	$(BIN)/pybabel -q extract -F web/babel.cfg -o web/locale/messages.pot .
 	for lang in $$(ls web/locale | grep -v messages.pot); do \
-		$(BIN)/pybabel update -q -i web/locale/messages.pot -d web/locale -l $$lang; done
+		$(BIN)/pybabel -q update -i web/locale/messages.pot -d web/locale -l $$lang; done

@@ -114,6 +114,7 @@ class QueueRow:
     escalated: bool
     coordinator_id: str | None
     hospitals: list[str]
+    countries: list[str]
 
 
 @dataclass
@@ -191,6 +192,7 @@ async def build_queue(
                 escalated=entry.escalated,
                 coordinator_id=entry.coordinator_id,
                 hospitals=[names.get(h, h) for h in entry.hospitals],
+                countries=entry.destination_countries,
             )
         )
     counts = [
