@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.lifecycle
 	$(BIN)/python -m bench.packets
 	$(BIN)/python -m bench.web_api
+	$(BIN)/python -m bench.console
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

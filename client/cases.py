@@ -6,17 +6,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
+from typing import Literal, overload
 
 from pydantic import BaseModel, ConfigDict
 from temporalio.client import (
     Client,
+    WorkflowExecution,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowQueryRejectedError,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from caseflow import search_attributes as sa
@@ -46,13 +48,18 @@ from caseflow.consent import ConsentLedger
 from caseflow.documents import DocumentRef
 from caseflow.hospitals import Hospital, HospitalDirectory
 from caseflow.ids import CASE_ID_PATTERN, case_workflow_id, new_case_id
-from caseflow.intake import CaseIntake, check_intake
+from caseflow.intake import CaseIntake, Patient, check_intake
 from caseflow.settings import OPS_UI_PATH, CaseflowSettings
 from client.coordinator_contacts import lookup_contact
 from workflows.case import CaseWorkflow
 from workflows.case_state import CaseWorkflowInput
 
 _COORDINATOR_ID = re.compile(r"^[a-z0-9_-]{1,40}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_HOSPITAL_ID = re.compile(r"^[a-z0-9-]{1,60}$")
+
+# The memo key under which a case carries who it is for (see PatientMemo).
+PATIENT_MEMO = "patient"
 
 
 class CaseNotFound(LookupError):
@@ -132,6 +139,34 @@ async def ensure_open(client: Client, case_id: str) -> None:
 # -- starting -----------------------------------------------------------------------------------
 
 
+class PatientMemo(BaseModel):
+    """Who a case is for, as the case's memo carries it so a work queue can name the patient
+    from the list call alone (no query per case).
+
+    Memos go through the data converter, so this is encrypted like every payload
+    (docs/data-protection.md); visibility and `temporal workflow show` without the codec see
+    ciphertext. Only what a person needs to tell cases apart: never clinical data, and never in
+    a workflow id, search attribute, log line or URL."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    given_name: str
+    family_name: str
+    date_of_birth: date
+
+    @classmethod
+    def of(cls, patient: Patient) -> PatientMemo:
+        return cls(
+            given_name=patient.given_name,
+            family_name=patient.family_name,
+            date_of_birth=patient.date_of_birth,
+        )
+
+    @property
+    def name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+
 def hospitals_for(intake: CaseIntake, directory: HospitalDirectory) -> list[Hospital]:
     """The directory snapshot a case carries: every hospital in its destination countries plus
     any it names, so the specialist may target any of them (the workflow reads no files)."""
@@ -173,10 +208,14 @@ async def start_case(
     intake: CaseIntake,
     today: date,
     directory: HospitalDirectory | None = None,
+    case_id: str | None = None,
     **overrides,
 ) -> str:
     """Start a CaseWorkflow for a validated intake and return the new case id.
 
+    `case_id` (one `new_case_id()` chose earlier, e.g. when a form was shown) makes a retried
+    start idempotent: a case already started under it, running or closed, raises
+    WorkflowAlreadyStartedError rather than starting a second one.
     `overrides` go to CaseWorkflowInput (e.g. follow_up_days, slas) for demos and tests. The
     coordinator's contact is looked up now, so its letters name a person (the workflow reads no
     directory); pass `coordinator_contact` among the overrides to give it instead.
@@ -187,7 +226,8 @@ async def start_case(
     hospitals = hospitals_for(intake, directory)
     if "coordinator_contact" not in overrides:
         overrides["coordinator_contact"] = await lookup_contact(settings, intake.coordinator_id)
-    case_id = new_case_id()
+    chosen = case_id is not None
+    case_id = check_case_id(case_id) if case_id is not None else new_case_id()
     workflow_input = CaseWorkflowInput(
         case_id=case_id, intake=intake, hospitals=hospitals, **overrides
     )
@@ -198,6 +238,12 @@ async def start_case(
         task_queue=settings.task_queue,
         search_attributes=initial_search_attributes(intake, hospitals),
         static_summary=case_summary(intake, hospitals),
+        memo={PATIENT_MEMO: PatientMemo.of(intake.patient)},
+        id_reuse_policy=(
+            WorkflowIDReusePolicy.REJECT_DUPLICATE
+            if chosen
+            else WorkflowIDReusePolicy.ALLOW_DUPLICATE
+        ),
     )
     return case_id
 
@@ -355,14 +401,48 @@ class CaseListEntry(BaseModel):
     sla_due_at: datetime | None
 
 
+class NamedCaseEntry(CaseListEntry):
+    """A work-queue row: the list row plus who the case is for, decoded from the case's
+    encrypted memo by the service, for staff who may see the case. Never returned by the API's
+    or the CLI's list, which stay name-free (CaseListEntry); the console shows it to the
+    logged-in coordinator (their own cases) or supervisor."""
+
+    patient_name: str | None  # None: a case started before memos (or erased)
+    date_of_birth: date | None
+    # What the next due date waits for, when the case publishes it (a keyword search attribute
+    # the hospital-deadline work adds; None until then).
+    waits_for: str | None = None
+    # When the case entered its stage, when it publishes that; None until then (the queue shows
+    # time since start instead and says so).
+    stage_entered_at: datetime | None = None
+
+
+def _utc_instant(value: date | datetime) -> str:
+    """A visibility datetime literal; a bare date means the start of that day (UTC), so
+    'due before 2026-03-01' admits nothing due on the first."""
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, time.min, tzinfo=UTC)
+    elif value.tzinfo is None:
+        raise ValueError("due before: give a time zone, or a date")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def visibility_query(
     stage: CaseStage | None = None,
     escalated: bool = False,
     coordinator_id: str | None = None,
+    *,
+    due_before: date | datetime | None = None,
+    country: str | None = None,
+    hospital_id: str | None = None,
+    open_only: bool = False,
 ) -> str:
     """The list filter over caseflow's search attributes. Values are checked against their
-    patterns first, so nothing typed at the CLI can change the query's shape."""
+    patterns (or typed) first, so nothing typed at the CLI or in a form can change the query's
+    shape."""
     clauses = ['WorkflowType = "CaseWorkflow"']
+    if open_only:
+        clauses.append('ExecutionStatus = "Running"')
     if stage is not None:
         clauses.append(f'{sa.CASE_STAGE.name} = "{CaseStage(stage).value}"')
     if escalated:
@@ -371,7 +451,56 @@ def visibility_query(
         if not _COORDINATOR_ID.fullmatch(coordinator_id):
             raise ValueError("coordinator: ids are 1-40 of a-z, 0-9, '_' and '-'")
         clauses.append(f'{sa.COORDINATOR_ID.name} = "{coordinator_id}"')
+    if due_before is not None:
+        if not isinstance(due_before, date):
+            raise ValueError("due before: a date, e.g. 2026-03-01")
+        clauses.append(f'{sa.SLA_DUE_AT.name} < "{_utc_instant(due_before)}"')
+    if country is not None:
+        if not _COUNTRY.fullmatch(country):
+            raise ValueError("country: a two-letter country code in capitals, e.g. IN")
+        clauses.append(f'{sa.DESTINATION_COUNTRIES.name} = "{country}"')
+    if hospital_id is not None:
+        if not _HOSPITAL_ID.fullmatch(hospital_id):
+            raise ValueError("hospital: ids are 1-60 of a-z, 0-9 and '-'")
+        clauses.append(f'{sa.HOSPITALS.name} = "{hospital_id}"')
     return " AND ".join(clauses)
+
+
+# Read if the case publishes them (see NamedCaseEntry); absent keys leave the fields None.
+_WAITS_FOR = getattr(sa, "WAITS_FOR", None)
+_STAGE_ENTERED_AT = getattr(sa, "STAGE_ENTERED_AT", None)
+
+
+@overload
+async def list_cases(
+    client: Client,
+    stage: CaseStage | None = ...,
+    escalated: bool = ...,
+    coordinator_id: str | None = ...,
+    limit: int = ...,
+    *,
+    with_names: Literal[False] = ...,
+    due_before: date | datetime | None = ...,
+    country: str | None = ...,
+    hospital_id: str | None = ...,
+    open_only: bool = ...,
+) -> list[CaseListEntry]: ...
+
+
+@overload
+async def list_cases(
+    client: Client,
+    stage: CaseStage | None = ...,
+    escalated: bool = ...,
+    coordinator_id: str | None = ...,
+    limit: int = ...,
+    *,
+    with_names: Literal[True],
+    due_before: date | datetime | None = ...,
+    country: str | None = ...,
+    hospital_id: str | None = ...,
+    open_only: bool = ...,
+) -> list[NamedCaseEntry]: ...
 
 
 async def list_cases(
@@ -380,28 +509,88 @@ async def list_cases(
     escalated: bool = False,
     coordinator_id: str | None = None,
     limit: int = 200,
-) -> list[CaseListEntry]:
+    *,
+    with_names: bool = False,
+    due_before: date | datetime | None = None,
+    country: str | None = None,
+    hospital_id: str | None = None,
+    open_only: bool = False,
+) -> list[CaseListEntry] | list[NamedCaseEntry]:
     """Cases matching the filter, newest first, through Temporal visibility (which lags the
-    workflow by up to a second or so)."""
+    workflow by up to a second or so).
+
+    `with_names` decodes each row's patient memo (one AES-GCM decrypt per row, from what the
+    list call already returned: no call per case) into NamedCaseEntry rows. The caller decides
+    who may see them: the scope (`coordinator_id`) must already be the reader's."""
     entries: list[CaseListEntry] = []
-    query = visibility_query(stage, escalated, coordinator_id)
+    named: list[NamedCaseEntry] = []
+    query = visibility_query(
+        stage,
+        escalated,
+        coordinator_id,
+        due_before=due_before,
+        country=country,
+        hospital_id=hospital_id,
+        open_only=open_only,
+    )
     async for execution in client.list_workflows(query, limit=limit):
         attrs = execution.typed_search_attributes
         status = execution.status or WorkflowExecutionStatus.RUNNING
-        entries.append(
-            CaseListEntry(
-                case_id=execution.id.removeprefix("case-"),
-                workflow_id=execution.id,
-                execution_status=status.name.lower(),
-                started_at=execution.start_time,
-                stage=attrs.get(sa.CASE_STAGE),
-                pathway=attrs.get(sa.PATHWAY),
-                coordinator_id=attrs.get(sa.COORDINATOR_ID),
-                hospitals=list(attrs.get(sa.HOSPITALS) or []),
-                destination_countries=list(attrs.get(sa.DESTINATION_COUNTRIES) or []),
-                escalated=bool(attrs.get(sa.ESCALATED)),
-                escalation_level=attrs.get(sa.ESCALATION_LEVEL) or 0,
-                sla_due_at=attrs.get(sa.SLA_DUE_AT),
+        fields = dict(
+            case_id=execution.id.removeprefix("case-"),
+            workflow_id=execution.id,
+            execution_status=status.name.lower(),
+            started_at=execution.start_time,
+            stage=attrs.get(sa.CASE_STAGE),
+            pathway=attrs.get(sa.PATHWAY),
+            coordinator_id=attrs.get(sa.COORDINATOR_ID),
+            hospitals=list(attrs.get(sa.HOSPITALS) or []),
+            destination_countries=list(attrs.get(sa.DESTINATION_COUNTRIES) or []),
+            escalated=bool(attrs.get(sa.ESCALATED)),
+            escalation_level=attrs.get(sa.ESCALATION_LEVEL) or 0,
+            sla_due_at=attrs.get(sa.SLA_DUE_AT),
+        )
+        if not with_names:
+            entries.append(CaseListEntry.model_validate(fields))
+            continue
+        memo = await patient_memo(execution)
+        named.append(
+            NamedCaseEntry.model_validate(
+                fields
+                | dict(
+                    patient_name=memo.name if memo else None,
+                    date_of_birth=memo.date_of_birth if memo else None,
+                    waits_for=attrs.get(_WAITS_FOR) if _WAITS_FOR is not None else None,
+                    stage_entered_at=(
+                        attrs.get(_STAGE_ENTERED_AT) if _STAGE_ENTERED_AT is not None else None
+                    ),
+                )
             )
         )
-    return entries
+    return named if with_names else entries
+
+
+async def patient_memo(execution: WorkflowExecution) -> PatientMemo | None:
+    """The case's patient memo, decrypted by the client's data converter; None if it has none."""
+    if PATIENT_MEMO not in execution.raw_info.memo.fields:
+        return None
+    return await execution.memo_value(PATIENT_MEMO, type_hint=PatientMemo)
+
+
+async def open_cases_for_patient(
+    client: Client, patient: Patient, limit: int = 10_000
+) -> list[NamedCaseEntry]:
+    """Open cases whose memo names the same person (name and date of birth): the new-case
+    form's duplicate check. Matches on decrypted memos only; the name never enters a query."""
+    def folded(name: str) -> str:
+        return " ".join(name.split()).casefold()
+
+    wanted = PatientMemo.of(patient)
+    rows = await list_cases(client, limit=limit, with_names=True, open_only=True)
+    return [
+        row
+        for row in rows
+        if row.patient_name is not None
+        and row.date_of_birth == wanted.date_of_birth
+        and folded(row.patient_name) == folded(wanted.name)
+    ]

@@ -154,7 +154,9 @@ def create_app(
         case_routes,
         health_routes,
         hospital_routes,
+        intake_pages,
         ops_routes,
+        queue_pages,
         reply_routes,
     )
 
@@ -165,6 +167,9 @@ def create_app(
     app.include_router(ops_routes.router)
     app.include_router(hospital_routes.router)
     app.include_router(reply_routes.router)
+    # The console: /console/cases/new before /console/cases/{case_id}, which would take "new".
+    app.include_router(queue_pages.router)
+    app.include_router(intake_pages.router)
     app.include_router(case_pages.router)
     app.include_router(case_actions.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")

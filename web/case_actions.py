@@ -30,8 +30,9 @@ from client import cases
 from client.erasure import erase_case
 from client.errors import one_line
 from web.access import Forbidden, Principal
-from web.case_pages import case_context, load_case, page_principal, refusal_page
+from web.case_pages import case_context, load_case
 from web.case_routes import actor_id
+from web.page_access import page_principal, refused_page
 from web.pages import render
 
 router = APIRouter(prefix="/console/cases", tags=["console"], include_in_schema=False)
@@ -266,13 +267,13 @@ async def case_action(request: Request, case_id: str, action: str) -> Response:
             await request.app.state.authenticator.check_csrf(request)
         perform = ACTIONS.get(action)
         if perform is None:
-            return refusal_page(request, 404, f"ACTION: no action {action!r}")
+            return refused_page(request, status_code=404, message=f"ACTION: no action {action!r}")
         client = await request.app.state.temporal.client()
         status, start = await load_case(request, client, case_id, principal, f"console_{action}")
     except Forbidden as error:
-        return refusal_page(request, 403, str(error))
+        return refused_page(request, status_code=403, message=str(error))
     except (ValueError, cases.CaseNotFound) as error:
-        return refusal_page(request, 404, one_line(error))
+        return refused_page(request, status_code=404, message=one_line(error))
     form = await request.form()
     try:
         detail = await perform(request, client, case_id, form, principal)

@@ -10,11 +10,9 @@ import hashlib
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
 from caseflow.case_events import HospitalDecision, ReviewOutcome, TravelEventKind
@@ -25,7 +23,8 @@ from client import cases
 from client import packets as packet_links
 from client.case_start import CaseWorkflowInput, case_start_input
 from client.errors import one_line
-from web.access import STAFF_ROLES, Authenticator, Forbidden, Principal, check_case_access
+from web.access import Forbidden, Principal, check_case_access
+from web.page_access import page_principal, refused_page
 from web.pages import render
 
 router = APIRouter(prefix="/console/cases", tags=["console"], include_in_schema=False)
@@ -33,36 +32,6 @@ router = APIRouter(prefix="/console/cases", tags=["console"], include_in_schema=
 # Seconds between the page's polls of its live fragment.
 LIVE_EVERY_SECONDS = 3
 _STARTS_KEPT = 512
-
-
-async def page_principal(request: Request) -> Principal:
-    """A staff principal for a page: no login sends the browser to log in and back; another role
-    gets a 403 page (raised as Forbidden and rendered by the route)."""
-    authenticator: Authenticator = request.app.state.authenticator
-    principal = await authenticator.authenticate(request)
-    if principal is None:
-        target = request.url.path
-        if request.method != "GET":
-            target = request.url.path.split("/actions/")[0].removesuffix("/live")
-        elif request.url.path.endswith("/live"):
-            target = request.url.path.removesuffix("/live")
-        location = f"/login?next={quote(target, safe='/')}"
-        if request.headers.get("hx-request"):
-            # htmx follows a redirect inside the fragment; HX-Redirect moves the whole page.
-            raise StarletteHTTPException(401, "log in first", headers={"HX-Redirect": location})
-        raise StarletteHTTPException(303, "log in first", headers={"Location": location})
-    request.state.principal = principal
-    if principal.role not in STAFF_ROLES:
-        raise Forbidden(f"the console needs the coordinator or supervisor role; you are "
-                        f"{principal.role.value}")
-    return principal
-
-
-def refusal_page(request: Request, status_code: int, message: str) -> HTMLResponse:
-    return render(
-        request, "console/refused.html.j2", status_code=status_code, message=message,
-        refused_code=status_code,
-    )
 
 
 def audit_view(request: Request, principal: Principal, case_id: str, action: str) -> None:
@@ -226,9 +195,9 @@ async def case_page(request: Request, case_id: str) -> Response:
             request, await _client(request), case_id, principal, "console_view"
         )
     except Forbidden as error:
-        return refusal_page(request, 403, str(error))
+        return refused_page(request, status_code=403, message=str(error))
     except (ValueError, cases.CaseNotFound) as error:
-        return refusal_page(request, 404, one_line(error))
+        return refused_page(request, status_code=404, message=one_line(error))
     notice = request.session.pop("console_notice", None) if "session" in request.scope else None
     return render(
         request, "console/case.html.j2",
@@ -246,9 +215,9 @@ async def case_live(request: Request, case_id: str, v: str = "", a: str = "") ->
             request, await _client(request), case_id, principal, "console_live"
         )
     except Forbidden as error:
-        return refusal_page(request, 403, str(error))
+        return refused_page(request, status_code=403, message=str(error))
     except (ValueError, cases.CaseNotFound) as error:
-        return refusal_page(request, 404, one_line(error))
+        return refused_page(request, status_code=404, message=one_line(error))
     context = case_context(request, principal, status, start)
     if context["version"] == v:
         return Response(status_code=204)
@@ -271,7 +240,7 @@ async def packet_page(request: Request, case_id: str, hospital_id: str) -> Respo
             client, request.app.state.settings, case_id, hospital_id, actor=principal.identity
         )
     except Forbidden as error:
-        return refusal_page(request, 403, str(error))
+        return refused_page(request, status_code=403, message=str(error))
     except (LookupError, ValueError) as error:
-        return refusal_page(request, 404, one_line(error))
+        return refused_page(request, status_code=404, message=one_line(error))
     return render(request, "console/packet.html.j2", links=links, case_id=case_id, when=when)

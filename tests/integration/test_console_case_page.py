@@ -212,7 +212,10 @@ async def test_another_coordinators_case_and_no_login(stack: ConsoleStack):
     page = await stack.page_as("coord-ben")
     response = await page.goto(f"/console/cases/{case_id}")
     assert response is not None and response.status == 403
-    await expect(page.locator("h1")).to_have_text("Not your case")
+    await expect(page.locator("h1")).to_have_text("Not allowed")
+    await expect(page.locator("[role=alert]")).to_have_text(
+        f"case {case_id} is not assigned to you"
+    )
     assert "Example-Patient" not in await page.content()
     supervisor = await stack.page_as("sup-cy")
     response = await supervisor.goto(f"/console/cases/{case_id}")

@@ -1,0 +1,206 @@
+"""Does the work queue keep up with visibility? 1,000 open cases (started through the client layer
+against a dev server and worker the bench starts), then, in the same run, the queue page rendered
+for a supervisor through the HTTP service (a real login through the login form, names decoded
+from the encrypted memos) against the bare visibility list of the same cases
+(`client.list_workflows`). Targets (issue 9): the page in <= 1 s and in <= 2x the bare list.
+
+    python -m bench.console [--cases 1000] [--renders 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import secrets
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import aiohttp
+
+from bench.web_api import EXAMPLES, percentile, settings_env
+from caseflow.case_status import CaseStage
+from caseflow.intake import CaseIntake
+from caseflow.keyring import ensure_key_file
+from caseflow.settings import CaseflowSettings
+from caseflow.temporal_client import connect
+from client import cases
+from client.identities import IdentityStore
+from infra.seaweedfs import SeaweedFS, SeaweedPorts, ensure_bucket
+from infra.server_process import ServerProcess, free_port, port_answers
+from infra.temporal_server import TemporalDevServer
+
+TARGET_SECONDS = 1.0
+TARGET_RATIO = 2.0
+PASSWORD = "bench console password"
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+async def start_cases(client, settings: CaseflowSettings, count: int, concurrency: int) -> None:
+    """`count` cases for two coordinators, started `concurrency` at a time."""
+    template = json.loads((EXAMPLES / "intake.json").read_text())
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(n: int) -> None:
+        intake = json.loads(json.dumps(template))
+        intake["coordinator_id"] = ("bench-ana", "bench-ben")[n % 2]
+        intake["patient"]["given_name"] = f"Bench{n:04d}"
+        async with gate:
+            await cases.start_case(
+                client, settings, CaseIntake.model_validate(intake), date.today()
+            )
+
+    await asyncio.gather(*(one(n) for n in range(count)))
+
+
+async def log_in(web: aiohttp.ClientSession, login: str) -> None:
+    """Through the login form, as a browser does: the anonymous session's CSRF token first."""
+    async with web.get("/login") as response:
+        found = _CSRF.search(await response.text())
+    assert found, "the login page has no CSRF token"
+    form = {"login": login, "password": PASSWORD, "csrf_token": found.group(1), "next": "/console"}
+    async with web.post("/login", data=form, allow_redirects=False) as response:
+        if response.status != 303:
+            raise RuntimeError(f"login refused: {response.status}")
+
+
+def line(label: str, seconds: list[float]) -> str:
+    return (
+        f"  {label:<34} median {statistics.median(seconds) * 1000:7.1f} ms   "
+        f"p90 {percentile(seconds, 90) * 1000:7.1f} ms   (n={len(seconds)})"
+    )
+
+
+async def bench(args: argparse.Namespace, workdir: Path) -> int:
+    temporal = TemporalDevServer(
+        workdir / "temporal",
+        grpc_port=free_port(),
+        ui_port=free_port(),
+        http_port=free_port(),
+        metrics_port=free_port(),
+    )
+    access_key, secret_key = "bench" + secrets.token_hex(4), secrets.token_urlsafe(24)
+    seaweed = SeaweedFS(workdir / "seaweedfs", access_key, secret_key, SeaweedPorts.pick_free())
+    processes: list[ServerProcess] = []
+    temporal.start()
+    seaweed.start(timeout=60)
+    try:
+        ensure_bucket(seaweed.endpoint_url, access_key, secret_key, "caseflow-documents")
+        ensure_key_file(workdir / "keys.json")
+        settings = CaseflowSettings(
+            temporal_address=temporal.address,
+            s3_endpoint_url=seaweed.endpoint_url,
+            s3_access_key_id=access_key,
+            s3_secret_access_key=secret_key,
+            key_file=workdir / "keys.json",
+            data_dir=workdir,
+            web_port=free_port(),
+            task_queue="console-bench",
+        )
+        env = settings_env(settings)
+        worker = ServerProcess("worker", [sys.executable, "-m", "worker"], [], workdir, env=env)
+        web = ServerProcess(
+            "web",
+            [sys.executable, "-m", "web.server", "--port", str(settings.web_port)],
+            [settings.web_port],
+            workdir,
+            env=env,
+        )
+        store = IdentityStore(settings.identity_database())
+        store.add_user("bench-sup", "supervisor", name="Bench", email="s@example.invalid",
+                       password=PASSWORD)
+        store.close()
+        for process in (worker, web):
+            process.start()
+            processes.append(process)
+        worker.wait_until(lambda: b"worker started" in worker.log_file.read_bytes(), 60)
+        web.wait_until(lambda: port_answers(settings.web_port), 60)
+
+        client = await connect(settings)
+        started = time.perf_counter()
+        await start_cases(client, settings, args.cases, args.concurrency)
+        query = cases.visibility_query(open_only=True)
+        # Every case waits in RECORDS (and visibility has caught up) before anything is timed,
+        # so the worker is idle while the two are measured.
+        settled = cases.visibility_query(CaseStage.RECORDS, open_only=True)
+        while (await client.count_workflows(settled)).count < args.cases:
+            await asyncio.sleep(0.5)
+        print(
+            f"caseflow console work queue vs the bare visibility list: {args.cases} open cases "
+            f"(started in {time.perf_counter() - started:.0f} s), {args.renders} renders each"
+        )
+
+        async def bare_list() -> int:
+            rows = 0
+            async for _ in client.list_workflows(query, limit=cases_limit):
+                rows += 1
+            return rows
+
+        cases_limit = args.cases + 100
+        async with aiohttp.ClientSession(
+            base_url=f"http://127.0.0.1:{settings.web_port}",
+            raise_for_status=True,
+            cookie_jar=aiohttp.CookieJar(unsafe=True),  # a cookie for 127.0.0.1
+        ) as browser:
+            await log_in(browser, "bench-sup")
+
+            async def queue_page() -> int:
+                async with browser.get("/console", headers={"Accept": "text/html"}) as response:
+                    page = await response.text()
+                return page.count('<a href="/console/cases/')
+
+            # Warm both paths (connections, the template cache, the worker's caches).
+            assert await bare_list() >= args.cases
+            assert await queue_page() >= args.cases, "the queue does not show every case"
+            timings: dict[str, list[float]] = {"bare": [], "page": []}
+            # Interleaved, so a drift in the shared machine hits both alike.
+            for _ in range(args.renders):
+                for side, call in (("bare", bare_list), ("page", queue_page)):
+                    began = time.perf_counter()
+                    await call()
+                    timings[side].append(time.perf_counter() - began)
+        bare, page = (statistics.median(timings[s]) for s in ("bare", "page"))
+        ratio = page / bare
+        print(line("bare list (client.list_workflows)", timings["bare"]))
+        print(line("work queue page (HTTP, supervisor)", timings["page"]))
+        fast = page <= TARGET_SECONDS
+        close = ratio <= TARGET_RATIO
+        print(
+            f"  page {page * 1000:.0f} ms ({'meets' if fast else 'misses'} <= "
+            f"{TARGET_SECONDS * 1000:.0f} ms); page/bare {ratio:.2f}x "
+            f"({'meets' if close else 'misses'} <= {TARGET_RATIO:.0f}x)"
+        )
+        return 0 if fast and close else 1
+    finally:
+        for process in reversed(processes):
+            process.stop()
+        seaweed.stop()
+        temporal.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.console", description=__doc__)
+    parser.add_argument("--cases", type=int, default=1000, help="open cases (default 1000)")
+    parser.add_argument("--renders", type=int, default=10, help="timed renders of each (10)")
+    parser.add_argument("--concurrency", type=int, default=32, help="case starts at once (32)")
+    parser.add_argument("--keep", action="store_true", help="keep the working directory")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    workdir = Path(tempfile.mkdtemp(prefix="caseflow-console-bench-"))
+    try:
+        code = asyncio.run(bench(args, workdir))
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
