@@ -112,6 +112,11 @@ class CaseflowSettings(BaseSettings):
     # hospital, valid for this many days.
     reply_link_secret: SecretStr | None = None
     reply_link_days: int = Field(default=30, gt=0)
+    # The patient portal's magic links (e-mailed; bound to a case and a hash of the address):
+    # signed with this secret, valid this long. `dev up` generates the secret.
+    portal_link_secret: SecretStr | None = None
+    inquiry_confirmation_hours: int = Field(default=48, gt=0)
+    portal_link_days: int = Field(default=14, gt=0)
     # Secrets hospitals sign their callbacks with (Standard Webhooks), by hospital id.
     hospital_callback_secrets: dict[str, SecretStr] = Field(default_factory=dict)
     # Largest JSON body the API reads; uploads stream and are bounded by max_document_bytes.

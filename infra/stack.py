@@ -67,6 +67,7 @@ def ensure_credentials(data_dir: Path) -> Path:
         # its callbacks with (given to the hospital out of band).
         "CASEFLOW_SESSION_SECRET": lambda: secrets.token_urlsafe(32),
         "CASEFLOW_REPLY_LINK_SECRET": lambda: secrets.token_urlsafe(32),
+        "CASEFLOW_PORTAL_LINK_SECRET": lambda: secrets.token_urlsafe(32),
         "CASEFLOW_HOSPITAL_CALLBACK_SECRETS": lambda: json.dumps(
             {h.hospital_id: _whsec() for h in HospitalDirectory.load_default().hospitals}
         ),
