@@ -342,7 +342,10 @@ class CaseListEntry(BaseModel):
     destination_countries: list[str]
     escalated: bool
     escalation_level: int
+    # The earliest next SLA step over every open wait, the hospitals' included, and what that
+    # wait is for (e.g. "hospital_response:cn-xiamen-bnct"); None when nothing is due.
     sla_due_at: datetime | None
+    sla_waits_for: str | None = None
 
 
 def visibility_query(
@@ -392,6 +395,7 @@ async def list_cases(
                 escalated=bool(attrs.get(sa.ESCALATED)),
                 escalation_level=attrs.get(sa.ESCALATION_LEVEL) or 0,
                 sla_due_at=attrs.get(sa.SLA_DUE_AT),
+                sla_waits_for=attrs.get(sa.SLA_WAITS_FOR),
             )
         )
     return entries

@@ -27,6 +27,7 @@ EXPECTED_ATTRIBUTES = {
     "Escalated": IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
     "EscalationLevel": IndexedValueType.INDEXED_VALUE_TYPE_INT,
     "SlaDueAt": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+    "SlaWaitsFor": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
     "CoordinatorId": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
 }
 
