@@ -4,6 +4,7 @@ Read models only. The workflow fills them from its state; the CLI prints them. T
 domain's own words (stage, checklist item, hospital id) and leave clinical detail in the intake.
 """
 
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Literal
@@ -70,6 +71,55 @@ class ReferralState(StrEnum):
     NOT_SELECTED = "not_selected"
 
 
+class Deadline(BaseModel):
+    """An open wait with its SLA. `paused_for` accumulates time spent on hold, which the SLA
+    clock does not count."""
+
+    model_config = _VIEW_CONFIG
+
+    deadline_id: str
+    wait: WaitKind
+    subject: str = ""  # e.g. a hospital id or "day-30"; never patient data
+    started_at: datetime
+    paused_for: timedelta = timedelta(0)
+    held_since: datetime | None = None
+    steps_fired: int = 0  # the escalation level: 0 none, 1 reminded, 2 coordinator, 3 supervisor
+    next_step: str | None = None
+    due_at: datetime | None = None
+    # Set on a referral child's waits (acknowledgement, answer, a failed step of its own).
+    hospital_id: str | None = None
+
+    @property
+    def waits_for(self) -> str:
+        """What the wait is for, in a few safe words: the wait kind, and the hospital, travel
+        step, follow-up day or step it concerns (e.g. `hospital_response:cn-xiamen-bnct`).
+        The `SlaWaitsFor` search attribute shows this for the earliest wait."""
+        if self.hospital_id is not None:
+            return f"{self.wait.value}:{self.hospital_id}"
+        if self.wait in _SUBJECT_IS_THE_WAIT or not self.subject:
+            return self.wait.value
+        return f"{self.wait.value}:{self.subject}"
+
+
+# Waits of the case's own whose subject only repeats the stage ("records", "review", ...).
+_SUBJECT_IS_THE_WAIT = frozenset(
+    {
+        WaitKind.RECORDS_UPLOAD,
+        WaitKind.SPECIALIST_REVIEW,
+        WaitKind.TRANSLATION,
+        WaitKind.ADMISSION,
+        WaitKind.DISCHARGE,
+    }
+)
+
+
+def next_due(deadlines: Iterable[Deadline]) -> Deadline | None:
+    """The open wait whose next SLA step falls due first (None when none has a due time, e.g.
+    everything on hold); the first listed wins a tie."""
+    due = [d for d in deadlines if d.due_at is not None]
+    return min(due, key=lambda d: d.due_at or datetime.max) if due else None
+
+
 class HospitalReferralStatus(BaseModel):
     model_config = _VIEW_CONFIG
 
@@ -92,6 +142,8 @@ class HospitalReferralStatus(BaseModel):
     response: HospitalResponse | None = None
     escalation_level: int = 0
     failed_step_id: str | None = None
+    # The referral's SLA waits still open (acknowledgement, answer), as the child reports them.
+    open_deadlines: list[Deadline] = Field(default_factory=list)
 
     @property
     def final(self) -> bool:
@@ -102,23 +154,6 @@ class HospitalReferralStatus(BaseModel):
             ReferralState.SELECTED,
             ReferralState.NOT_SELECTED,
         }
-
-
-class Deadline(BaseModel):
-    """An open wait with its SLA. `paused_for` accumulates time spent on hold, which the SLA
-    clock does not count."""
-
-    model_config = _VIEW_CONFIG
-
-    deadline_id: str
-    wait: WaitKind
-    subject: str = ""  # e.g. a hospital id or "day-30"; never patient data
-    started_at: datetime
-    paused_for: timedelta = timedelta(0)
-    held_since: datetime | None = None
-    steps_fired: int = 0  # 0 none, 1 reminded, 2 coordinator, 3 supervisor
-    next_step: str | None = None
-    due_at: datetime | None = None
 
 
 class Escalation(BaseModel):
@@ -223,6 +258,7 @@ class CaseStatus(BaseModel):
     admitted_on: date | None = None
     discharged_on: date | None = None
     follow_ups: list[FollowUpState] = Field(default_factory=list)
+    # The case's own waits and those of every referral still open, each hospital's labelled.
     open_deadlines: list[Deadline]
     escalations: list[Escalation]
     escalation_level: int = 0

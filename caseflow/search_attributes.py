@@ -1,7 +1,8 @@
 """The custom search attributes ops staff filter cases by in the Web UI.
 
 None of them may ever carry patient data: stages, country codes, hospital ids, escalation state,
-a due time and the opaque coordinator id only.
+a due time and what that wait is for (a wait kind and a hospital id, travel step or follow-up
+day), when the stage began, and the opaque coordinator id only.
 """
 
 from __future__ import annotations
@@ -14,8 +15,14 @@ DESTINATION_COUNTRIES = SearchAttributeKey.for_keyword_list("DestinationCountrie
 HOSPITALS = SearchAttributeKey.for_keyword_list("Hospitals")
 ESCALATED = SearchAttributeKey.for_bool("Escalated")
 ESCALATION_LEVEL = SearchAttributeKey.for_int("EscalationLevel")
+# The earliest next SLA step over every open wait, the hospitals' included, and what it waits
+# for (caseflow.case_status.Deadline.waits_for, e.g. "hospital_response:cn-xiamen-bnct").
 SLA_DUE_AT = SearchAttributeKey.for_datetime("SlaDueAt")
+SLA_WAITS_FOR = SearchAttributeKey.for_keyword("SlaWaitsFor")
 COORDINATOR_ID = SearchAttributeKey.for_keyword("CoordinatorId")
+# When the case entered its stage: the work queue's "time in stage". It changes only with
+# CaseStage, so it rides in the same upsert and adds none.
+STAGE_ENTERED_AT = SearchAttributeKey.for_datetime("StageEnteredAt")
 
 ALL = (
     CASE_STAGE,
@@ -25,7 +32,9 @@ ALL = (
     ESCALATED,
     ESCALATION_LEVEL,
     SLA_DUE_AT,
+    SLA_WAITS_FOR,
     COORDINATOR_ID,
+    STAGE_ENTERED_AT,
 )
 
 # The names the Temporal CLI uses for `--search-attribute NAME=TYPE`.

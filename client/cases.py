@@ -398,7 +398,10 @@ class CaseListEntry(BaseModel):
     destination_countries: list[str]
     escalated: bool
     escalation_level: int
+    # The earliest next SLA step over every open wait, the hospitals' included, and what that
+    # wait is for (e.g. "hospital_response:cn-xiamen-bnct"); None when nothing is due.
     sla_due_at: datetime | None
+    sla_waits_for: str | None = None
 
 
 class NamedCaseEntry(CaseListEntry):
@@ -409,11 +412,8 @@ class NamedCaseEntry(CaseListEntry):
 
     patient_name: str | None  # None: a case started before memos (or erased)
     date_of_birth: date | None
-    # What the next due date waits for, when the case publishes it (a keyword search attribute
-    # the hospital-deadline work adds; None until then).
-    waits_for: str | None = None
-    # When the case entered its stage, when it publishes that; None until then (the queue shows
-    # time since start instead and says so).
+    # When the case entered its stage; None for a case that has not published it yet (the queue
+    # then shows the time since start and says so).
     stage_entered_at: datetime | None = None
 
 
@@ -467,8 +467,6 @@ def visibility_query(
 
 
 # Read if the case publishes them (see NamedCaseEntry); absent keys leave the fields None.
-_WAITS_FOR = getattr(sa, "WAITS_FOR", None)
-_STAGE_ENTERED_AT = getattr(sa, "STAGE_ENTERED_AT", None)
 
 
 @overload
@@ -549,6 +547,7 @@ async def list_cases(
             escalated=bool(attrs.get(sa.ESCALATED)),
             escalation_level=attrs.get(sa.ESCALATION_LEVEL) or 0,
             sla_due_at=attrs.get(sa.SLA_DUE_AT),
+            sla_waits_for=attrs.get(sa.SLA_WAITS_FOR),
         )
         if not with_names:
             entries.append(CaseListEntry.model_validate(fields))
@@ -560,10 +559,7 @@ async def list_cases(
                 | dict(
                     patient_name=memo.name if memo else None,
                     date_of_birth=memo.date_of_birth if memo else None,
-                    waits_for=attrs.get(_WAITS_FOR) if _WAITS_FOR is not None else None,
-                    stage_entered_at=(
-                        attrs.get(_STAGE_ENTERED_AT) if _STAGE_ENTERED_AT is not None else None
-                    ),
+                    stage_entered_at=attrs.get(sa.STAGE_ENTERED_AT),
                 )
             )
         )

@@ -627,7 +627,9 @@ def list_command(
         return
     table = Table()
     table.add_column("case id", no_wrap=True, min_width=26)
-    for column in ("stage", "execution", "coordinator", "hospitals", "escalated", "SLA due"):
+    for column in (
+        "stage", "execution", "coordinator", "hospitals", "escalated", "SLA due", "waits for"
+    ):
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(
@@ -638,6 +640,7 @@ def list_command(
             ", ".join(row.hospitals) or "-",
             f"level {row.escalation_level}" if row.escalated else "no",
             _when(row.sla_due_at),
+            row.sla_waits_for or "-",
         )
     console.print(table)
     console.print(f"{len(rows)} case(s)", highlight=False)
@@ -738,12 +741,16 @@ def render_status(status: CaseStatus, out: Console) -> None:
         out.print(_hospital_table(h))
 
     if status.open_deadlines:
-        deadlines = Table("wait", "subject", "started", "next step", "due", title="open deadlines")
+        # The hospitals' waits (acknowledgement, answer) are listed beside the case's own.
+        # "waits for" is what the SlaWaitsFor search attribute says (e.g. hospital_response:<id>).
+        deadlines = Table(
+            "waits for", "started", "level", "next step", "due", title="open deadlines"
+        )
         for d in status.open_deadlines:
             deadlines.add_row(
-                d.wait.value,
-                d.subject or "-",
+                d.waits_for,
                 _when(d.started_at),
+                str(d.steps_fired),
                 d.next_step or "-",
                 _when(d.due_at),
             )

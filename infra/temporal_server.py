@@ -6,6 +6,8 @@ doubles throughput on this kind of machine (about 15 instead of 7 eight-activity
 
 from __future__ import annotations
 
+import json
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,6 +89,27 @@ class TemporalDevServer:
         server.start()
         server.wait_until(lambda: port_answers(self.grpc_port) and port_answers(self.ui_port),
                           timeout)
+        self.register_search_attributes()
+
+    def register_search_attributes(self) -> None:
+        """Create those of caseflow's search attributes the server lacks. `start-dev
+        --search-attribute` registers them only when it creates its database, so state kept from
+        before an attribute existed (e.g. SlaWaitsFor) would refuse every upsert of it."""
+        temporal = str(find_binary("temporal"))
+        at = ["--address", self.address]
+        listed = subprocess.run(
+            [temporal, "operator", "search-attribute", "list", *at, "--output", "json"],
+            check=True, capture_output=True, text=True, timeout=30,
+        )
+        registered = json.loads(listed.stdout).get("customAttributes", {})
+        for registration in cli_registrations():
+            name, kind = registration.split("=")
+            if name not in registered:
+                subprocess.run(
+                    [temporal, "operator", "search-attribute", "create", *at,
+                     "--name", name, "--type", kind],
+                    check=True, capture_output=True, text=True, timeout=30,
+                )
 
     def stop(self) -> bool:
         return self.process().stop()

@@ -187,7 +187,7 @@ async def build_queue(
                 else None,
                 due_at=due.isoformat() if due else None,
                 overdue=bool(due and due < now),
-                waits_for=entry.waits_for,
+                waits_for=entry.sla_waits_for,
                 escalation_level=entry.escalation_level,
                 escalated=entry.escalated,
                 coordinator_id=entry.coordinator_id,

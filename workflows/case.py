@@ -87,7 +87,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows.case_view import CaseView, escalation_level
     from workflows.sla_watch import SlaWatch, StepAction, escalate_deadline, send_notice
 
-from workflows.referral import HoldChange, HospitalReferralWorkflow, ReferralInput, ReferralProgress
+from workflows.referral import (
+    DEADLINES_CHANGED,
+    HoldChange,
+    HospitalReferralWorkflow,
+    ReferralInput,
+    ReferralProgress,
+)
 
 # Stages in which a document may still be added (anything but a closed case).
 _OPEN_STAGES = frozenset(CaseStage) - {CaseStage.CLOSED}
@@ -622,7 +628,7 @@ class CaseWorkflow:
         return escalation_level(self._watch.highest_level(), self._state.referrals.values())
 
     def _publish(self) -> None:
-        self._view.publish(self._state, self._escalation_level(), self._watch.earliest_due())
+        self._view.publish(self._state, self._escalation_level())
 
     @workflow.query
     def status(self) -> CaseStatus:
@@ -846,6 +852,9 @@ class CaseWorkflow:
         if progress.cleared_step_id is not None:
             s.failed_steps.pop(progress.cleared_step_id, None)
         packet = progress.event in ("packet_stored", "packet_delivered")
+        if progress.event == DEADLINES_CHANGED:
+            self._publish()  # only its waits moved: status and search attributes, no timeline
+            return
         self._note(
             f"referral_{progress.event}",
             f"hospital {reported.hospital_id}: {progress.detail}",

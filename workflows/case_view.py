@@ -13,10 +13,17 @@ with workflow.unsafe.imports_passed_through():
         CaseStage,
         CaseStatus,
         ChecklistEntry,
+        Deadline,
         HospitalReferralStatus,
+        next_due,
     )
     from caseflow.ids import case_workflow_id
     from workflows.case_state import CaseState, CaseWorkflowInput
+
+
+# Cases started before SlaWaitsFor existed upserted nothing when only what the earliest wait is
+# for changed (two waits due at once, one ended); replaying them must not upsert it either.
+WAITS_FOR_PATCH = "sla-waits-for-search-attribute"
 
 
 def escalation_level(own_level: int, referrals: Iterable[HospitalReferralStatus]) -> int:
@@ -25,15 +32,26 @@ def escalation_level(own_level: int, referrals: Iterable[HospitalReferralStatus]
     return max([own_level] + [r.escalation_level for r in referrals if not r.final])
 
 
+def open_deadlines(s: CaseState) -> list[Deadline]:
+    """Every wait still open: the case's own, then each open referral's (labelled with its
+    hospital), as the children last reported them."""
+    return list(s.deadlines.values()) + [
+        d for r in s.referrals.values() if not r.final for d in r.open_deadlines
+    ]
+
+
 class CaseView:
     def __init__(self, input: CaseWorkflowInput) -> None:
         self._case_id = input.case_id
         self._intake = input.intake
         self._published: dict[str, object] = {}
 
-    def publish(self, s: CaseState, level: int, due: datetime | None) -> None:
-        """Mirror the case in search attributes (only what changed) and the UI's details."""
+    def publish(self, s: CaseState, level: int) -> None:
+        """Mirror the case in search attributes (only what changed, in one upsert) and the UI's
+        details. SlaDueAt and SlaWaitsFor name the earliest wait, the hospitals' included."""
         intake = self._intake
+        first = next_due(open_deadlines(s))
+        due = first.due_at if first else None
         hospitals = list(s.referrals) or list(intake.destinations.hospital_ids)
         wanted: dict[str, object] = {
             sa.CASE_STAGE.name: s.stage.value,
@@ -44,7 +62,10 @@ class CaseView:
             sa.ESCALATION_LEVEL.name: level,
             sa.SLA_DUE_AT.name: due,
             sa.COORDINATOR_ID.name: s.coordinator_id,
+            sa.STAGE_ENTERED_AT.name: s.stage_entered_at,
         }
+        if workflow.patched(WAITS_FOR_PATCH):
+            wanted[sa.SLA_WAITS_FOR.name] = first.waits_for if first else None
         keys = {key.name: key for key in sa.ALL}
         updates = []
         for name, value in wanted.items():
@@ -63,8 +84,10 @@ class CaseView:
             details.append("on hold")
         if level:
             details.append(f"escalation level {level}")
-        if due:
-            details.append(f"next SLA step due {due.isoformat(timespec='minutes')}")
+        if first and due:
+            details.append(
+                f"next SLA step due {due.isoformat(timespec='minutes')} ({first.waits_for})"
+            )
         workflow.set_current_details(" · ".join(details))
 
     def status(self, s: CaseState, level: int, now: datetime) -> CaseStatus:
@@ -104,7 +127,7 @@ class CaseView:
             admitted_on=s.admitted_on,
             discharged_on=s.discharged_on,
             follow_ups=s.follow_ups,
-            open_deadlines=list(s.deadlines.values()),
+            open_deadlines=open_deadlines(s),
             escalations=s.escalations,
             escalation_level=level,
             failed_steps=list(s.failed_steps.values()),

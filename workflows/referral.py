@@ -11,9 +11,11 @@ import asyncio
 import contextlib
 import functools
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -49,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         HospitalReferralStatus,
         ReferralState,
         TriageFlagEntry,
+        next_due,
     )
     from caseflow.consent import ConsentLedger
     from caseflow.contacts import CoordinatorContact
@@ -99,6 +102,11 @@ ACKNOWLEDGEMENT_PATCH = "hospital-acknowledgement-sla"
 # hear of an answer recorded before the answer wait began (the hospital answered before the
 # packet went out) and of an acknowledgement recorded after an answer (needs more information).
 REPORTS_PATCH = "referral-reports-every-answer-and-acknowledgement"
+# And for the referral telling the case whenever its open waits change, so the case's status and
+# SlaDueAt show the hospital's acknowledgement and answer deadlines: new signals.
+DEADLINES_PATCH = "referral-reports-its-deadlines"
+# The progress event of such a report: no timeline entry, only the status.
+DEADLINES_CHANGED = "deadlines_changed"
 # Errors the delivery handles itself; any other failure is a failed step (retry_step/skip_step).
 _BLOCKING_ERRORS = ("ConsentMissing", "EndpointGone")
 
@@ -136,6 +144,9 @@ class HospitalReferralWorkflow:
         self._failed_steps: dict[str, FailedStep] = {}
         self._decisions: dict[str, StepAction] = {}
         self._published: dict[str, object] = {}
+        # The open waits as the case last heard of them.
+        self._reported_deadlines: list[Deadline] = []
+        self._reports_deadlines = False  # and the SlaWaitsFor search attribute
         self._consent = input.consent or ConsentLedger.from_intake(input.intake)
         self._blocked_count = 0
         hospital = input.hospital
@@ -159,6 +170,10 @@ class HospitalReferralWorkflow:
     @workflow.run
     async def run(self, input: ReferralInput) -> HospitalReferralStatus:
         hospital = input.hospital
+        self._reports_deadlines = workflow.patched(DEADLINES_PATCH)
+        if self._reports_deadlines:
+            # Not awaited: it ends with the workflow.
+            self._deadline_reports = asyncio.create_task(self._report_deadlines())
         workflow.upsert_search_attributes([sa.HOSPITALS.value_set([hospital.hospital_id])])
         # Consent is checked before every delivery, retries included [docs/sources.md, "Consent"].
         if not self._consent_in_force():
@@ -233,6 +248,18 @@ class HospitalReferralWorkflow:
             self._status.escalation_level = self._watch.highest_level()
             self._publish()
             await self._report("acknowledged", self._status.acknowledgement_reference or "")
+
+    async def _report_deadlines(self) -> None:
+        """Tell the case whenever the open waits (acknowledgement, answer, a failed step) change
+        and no other report has said so: a wait begun, escalated, held, or ended."""
+        try:
+            while True:
+                await workflow.wait_condition(
+                    lambda: self._status.open_deadlines != self._reported_deadlines
+                )
+                await self._report(DEADLINES_CHANGED, "")
+        except asyncio.CancelledError:
+            return  # the referral was cancelled: the case no longer counts its waits
 
     def _consent_in_force(self) -> bool:
         hospital = self._input.hospital
@@ -522,10 +549,12 @@ class HospitalReferralWorkflow:
     ) -> None:
         parent = workflow.get_external_workflow_handle(self._input.parent_workflow_id)
         _stop_if_cancelled()
+        status = self._status.model_copy(deep=True)
+        self._reported_deadlines = status.open_deadlines
         await parent.signal(
             "referral_progress",
             ReferralProgress(
-                status=self._status.model_copy(deep=True),
+                status=status,
                 event=event,
                 detail=detail,
                 escalation=escalation,
@@ -538,19 +567,32 @@ class HospitalReferralWorkflow:
         _stop_if_cancelled()
 
     def _publish(self, level: int | None = None) -> None:
-        due = self._watch.earliest_due()
+        # Every change to a wait comes through here (SlaWatch's `changed`): the status carries
+        # a copy of each open wait, labelled with the hospital, for the case to show.
+        hospital_id = self._input.hospital.hospital_id
+        self._status.open_deadlines = [
+            d.model_copy(update={"hospital_id": hospital_id}) for d in self._deadlines.values()
+        ]
+        first = next_due(self._status.open_deadlines)
+        due = first.due_at if first else None
+        waits_for = first.waits_for if first and self._reports_deadlines else None
         level = self._status.escalation_level if level is None else level
-        wanted: dict[str, object] = {"level": level, "due": due}
+        wanted: dict[str, object] = {"level": level, "due": due, "waits_for": waits_for}
         if wanted == self._published:
             return
         self._published = wanted
-        workflow.upsert_search_attributes(
-            [
-                sa.ESCALATED.value_set(level >= 2),
-                sa.ESCALATION_LEVEL.value_set(level),
-                sa.SLA_DUE_AT.value_set(due) if due else sa.SLA_DUE_AT.value_unset(),
-            ]
-        )
+        updates: list[SearchAttributeUpdate[Any]] = [
+            sa.ESCALATED.value_set(level >= 2),
+            sa.ESCALATION_LEVEL.value_set(level),
+            sa.SLA_DUE_AT.value_set(due) if due else sa.SLA_DUE_AT.value_unset(),
+        ]
+        if self._reports_deadlines:
+            updates.append(
+                sa.SLA_WAITS_FOR.value_set(waits_for)
+                if waits_for
+                else sa.SLA_WAITS_FOR.value_unset()
+            )
+        workflow.upsert_search_attributes(updates)
 
 
 def _stop_if_cancelled() -> None:

@@ -98,10 +98,6 @@ class SlaWatch:
         self._step_policy = step_policy
         self._retry = retry
 
-    def earliest_due(self) -> datetime | None:
-        due = [d.due_at for d in self._deadlines.values() if d.due_at is not None]
-        return min(due) if due else None
-
     def highest_level(self) -> int:
         return max((d.steps_fired for d in self._deadlines.values()), default=0)
 

@@ -41,6 +41,7 @@ from caseflow.settings import CaseflowSettings
 from caseflow.sla import DEFAULT_SLAS, WaitKind
 from caseflow.temporal_client import connect
 from caseflow.webhook_signature import parse_secret
+from coordinator.case_script import CaseScript
 from coordinator.demo import DELIVERY_HOSPITALS, SELECTED_HOSPITAL, DemoCase
 from infra.hospital_inbox import make_handler
 from infra.mail_sink import MailSink
@@ -50,6 +51,14 @@ from infra.temporal_server import TemporalDevServer
 
 HERE = Path(__file__).resolve().parent
 WEBHOOK_HOSPITAL, EMAIL_HOSPITAL = DELIVERY_HOSPITALS
+
+
+class RecordedCase(DemoCase):
+    """The demo case, but the coordinator records every hospital's answer: the demo answers
+    webhook and e-mail hospitals through the web service's reply path, which is not started
+    here."""
+
+    hospitals_respond = CaseScript.hospitals_respond
 
 
 async def _steps(case: DemoCase, **start) -> CaseOutcome:
@@ -94,7 +103,8 @@ async def manual(case: DemoCase, client: Client, directory: HospitalDirectory) -
 
 async def delivery(case: DemoCase, client: Client, directory: HospitalDirectory) -> None:
     case.selected, case.other = DELIVERY_HOSPITALS
-    if await _steps(case, directory=directory) != CaseOutcome.COMPLETED:
+    case.directory = directory
+    if await _steps(case) != CaseOutcome.COMPLETED:
         raise SystemExit("the delivery case did not complete")
     await _write(client, "delivery-case", case_workflow_id(case.case_id))
     for suffix, hospital_id in (("webhook", WEBHOOK_HOSPITAL), ("email", EMAIL_HOSPITAL)):
@@ -202,7 +212,7 @@ async def record(state: Path, scenarios: list[str]) -> None:
                         work = state / f"work-{name}"
                         work.mkdir()
                         print(f"== {name}")
-                        case = DemoCase(client, settings, work, say=print, stage_timeout=60)
+                        case = RecordedCase(client, settings, work, say=print, stage_timeout=60)
                         await SCENARIOS[name](case, client, directory)
     finally:
         mail.stop()

@@ -347,3 +347,86 @@ async def test_acknowledgement_is_shown_apart_from_delivery_and_answer(
     assert lines["packet sha256"] == acknowledged["packet_sha256"][:12]
     assert lines["recipients"] == "coordinator:coord-demo"
     assert lines["endpoint disabled"] == "no" and lines["delivery blocked"] == "no"
+
+
+async def test_status_and_list_show_the_hospitals_deadlines(case_stack: CaseStack, tmp_path):
+    """During HOSPITAL_SUBMISSION the hospitals' acknowledgement and answer deadlines are open
+    deadlines, and `case list` shows the earliest with what it waits for (SlaDueAt and
+    SlaWaitsFor through real visibility)."""
+    from datetime import timedelta
+
+    from caseflow.case_status import CaseStatus, next_due
+    from coordinator.case_commands import _when
+    from coordinator.case_script import OTHER_HOSPITAL, SELECTED_HOSPITAL
+    from coordinator.demo import DemoCase
+
+    case = DemoCase(case_stack.client, case_stack.settings, tmp_path, say=lambda _: None)
+    case_id = await case.start()
+    await case.upload_records()
+    await case.review()
+    hospitals = {SELECTED_HOSPITAL, OTHER_HOSPITAL}
+
+    def waits(status: CaseStatus) -> set[str]:
+        return {d.waits_for for d in status.open_deadlines if d.due_at is not None}
+
+    everything = {f"{kind}:{h}" for kind in ("hospital_acknowledgement", "hospital_response")
+                  for h in hospitals}
+    await case.wait_until("the hospitals' deadlines", lambda s: waits(s) == everything)
+
+    code, out, err = await case_stack.caseflow("case", "status", case_id, "--json")
+    assert code == 0, err
+    status = CaseStatus.model_validate_json(out)
+    assert status.stage == CaseStage.HOSPITAL_SUBMISSION
+    assert {d.hospital_id for d in status.open_deadlines} == hospitals
+    first = next_due(status.open_deadlines)
+    assert first is not None and first.wait == "hospital_acknowledgement"
+    code, out, err = await case_stack.caseflow("case", "status", case_id, columns=200)
+    assert code == 0, err
+    table = out[out.index("open deadlines"):]
+    rows = [
+        [cell.strip() for cell in line.split("│")[1:-1]]
+        for line in table.splitlines()
+        if line.count("│") >= 6
+    ]
+    # waits for, started, level, next step, due
+    shown = {(r[0], r[2], r[3]) for r in rows}
+    assert {(w, "0", "remind") for w in everything} <= shown, rows
+
+    async def listed(waits_for: str):
+        rows = await case_client.list_cases(case_stack.client, stage=CaseStage.HOSPITAL_SUBMISSION)
+        row = next((r for r in rows if r.case_id == case_id), None)
+        return row if row is not None and row.sla_waits_for == waits_for else None
+
+    row = await until("the earliest hospital wait in visibility", lambda: listed(first.waits_for))
+    assert row.sla_due_at == first.due_at and first.due_at is not None
+    code, out, err = await case_stack.caseflow(
+        "case", "list", "--stage", "HOSPITAL_SUBMISSION", columns=250
+    )
+    assert code == 0, err
+    [line] = [line for line in out.splitlines() if case_id in line]
+    assert _when(first.due_at) in line and first.waits_for in line
+    code, out, err = await case_stack.caseflow("case", "list", "--json")
+    assert code == 0, err
+    [listed_row] = [r for r in json.loads(out) if r["case_id"] == case_id]
+    assert listed_row["sla_waits_for"] == first.waits_for and listed_row["sla_due_at"]
+
+    # The Web UI's filters, as the README gives them.
+    due_by = (first.due_at + timedelta(minutes=1)).isoformat().replace("+00:00", "Z")
+    query = (
+        f'WorkflowId = "case-{case_id}" AND SlaWaitsFor STARTS_WITH "hospital_" '
+        f'AND SlaDueAt < "{due_by}"'
+    )
+    assert [e.id async for e in case_stack.client.list_workflows(query)] == [f"case-{case_id}"]
+
+    # That hospital acknowledges: the other's acknowledgement is due first now.
+    assert first.hospital_id is not None
+    code, _, err = await case_stack.caseflow("case", "acknowledge", case_id, first.hospital_id)
+    assert code == 0, err
+    (other,) = hospitals - {first.hospital_id}
+    row = await until(
+        "the next hospital wait in visibility",
+        lambda: listed(f"hospital_acknowledgement:{other}"),
+    )
+    status = await case_client.case_status(case_stack.client, case_id)
+    assert f"hospital_acknowledgement:{first.hospital_id}" not in waits(status)
+    assert row.sla_due_at == next_due(status.open_deadlines).due_at  # type: ignore[union-attr]

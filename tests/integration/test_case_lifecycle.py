@@ -59,13 +59,15 @@ class CaseStack:
             "CASEFLOW_DATA_DIR": str(s.data_dir),
         }
 
-    async def caseflow(self, *args: str) -> tuple[int, str, str]:
-        """Run the real CLI in a thread (it runs its own event loop), as a coordinator would."""
+    async def caseflow(self, *args: str, columns: int | None = None) -> tuple[int, str, str]:
+        """Run the real CLI in a thread (it runs its own event loop), as a coordinator would;
+        `columns` widens its tables past the default 80 so a cell prints on one line."""
+        env = self.env() | ({"COLUMNS": str(columns)} if columns else {})
 
         def invoke():
             get_settings.cache_clear()
             try:
-                result = CliRunner().invoke(cli, list(args), env=self.env())
+                result = CliRunner().invoke(cli, list(args), env=env)
             finally:
                 get_settings.cache_clear()
             return result

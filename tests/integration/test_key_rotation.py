@@ -28,9 +28,12 @@ pytestmark = pytest.mark.integration
 
 def payloads_in(message) -> list[Payload]:
     """Every Payload inside a protobuf message (inputs, results, memo, headers, summaries...),
-    except search attributes, which Temporal never passes through a codec (so they hold no PHI)."""
+    except search attributes, which Temporal never passes through a codec (so they hold no PHI),
+    and `workflow.patched` markers, which the SDK's core writes itself (the patch id only)."""
     if isinstance(message, Payload):
         return [message]
+    if getattr(message, "marker_name", None) == "core_patch":
+        return []
     found = []
     for descriptor, value in message.ListFields():
         if descriptor.message_type is None or descriptor.name == "search_attributes":

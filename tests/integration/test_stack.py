@@ -27,6 +27,7 @@ EXPECTED_ATTRIBUTES = {
     "Escalated": IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
     "EscalationLevel": IndexedValueType.INDEXED_VALUE_TYPE_INT,
     "SlaDueAt": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+    "SlaWaitsFor": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
     "CoordinatorId": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
 }
 
@@ -39,6 +40,42 @@ async def test_dev_server_registers_case_search_attributes(temporal_dev_server):
     registered = dict(response.custom_attributes)
     for name, kind in EXPECTED_ATTRIBUTES.items():
         assert registered.get(name) == kind, name
+
+
+async def test_state_from_before_an_attribute_existed_gets_it_on_start(tmp_path, monkeypatch):
+    """`start-dev --search-attribute` registers only when it creates its database; a dev stack
+    kept from before SlaWaitsFor existed must still have it after `caseflow dev up`."""
+    import infra.temporal_server as temporal_server
+
+    grpc, ui, http, metrics = free_port(), free_port(), free_port(), free_port()
+
+    def dev_server() -> temporal_server.TemporalDevServer:
+        return temporal_server.TemporalDevServer(
+            tmp_path, grpc_port=grpc, ui_port=ui, http_port=http, metrics_port=metrics
+        )
+
+    everything = temporal_server.cli_registrations()
+    monkeypatch.setattr(
+        temporal_server,
+        "cli_registrations",
+        lambda: [r for r in everything if not r.startswith("SlaWaitsFor=")],
+    )
+    older = dev_server()
+    older.start()
+    older.stop()
+    monkeypatch.undo()
+    server = dev_server()
+    server.start()
+    try:
+        client = await Client.connect(server.address)
+        response = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace="default")
+        )
+        assert dict(response.custom_attributes).get("SlaWaitsFor") == (
+            IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+        )
+    finally:
+        server.stop()
 
 
 async def test_dev_server_keeps_state_in_its_sqlite_file(temporal_dev_server):
