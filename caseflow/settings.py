@@ -82,6 +82,12 @@ class CaseflowSettings(BaseSettings):
     # stand for, e.g. CASEFLOW_CODEC_TOKENS='{"ops-alice": "..."}'; every decode is audited.
     codec_server_url: str = "http://127.0.0.1:8081"
     codec_tokens: dict[str, SecretStr] = Field(default_factory=dict)
+    # Production: the Web UI's own OIDC login passes the user's access token to the codec server,
+    # which checks it against the provider's keys, issuer and audience, and then needs the
+    # caseflow user it maps to to be ops or supervisor. Unset: static tokens only.
+    codec_oidc_jwks_url: str | None = None
+    codec_oidc_issuer: str | None = None
+    codec_oidc_audience: str | None = None
 
     # The audit trail: append-only JSON lines per case, in a bucket with Object Lock where the
     # store supports it (governance mode; six years, as HIPAA keeps documentation).

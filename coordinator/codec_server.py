@@ -4,14 +4,17 @@ payloads to whoever holds a token, and records every decode in the audit trail.
 Temporal's remote codec protocol: `POST .../encode` and `.../decode` take and return JSON
 `{"payloads": [...]}` (protobuf JSON, base64 fields). Binds 127.0.0.1 only. A request must carry
 a bearer token from CASEFLOW_CODEC_TOKENS as `Authorization: Bearer <token>` (the CLI's
-`--codec-auth`). The dev stack's Web UI does not use this server: it decodes through the web
-service's login (web/ops_routes.py); a token in a UI's endpoint path would be public in the UI's
-settings, so there is no such mode. Run: python -m coordinator.codec_server
+`--codec-auth`), or, when CASEFLOW_CODEC_OIDC_* are set, an OIDC access token the Web UI's own
+login passes on (checked against the provider's keys; its user must be ops or supervisor:
+client/oidc_access_tokens.py). The dev stack's Web UI does not use this server: it decodes
+through the web service's login (web/ops_routes.py); a token in a UI's endpoint path would be
+public in the UI's settings, so there is no such mode. Run: python -m coordinator.codec_server
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hmac
 import logging
 from collections.abc import Mapping
@@ -24,6 +27,8 @@ from activities.audit import AuditTrail
 from caseflow.keyring import load_keyring
 from caseflow.payload_codec import EncryptionCodec
 from caseflow.settings import CaseflowSettings, get_settings
+from client.identities import IdentityStore
+from client.oidc_access_tokens import AccessTokenRefused, OidcAccessTokens
 from client.payload_decoding import (
     AuditUnavailable,
     BadPayloads,
@@ -41,6 +46,7 @@ ALLOWED_HEADERS = "X-Namespace, Content-Type, Authorization"
 MAX_BODY = 16 * 1024**2
 
 TOKENS_KEY = web.AppKey("tokens", dict)
+OIDC_KEY = web.AppKey("oidc", object)
 DECODER_KEY = web.AppKey("decoder", PayloadDecoder)
 ORIGINS_KEY = web.AppKey("origins", frozenset)
 
@@ -69,8 +75,9 @@ def _error(request: web.Request, status: int, message: str) -> web.Response:
     return _cors(request, web.json_response({"error": message}, status=status))
 
 
-def _identity(request: web.Request) -> str | None:
-    """Whose token this is, comparing in constant time; None when absent or unknown."""
+async def _identity(request: web.Request) -> str | None:
+    """Whose token this is: a static token (compared in constant time) or, when configured, an
+    OIDC access token whose user may decode; None when absent, unknown or refused."""
     scheme, _, value = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
     presented = value.strip() if scheme.lower() == "bearer" else None
     if not presented:
@@ -79,6 +86,14 @@ def _identity(request: web.Request) -> str | None:
     for identity, token in request.app[TOKENS_KEY].items():
         if hmac.compare_digest(presented.encode(), token.encode()):
             found = identity
+    oidc = request.app.get(OIDC_KEY)
+    if found is None and isinstance(oidc, OidcAccessTokens) and presented.count(".") == 2:
+        try:
+            user = await asyncio.to_thread(oidc.identity, presented)
+        except AccessTokenRefused as refused:
+            log.info("codec: %s", refused)  # the reason only, never the token
+            return None
+        found = user.identity
     return found
 
 
@@ -102,7 +117,7 @@ def _reply(request: web.Request, payloads: Payloads) -> web.Response:
 
 
 async def _decode(request: web.Request) -> web.Response:
-    actor = _identity(request)
+    actor = await _identity(request)
     if actor is None:
         return _error(request, 401, "Authorization: a valid bearer token is required")
     payloads = await _read_payloads(request)
@@ -125,7 +140,7 @@ async def _decode(request: web.Request) -> web.Response:
 
 
 async def _encode(request: web.Request) -> web.Response:
-    actor = _identity(request)
+    actor = await _identity(request)
     if actor is None:
         return _error(request, 401, "Authorization: a valid bearer token is required")
     payloads = await _read_payloads(request)
@@ -141,11 +156,14 @@ def build_codec_app(
     tokens: Mapping[str, str],
     audit: AuditTrail,
     origins: frozenset[str] = UI_ORIGINS,
+    oidc: OidcAccessTokens | None = None,
 ) -> web.Application:
-    if not tokens:
+    if not tokens and oidc is None:
         raise ValueError("CASEFLOW_CODEC_TOKENS: no tokens; the codec server refuses to run open")
     app = web.Application(client_max_size=MAX_BODY)
     app[TOKENS_KEY] = dict(tokens)
+    if oidc is not None:
+        app[OIDC_KEY] = oidc
     app[DECODER_KEY] = PayloadDecoder(codec, audit)
     app[ORIGINS_KEY] = origins
     for action, handler in (("decode", _decode), ("encode", _encode)):
@@ -158,7 +176,20 @@ def app_from_settings(settings: CaseflowSettings) -> web.Application:
     codec = EncryptionCodec(load_keyring(settings), refresh=lambda: load_keyring(settings))
     tokens = {k: v.get_secret_value() for k, v in settings.codec_tokens.items()}
     origins = ui_origins(settings.temporal_ui_url)
-    return build_codec_app(codec, tokens, AuditTrail(settings), origins)
+    oidc = None
+    if settings.codec_oidc_jwks_url:
+        if not (settings.codec_oidc_issuer and settings.codec_oidc_audience):
+            raise ValueError(
+                "CASEFLOW_CODEC_OIDC_ISSUER and CASEFLOW_CODEC_OIDC_AUDIENCE: needed with "
+                "CASEFLOW_CODEC_OIDC_JWKS_URL"
+            )
+        oidc = OidcAccessTokens(
+            settings.codec_oidc_jwks_url,
+            settings.codec_oidc_issuer,
+            settings.codec_oidc_audience,
+            IdentityStore.from_settings(settings),
+        )
+    return build_codec_app(codec, tokens, AuditTrail(settings), origins, oidc)
 
 
 def main() -> None:
