@@ -179,13 +179,14 @@ async def bench(args: argparse.Namespace, workdir: Path) -> int:
             # the case's start input in the process, as it does for any case opened twice).
             one_case = await anyone_case(client, query)
 
-            async def status_query() -> None:
-                await cases.case_status(client, one_case)
+            async def status_query() -> int:
+                return len((await cases.case_status(client, one_case)).checklist)
 
-            async def case_page() -> None:
+            async def case_page() -> int:
                 async with browser.get(f"/console/cases/{one_case}") as response:
                     page = await response.text()
                 assert "Records checklist" in page
+                return page.count('<tr id="item-')
 
             for _ in range(3):
                 await status_query()
