@@ -168,7 +168,8 @@ def demo_command() -> None:
     console.print(
         f"[green]case {result.case_id} CLOSED ({result.outcome.value})[/green] in "
         f"{time.monotonic() - started:.0f} s; its stage history: "
-        f"{case_client.ui_link(settings, result.case_id)}",
+        f"{case_client.ui_link(settings, result.case_id)}; in the console (as coord-demo): "
+        f"{settings.public_url.rstrip('/')}/console/cases/{result.case_id}",
         highlight=False,
         soft_wrap=True,
     )

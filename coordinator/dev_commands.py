@@ -34,9 +34,10 @@ def up(
     addresses = stack.up(with_worker=with_worker)
     # The demo's people, so the console can be tried at once; passwords in a mode-600 file.
     demo_logins = ensure_demo_users(stack.settings)
+    console_url = f"{addresses.web}/console"
     if json_output:
         print(json.dumps({**{k: str(v) for k, v in vars(addresses).items()},
-                          "demo_logins": str(demo_logins)}))
+                          "console": console_url, "demo_logins": str(demo_logins)}))
         return
     console.print("[green]caseflow stack is up[/green]")
     console.print(f"  Temporal gRPC  {addresses.temporal}")
@@ -47,7 +48,8 @@ def up(
     if addresses.codec_server:
         console.print(f"  Codec server   {addresses.codec_server}  (Web UI decodes, audited)")
     console.print(f"  Web service    {addresses.web}  (API docs at /docs)")
-    console.print(f"  Demo logins    {demo_logins}")
+    console.print(f"  Console        {console_url}")
+    console.print(f"  Demo logins    {demo_logins}  (coord-demo is the demo case's coordinator)")
     if with_worker:
         console.print("  Worker         running on task queue 'cases'")
 

@@ -153,6 +153,7 @@ def create_app(
         case_pages,
         case_routes,
         health_routes,
+        home_routes,
         hospital_routes,
         intake_pages,
         ops_routes,
@@ -162,6 +163,7 @@ def create_app(
 
     # One line per router, so each part of the service is found by its file name.
     app.include_router(health_routes.router)
+    app.include_router(home_routes.router)
     app.include_router(auth_routes.router)
     app.include_router(case_routes.router)
     app.include_router(ops_routes.router)

@@ -37,15 +37,20 @@ def _authenticator(request: Request) -> SessionAuthenticator:
     return authenticator
 
 
+# Where a login without a `next` lands: the console (a patient's portal link carries its own).
+AFTER_LOGIN = "/console"
+
+
 def _next_page(target: str | None) -> str:
     # Only a path on this service: never an open redirect to another site.
     if target and target.startswith("/") and not target.startswith(("//", "/\\")):
         return target
-    return "/"
+    return AFTER_LOGIN
 
 
 def _login_page(request: Request, *, status: int = 200, error: str | None = None,
-                field: str | None = None, login: str = "", next_page: str = "/") -> HTMLResponse:
+                field: str | None = None, login: str = "",
+                next_page: str = AFTER_LOGIN) -> HTMLResponse:
     return templates.TemplateResponse(
         request,
         "login.html",
@@ -73,7 +78,7 @@ async def login_form(
     login: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
     csrf_token_field: Annotated[str, Form(alias="csrf_token")] = "",
-    next: Annotated[str, Form()] = "/",
+    next: Annotated[str, Form()] = AFTER_LOGIN,
 ) -> Response:
     authenticator = _authenticator(request)
     login = login.strip()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
@@ -19,6 +19,7 @@ from caseflow.case_events import HospitalDecision, ReviewOutcome, TravelEventKin
 from caseflow.case_status import CaseStage, CaseStatus, HospitalReferralStatus, ReferralState
 from caseflow.documents import DocumentKind
 from caseflow.hospitals import Modality
+from caseflow.intake import ConsentGrant, DestinationCountry
 from client import cases
 from client import packets as packet_links
 from client.case_start import CaseWorkflowInput, case_start_input
@@ -173,6 +174,8 @@ def case_context(
         "document_kinds": list(DocumentKind),
         "travel_kinds": list(TravelEventKind),
         "follow_up_statuses": ["well", "recurrence", "toxicity", "deceased", "lost_to_follow_up"],
+        "countries": get_args(DestinationCountry),
+        "consent_purposes": get_args(ConsentGrant.model_fields["purpose"].annotation),
         "today": datetime.now(UTC).date().isoformat(),
         "form": None,
         "notice": None,

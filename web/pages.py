@@ -18,6 +18,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from web.console_words import country_name, country_names, word
+
 WEB_DIR = Path(__file__).resolve().parent
 LOCALE_DIR = WEB_DIR / "locale"
 DEFAULT_LANGUAGE = "en"
@@ -30,14 +32,18 @@ templates = Jinja2Templates(
         autoescape=select_autoescape(["html", "j2"]),
     )
 )
+# Codes in words from the catalogue: {{ word("stage", status.stage) }}, {{ country_name("IN") }}.
+templates.env.globals.update(word=word, country_name=country_name, country_names=country_names)
 
 
 @cache
 def translations(language: str) -> Translations:
-    """The catalogue for a language, compiled in memory from its .po file (no .mo in the repo)."""
-    po_file = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    """The catalogue for a language, compiled in memory from its .po file (no .mo in the repo).
+    Pages name a language as a tag (zh-CN), pybabel's folders as a locale (zh_CN)."""
+    folder = language.replace("-", "_")
+    po_file = LOCALE_DIR / folder / "LC_MESSAGES" / f"{DOMAIN}.po"
     with po_file.open("rb") as source:
-        catalog = read_po(source, locale=language)
+        catalog = read_po(source, locale=folder)
     compiled = io.BytesIO()
     write_mo(compiled, catalog)
     compiled.seek(0)

@@ -109,7 +109,8 @@ class QueueRow:
     due: str | None
     due_at: str | None  # ISO, for <time datetime>
     overdue: bool
-    waits_for: str | None
+    waits_for: str | None  # the wait's kind (caseflow.case_status.WaitKind), in words on the page
+    waits_for_subject: str | None  # the hospital's name, the follow-up day, ...
     escalation_level: int
     escalated: bool
     coordinator_id: str | None
@@ -172,6 +173,7 @@ async def build_queue(
     for entry in shown:
         since = entry.stage_entered_at or entry.started_at
         due = entry.sla_due_at
+        waits, _, subject = (entry.sla_waits_for or "").partition(":")
         rows.append(
             QueueRow(
                 case_id=entry.case_id,
@@ -187,7 +189,8 @@ async def build_queue(
                 else None,
                 due_at=due.isoformat() if due else None,
                 overdue=bool(due and due < now),
-                waits_for=entry.sla_waits_for,
+                waits_for=waits or None,
+                waits_for_subject=names.get(subject, subject) or None,
                 escalation_level=entry.escalation_level,
                 escalated=entry.escalated,
                 coordinator_id=entry.coordinator_id,

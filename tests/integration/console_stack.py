@@ -84,6 +84,46 @@ async def screenshot(page: Page, name: str) -> Path:
     return path
 
 
+# What a page must get right for a keyboard or screen-reader user, checked in the browser: a
+# label for every field, named controls, headings in order under one h1, tables with headers
+# and captions, live regions polite.
+_ACCESSIBILITY = """() => {
+  const problems = [];
+  for (const el of document.querySelectorAll("input, select, textarea")) {
+    if (el.type === "hidden" || el.closest("[hidden]")) continue;
+    const named = (el.labels && el.labels.length) || el.getAttribute("aria-label")
+      || el.getAttribute("aria-labelledby");
+    if (!named) problems.push("no label: " + (el.id || el.name));
+  }
+  for (const control of document.querySelectorAll("button, a[href]")) {
+    if (!control.textContent.trim() && !control.getAttribute("aria-label")) {
+      problems.push("unnamed control: " + control.outerHTML.slice(0, 80));
+    }
+  }
+  const headings = [...document.querySelectorAll("h1, h2, h3, h4, h5, h6")];
+  if (document.querySelectorAll("h1").length !== 1) problems.push("not one h1");
+  let last = 0;
+  for (const h of headings) {
+    const level = Number(h.tagName[1]);
+    if (level > last + 1) problems.push(h.tagName + " after h" + last + ": " + h.textContent);
+    last = level;
+  }
+  for (const table of document.querySelectorAll("table")) {
+    const where = (table.closest("[id]") || {}).id;
+    if (!table.querySelector("th")) problems.push("table without headers in " + where);
+    if (!table.caption) problems.push("table without a caption in " + where);
+  }
+  for (const live of document.querySelectorAll("[aria-live]")) {
+    if (live.getAttribute("aria-live") !== "polite") problems.push("live region not polite");
+  }
+  return problems;
+}"""
+
+
+async def accessibility_problems(page: Page) -> list[str]:
+    return await page.evaluate(_ACCESSIBILITY)
+
+
 @asynccontextmanager
 async def console_stack(temporal_dev_server, seaweed, home: Path) -> AsyncIterator[ConsoleStack]:
     from worker import build_worker

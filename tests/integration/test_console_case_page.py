@@ -22,6 +22,7 @@ from tests.integration.console_stack import (
     PASSWORD,
     SCREENSHOTS,
     ConsoleStack,
+    accessibility_problems,
     console_stack,
     screenshot,
 )
@@ -95,6 +96,7 @@ async def test_the_case_page_from_records_to_a_chosen_hospital(stack: ConsoleSta
         "aria-label", "Upload of Biopsy report of the recurrence"
     )
     await screenshot(page, "case-page-records")
+    assert await accessibility_problems(page) == []
 
     # A rejection from the workflow's validator: one line next to the form, the choice kept.
     consent = page.locator("#form-consent")
@@ -138,7 +140,7 @@ async def test_the_case_page_from_records_to_a_chosen_hospital(stack: ConsoleSta
                 WaiveRequirement(item_id=item.item_id, reason="Fictional test waiver"),
             )
     await expect(page.locator('#case-header [aria-current="step"]')).to_have_text(
-        "Specialist Review", timeout=LIVE
+        "Specialist review", timeout=LIVE
     )
 
     # The review through the form; the referrals appear without a reload.
@@ -151,7 +153,7 @@ async def test_the_case_page_from_records_to_a_chosen_hospital(stack: ConsoleSta
     for hospital_id in TARGETS:
         await expect(page.locator(f"#referral-{hospital_id}")).to_be_visible(timeout=LIVE)
     await expect(page.locator('#case-header [aria-current="step"]')).to_have_text(
-        "Hospital Submission", timeout=LIVE
+        "Hospital submission", timeout=LIVE
     )
 
     # Two hospitals answer (as their reply path would, through the client layer).
@@ -187,7 +189,7 @@ async def test_the_case_page_from_records_to_a_chosen_hospital(stack: ConsoleSta
     chennai = await hospital_name(page, "in-chennai-proton")
     await page.get_by_role("button", name=f"Select {chennai}").click()
     await expect(page.locator('#case-header [aria-current="step"]')).not_to_have_text(
-        "Hospital Submission", timeout=LIVE
+        "Hospital submission", timeout=LIVE
     )
     status = await cases.case_status(stack.client, case_id)
     assert status.selected_hospital_id == "in-chennai-proton"
@@ -253,4 +255,55 @@ async def test_the_forms_work_without_javascript(stack: ConsoleStack):
     assert page.url.endswith(f"/console/cases/{case_id}#actions")
     await expect(page.locator("#form-resume")).to_be_visible()
     assert (await cases.case_status(stack.client, case_id)).on_hold
+    await context.close()
+
+
+async def test_the_case_page_works_from_the_keyboard(stack: ConsoleStack):
+    """Tab moves through the first action form's fields in order, focus is visible, and each
+    field is found by its role and label."""
+    case_id = await start_case(stack)
+    page = await stack.page_as("coord-ana")
+    await open_case(page, case_id)
+    waive = page.get_by_role("form", name="Waive a checklist item")
+    item = waive.get_by_role("combobox", name="Item")
+    reason = waive.get_by_role("textbox", name="Reason")
+    button = waive.get_by_role("button", name="Waive")
+    await item.focus()
+    order = []
+    for _ in range(3):
+        focused = "document.activeElement.id || document.activeElement.textContent"
+        order.append(await page.evaluate(focused))
+        outline = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        assert outline not in ("", "none"), f"no visible focus on {order[-1]}"
+        await page.keyboard.press("Tab")
+    assert order == ["waive-item", "waive-reason", "Waive"]
+    await item.select_option("imaging")
+    await reason.focus()
+    await page.keyboard.type("Fictional: waived from the keyboard")
+    await button.focus()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#item-imaging")).to_have_attribute(
+        "data-item-state", "waived", timeout=LIVE
+    )
+    # The live notice is polite and says what happened.
+    await expect(page.get_by_role("status").first).to_contain_text("imaging waived")
+
+
+async def test_the_front_door_leads_to_the_console(stack: ConsoleStack):
+    context = await stack.browser.new_context(base_url=stack.url)
+    page = await context.new_page()
+    await page.goto("/")
+    assert page.url.endswith("/login?next=/console")
+    await page.fill("input[name=login]", "coord-ana")
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_url("**/console")
+    await expect(page.locator("h1")).to_have_text("My cases")
+    await page.goto("/login")  # a login without `next` lands on the console too
+    await page.fill("input[name=login]", "coord-ana")
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_url("**/console")
+    await page.goto("/")
+    assert page.url.endswith("/console")
     await context.close()

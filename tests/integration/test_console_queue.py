@@ -18,7 +18,7 @@ from temporalio.client import Client
 
 from caseflow.intake import CaseIntake
 from client import cases
-from tests.integration.console_stack import console_stack, screenshot
+from tests.integration.console_stack import accessibility_problems, console_stack, screenshot
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "intake.json"
 GIVEN, FAMILY, BORN = "Quenby", "Console-Canary", "1958-02-11"
@@ -68,6 +68,7 @@ async def test_start_from_the_form_and_find_the_patient_in_the_queue(stack):
     page = await stack.page_as("coord-ana")
     await page.goto("/console/cases/new")
     await screenshot(page, "console-new-case-form")
+    assert await accessibility_problems(page) == []
     # A second course without JavaScript's help: the form comes back with one more, kept.
     await page.fill('[name="clinical.prior_rt_courses.0.site"]', "kept across the round trip")
     await page.click("text=Add another course")
@@ -92,6 +93,7 @@ async def test_start_from_the_form_and_find_the_patient_in_the_queue(stack):
     assert await page.input_value('[name="patient.family_name"]') == FAMILY  # kept as typed
     assert await page.input_value('[name="patient.date_of_birth"]') == future
     await screenshot(page, "console-new-case-form-error")
+    assert await accessibility_problems(page) == []
     await asyncio.sleep(1.5)
     # (Other modules' cases for coord-ana share the dev server: look for this patient's only.)
     started = [
@@ -114,6 +116,7 @@ async def test_start_from_the_form_and_find_the_patient_in_the_queue(stack):
     await expect(page.locator("#queue-live")).to_have_attribute("aria-live", "polite")
     await expect(page.locator("#queue-live")).to_have_attribute("hx-trigger", "every 5s")
     await screenshot(page, "console-queue")
+    assert await accessibility_problems(page) == []
 
     # The name is in the memo only, and only as ciphertext to a client without the codec.
     plain = await Client.connect(stack.settings.temporal_address)

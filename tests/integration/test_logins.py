@@ -134,7 +134,7 @@ def test_an_open_redirect_is_not_followed(service):
         data={"login": "coord-ana", "password": PASSWORD,
               "csrf_token": csrf_of(browser.get("/login").text), "next": "//evil.example"},
     )
-    assert response.headers["location"] == "/"
+    assert response.headers["location"] == "/console"
 
 
 def test_a_wrong_password_shows_the_error_at_the_field_and_is_audited(service):

@@ -13,6 +13,14 @@
     { code: "[45]..", swap: false, error: true },
   ];
 
+  // The page's words for this script's messages (case.html.j2 renders them from the catalogue).
+  var words = JSON.parse(document.getElementById("case-page-words").textContent);
+  function say(key, values) {
+    return words[key].replace(/%\((\w+)\)s/g, function (whole, name) {
+      return values && name in values ? values[name] : whole;
+    });
+  }
+
   var uploading = 0;
   // Finished uploads per checklist item: shown again after a live refresh re-renders the row.
   var finished = {};
@@ -27,7 +35,7 @@
       var body = JSON.parse(xhr.responseText);
       if (body && body.error) { return body.error; }
     } catch (ignored) { /* not JSON: fall through */ }
-    return xhr.status ? "upload failed (HTTP " + xhr.status + ")" : "upload failed: the connection broke";
+    return xhr.status ? say("failed_http", { status: xhr.status }) : say("failed_connection");
   }
 
   // POST one file as the raw body; progress shows on `bar`. Resolves with the API's JSON.
@@ -69,15 +77,15 @@
     error.hidden = true;
     error.textContent = "";
     if (!file) {
-      error.textContent = "file: choose a file first";
+      error.textContent = say("choose_file");
       error.hidden = false;
       input.focus();
       return;
     }
     var url = "/api/v1/cases/" + box.dataset.case + "/documents?kind=" + encodeURIComponent(kind);
-    state.textContent = "uploading " + file.name;
+    state.textContent = say("uploading", { name: file.name });
     send(url, file, bar).then(function (answer) {
-      var detail = answer.ack && answer.ack.detail ? answer.ack.detail : "stored";
+      var detail = answer.ack && answer.ack.detail ? answer.ack.detail : say("stored");
       finished[box.dataset.item] = { max: bar.max, text: file.name + ": " + detail };
       state.textContent = finished[box.dataset.item].text;
       htmx.trigger(document.body, "case-changed");
