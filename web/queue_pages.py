@@ -55,6 +55,7 @@ class QueueFilter:
     coordinator: str | None = None
     country: str | None = None
     hospital: str | None = None
+    closed_too: bool = False  # closed cases as well (a demo case, one to erase)
     typed: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
 
@@ -63,7 +64,9 @@ class QueueFilter:
         params = request.query_params
         typed = {
             name: params.get(name, "").strip()
-            for name in ("stage", "escalated", "due_before", "coordinator", "country", "hospital")
+            for name in (
+                "stage", "escalated", "due_before", "coordinator", "country", "hospital", "closed"
+            )
         }
         found = cls(typed=typed)
         if typed["stage"]:
@@ -72,6 +75,7 @@ class QueueFilter:
             except ValueError:
                 found.errors["stage"] = "stage: not one of the case stages"
         found.escalated = typed["escalated"] in ("1", "on", "true")
+        found.closed_too = typed["closed"] in ("1", "on", "true")
         if typed["due_before"]:
             try:
                 found.due_before = date.fromisoformat(typed["due_before"])
@@ -151,7 +155,7 @@ async def build_queue(
         escalated=wanted.escalated,
         limit=QUEUE_LIMIT,
         with_names=True,
-        open_only=True,
+        open_only=not wanted.closed_too,
         due_before=wanted.due_before,
         country=wanted.country,
         hospital_id=wanted.hospital,

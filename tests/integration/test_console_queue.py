@@ -16,6 +16,7 @@ import pytest_asyncio
 from playwright.async_api import Page, expect
 from temporalio.client import Client
 
+from caseflow.case_events import Withdraw
 from caseflow.intake import CaseIntake
 from client import cases
 from tests.integration.console_stack import accessibility_problems, console_stack, screenshot
@@ -210,3 +211,21 @@ async def test_a_second_case_for_the_same_person_is_flagged_first(stack):
         await asyncio.sleep(0.2)
     assert len(rows) == before + 1
     await page.context.close()
+
+
+async def test_closed_cases_show_when_asked(stack):
+    """A case that has closed (the demo's, one withdrawn) leaves the open queue; 'closed cases
+    too' finds it again."""
+    intake = json.loads(EXAMPLE.read_text())
+    intake["coordinator_id"] = "coord-ana"
+    intake["patient"] |= {"given_name": "Closed-Once", "family_name": "Withdrawn-Patient"}
+    case_id = await cases.start_case(
+        stack.client, stack.settings, CaseIntake.model_validate(intake), date.today()
+    )
+    await cases.withdraw(stack.client, case_id, Withdraw(reason="patient chose local care"))
+    await cases.case_handle(stack.client, case_id).result()
+    ana = await stack.page_as("coord-ana")
+    await ana.goto("/console?closed=1")
+    await wait_for_row(ana, "Closed-Once Withdrawn-Patient")
+    await ana.goto("/console")
+    await expect(ana.locator("table.queue")).not_to_contain_text("Closed-Once")
