@@ -78,7 +78,8 @@ class RecordedActivities:
             self.calls[notice.case_id].append(("send_patient_notice_failed", notice))
             raise ApplicationError("test: SMTP down", type="SmtpUnavailable")
         self.calls[notice.case_id].append(("send_patient_notice", notice))
-        return NoticeReceipt(message_id=f"<patient.{notice.notice_id}@test>", recipients=["patient"])
+        receipt = f"<patient.{notice.notice_id}@test>"
+        return NoticeReceipt(message_id=receipt, recipients=["patient"])
 
     @activity.defn(name="send_translation_job")
     async def send_translation_job(self, job: TranslationJob) -> NoticeReceipt:
