@@ -616,8 +616,8 @@ class CaseWorkflow:
                 return
             # Not fatal: the stage change stands; the coordinator sees the lost mail.
             self._note("patient_not_notified", notice.reason)
-            return
-        self._note("patient_notified", f"{notice.reason} {notice.stage}")
+        # A sent notice is not noted: the timeline records what the case did, and the mail is
+        # the stage change's echo (its Message-ID names the stage entry).
 
     async def _patient_mail_sent(self) -> None:
         await workflow.wait_condition(lambda: all(t.done() for t in self._patient_mail))
