@@ -56,6 +56,6 @@ lint: $(STAMP)
 # Refresh the console's message catalogues from the templates and code (English is complete by
 # construction: its msgids are the text).
 messages: $(STAMP)
-	$(BIN)/pybabel -q extract -F web/babel.cfg -o web/locale/messages.pot .
+	$(BIN)/pybabel -q extract -F web/babel.cfg -k N_ -o web/locale/messages.pot .
 	for lang in $$(ls web/locale | grep -v messages.pot); do \
 		$(BIN)/pybabel -q update -i web/locale/messages.pot -d web/locale -l $$lang; done

@@ -32,6 +32,7 @@ def build_worker(
     from activities.email_delivery import EmailDelivery
     from activities.letters import ReferralLetters
     from activities.notifications import CaseMailer, NoticeRouting
+    from activities.patient_mail import PatientMailer, PatientMailRouting
     from activities.s3_client import build_s3_client
     from activities.webhook_delivery import WebhookDelivery
     from workflows.case import CaseWorkflow
@@ -51,6 +52,7 @@ def build_worker(
             translation_vendor_email=settings.translation_vendor_email,
         )
     )
+    patient_mail = PatientMailer(PatientMailRouting.from_settings(settings))
     # Deliveries re-read consent from the case on every attempt, through this client.
     consent_gate = ConsentGate(client)
     webhooks = WebhookDelivery(
@@ -78,6 +80,7 @@ def build_worker(
             letters.store_translation_packet,
             mailer.send_notice,
             mailer.send_translation_job,
+            patient_mail.send_patient_notice,
             webhooks.deliver_packet_webhook,
             email.deliver_packet_email,
         ],

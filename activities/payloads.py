@@ -390,3 +390,20 @@ class NoticeSent(BaseModel):
     packet_id: str
     channel: Literal["email", "webhook"]
     receipt: str  # the Message-ID, or the HTTP status
+
+
+class PatientNotice(BaseModel):
+    """A mail to the patient, in their language: the case moved to a stage, the specialist asked
+    for more records, or a coordinator (or the patient) asked for a fresh status link. Carries
+    the address (an encrypted payload, like the intake), never into an id or a log."""
+
+    model_config = _FROZEN
+
+    # The workflow's idempotency key: the Message-ID, so a resend is the same message.
+    notice_id: str = Field(pattern=_KEY_PATTERN)
+    case_id: CaseId
+    email: str = Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    language: str = Field(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
+    reason: Literal["stage_changed", "records_requested", "status_link"]
+    stage: str
+    requested_kinds: list[DocumentKind] = Field(default_factory=list)

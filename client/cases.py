@@ -49,6 +49,7 @@ from caseflow.documents import DocumentRef
 from caseflow.hospitals import Hospital, HospitalDirectory
 from caseflow.ids import CASE_ID_PATTERN, case_workflow_id, new_case_id
 from caseflow.intake import CaseIntake, Patient, check_intake
+from caseflow.portal_links import email_digest
 from caseflow.settings import OPS_UI_PATH, CaseflowSettings
 from client.coordinator_contacts import lookup_contact
 from workflows.case import CaseWorkflow
@@ -153,6 +154,10 @@ class PatientMemo(BaseModel):
     given_name: str
     family_name: str
     date_of_birth: date
+    # SHA-256 of the patient's e-mail address (caseflow.portal_links.email_digest), so the
+    # portal's "send me a new link" finds the cases for an address by decrypting memos; None
+    # for a case started before it, or a patient without an address.
+    email_sha256: str | None = None
 
     @classmethod
     def of(cls, patient: Patient) -> PatientMemo:
@@ -160,6 +165,7 @@ class PatientMemo(BaseModel):
             given_name=patient.given_name,
             family_name=patient.family_name,
             date_of_birth=patient.date_of_birth,
+            email_sha256=email_digest(patient.email) if patient.email else None,
         )
 
     @property

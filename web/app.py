@@ -157,6 +157,7 @@ def create_app(
         hospital_routes,
         intake_pages,
         ops_routes,
+        portal_pages,
         queue_pages,
         reply_routes,
     )
@@ -174,6 +175,7 @@ def create_app(
     app.include_router(intake_pages.router)
     app.include_router(case_pages.router)
     app.include_router(case_actions.router)
+    app.include_router(portal_pages.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     if settings.session_secret is not None:
         from web.auth import session_cookie_options

@@ -26,7 +26,7 @@ from caseflow.case_events import (
     WithdrawConsent,
 )
 from caseflow.documents import DocumentRef
-from client import cases
+from client import cases, portal
 from client.erasure import erase_case
 from client.errors import one_line
 from web.access import Forbidden, Principal
@@ -230,6 +230,21 @@ async def _erase(
     )
 
 
+async def _status_link(
+    request: Request, client: Client, case_id: str, form: FormData, principal: Principal
+) -> str:
+    """Mail the patient a fresh link to their status page (client/portal.py), as the case's
+    stage changes do."""
+    try:
+        await portal.send_status_link(client, request.app.state.settings, case_id)
+    except portal.StatusLinkUnavailable as error:
+        raise FormRefused(str(error)) from None
+    request.app.state.access_audit.case_accessed(
+        principal.identity, case_id, "status_link_sent", principal.via
+    )
+    return "a new status link is on its way to the patient's e-mail"
+
+
 ACTIONS: dict[str, Action] = {
     "waive": _waive,
     "review": _review,
@@ -246,6 +261,7 @@ ACTIONS: dict[str, Action] = {
     "skip": _skip,
     "withdraw": _withdraw,
     "erase": _erase,
+    "status-link": _status_link,
 }
 
 

@@ -105,7 +105,7 @@ def available_actions(status: CaseStatus) -> list[str]:
     if status.failed_steps:
         shown += ["retry", "skip"]
     shown.append("resume" if status.on_hold else "hold")
-    shown += ["consent", "withdraw", "erase"]
+    shown += ["status-link", "consent", "withdraw", "erase"]
     return shown
 
 

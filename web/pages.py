@@ -4,26 +4,24 @@ language, and the shared page context (who is logged in, their CSRF token)."""
 
 from __future__ import annotations
 
-import io
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from babel import Locale, negotiate_locale
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import Translations
+from babel import Locale
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from caseflow import message_catalogues
+from caseflow.message_catalogues import best_language, catalogue_name
 from web.console_words import country_name, country_names, word
 
 WEB_DIR = Path(__file__).resolve().parent
-LOCALE_DIR = WEB_DIR / "locale"
-DEFAULT_LANGUAGE = "en"
-DOMAIN = "messages"
+# The catalogues are shared with the patient's e-mails (caseflow/message_catalogues.py).
+LOCALE_DIR = message_catalogues.LOCALE_DIR
+DEFAULT_LANGUAGE = message_catalogues.DEFAULT_LANGUAGE
+translations = message_catalogues.translations
 
 templates = Jinja2Templates(
     env=Environment(
@@ -36,33 +34,18 @@ templates = Jinja2Templates(
 templates.env.globals.update(word=word, country_name=country_name, country_names=country_names)
 
 
-@cache
-def translations(language: str) -> Translations:
-    """The catalogue for a language, compiled in memory from its .po file (no .mo in the repo).
-    Pages name a language as a tag (zh-CN), pybabel's folders as a locale (zh_CN)."""
-    folder = language.replace("-", "_")
-    po_file = LOCALE_DIR / folder / "LC_MESSAGES" / f"{DOMAIN}.po"
-    with po_file.open("rb") as source:
-        catalog = read_po(source, locale=folder)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return Translations(compiled, domain=DOMAIN)
-
-
 def available_languages() -> list[str]:
-    return sorted(p.name for p in LOCALE_DIR.iterdir() if (p / "LC_MESSAGES").is_dir())
+    return message_catalogues.available_languages()
 
 
 def language_of(request: Request) -> str:
     """The reader's language: a `lang` cookie they chose, else their browser's preference."""
-    available = available_languages()
     chosen = request.cookies.get("lang")
-    if chosen in available:
-        return chosen
+    if chosen and catalogue_name(chosen) in available_languages():
+        return chosen.replace("_", "-")
     header = request.headers.get("accept-language", "")
-    preferred = [part.split(";")[0].strip().replace("-", "_") for part in header.split(",")]
-    found = negotiate_locale([p for p in preferred if p], [a.replace("-", "_") for a in available])
+    preferred = [part.split(";")[0].strip() for part in header.split(",")]
+    found = best_language(*preferred)
     return found.replace("_", "-") if found else DEFAULT_LANGUAGE
 
 

@@ -21,10 +21,12 @@ with workflow.unsafe.imports_passed_through():
     from activities.documents import DocumentStore
     from activities.letters import ReferralLetters
     from activities.notifications import CaseMailer
+    from activities.patient_mail import PatientMailer
     from activities.payloads import (
         CONSENT_LEDGER_QUERY,
         EraseCaseDocumentsInput,
         Notice,
+        PatientNotice,
         TranslationDocument,
         TranslationJob,
         TranslationPacketRequest,
@@ -85,7 +87,13 @@ with workflow.unsafe.imports_passed_through():
     from caseflow.triage import triage
     from workflows.case_state import CaseState, CaseWorkflowInput
     from workflows.case_view import CaseView, escalation_level
-    from workflows.sla_watch import SlaWatch, StepAction, escalate_deadline, send_notice
+    from workflows.sla_watch import (
+        NOTICE_RETRY,
+        SlaWatch,
+        StepAction,
+        escalate_deadline,
+        send_notice,
+    )
 
 from workflows.referral import (
     DEADLINES_CHANGED,
@@ -100,6 +108,9 @@ _OPEN_STAGES = frozenset(CaseStage) - {CaseStage.CLOSED}
 # Cases that started their referrals before this patch merged the children's reports into
 # their own record; replaying them must keep doing so. Since: each child owns its status.
 REFERRAL_STATUS_PATCH = "referral-status-owned-by-child"
+# Cases that ran before the patient's notices mailed them nothing; replaying them must not.
+# Since: a mail in the patient's language at each stage change and records request (issue 10).
+PATIENT_NOTICES_PATCH = "patient-notices"
 # A referral in these states is waiting (or about to wait) for the hospital's answer.
 _AWAITING_ANSWER = frozenset(
     {
@@ -142,6 +153,8 @@ class CaseWorkflow:
         # False only while replaying referrals started before REFERRAL_STATUS_PATCH.
         self._child_owns_status = True
         self._view = CaseView(input)
+        # Mails to the patient in flight; the run waits for them before it ends or continues.
+        self._patient_mail: list[asyncio.Task] = []
         self._watch = SlaWatch(
             deadlines=self._state.deadlines,
             failed_steps=self._state.failed_steps,
@@ -182,10 +195,12 @@ class CaseWorkflow:
         elif not driver.done():
             await self._stop(driver)
             await workflow.wait_condition(workflow.all_handlers_finished)
+            await self._patient_mail_sent()
             workflow.continue_as_new(input.model_copy(update={"carried": s}))
         else:
             driver.result()  # re-raise anything unexpected
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._patient_mail_sent()
         assert s.outcome is not None and s.closed_at is not None
         return CaseResult(
             case_id=self._case_id,
@@ -261,7 +276,7 @@ class CaseWorkflow:
                 list(review.requested_kinds), _review_reason(review)
             )
             self._note("records_requested", ", ".join(opened), actor=review.reviewer_id)
-            self._enter(CaseStage.RECORDS)
+            self._enter(CaseStage.RECORDS, requested=list(review.requested_kinds))
         else:
             self._close(CaseOutcome.NOT_A_CANDIDATE)
 
@@ -554,13 +569,60 @@ class CaseWorkflow:
             start=start,
         )
 
-    def _enter(self, stage: CaseStage, detail: str = "") -> None:
+    def _enter(
+        self, stage: CaseStage, detail: str = "", requested: list[DocumentKind] | None = None
+    ) -> None:
         s = self._state
         s.stage = stage
         s.stage_entered_at = workflow.now()
         s.stage_seq += 1
         self._note("stage_entered", f"{stage.value} {detail}".strip())
         self._publish()
+        if stage != CaseStage.CLOSED:  # closing is the coordinator's conversation, not a mail
+            self._tell_patient(requested or [])
+
+    # -- the patient's notices (issue 10) --------------------------------------------------------
+
+    def _tell_patient(self, requested: list[DocumentKind]) -> None:
+        """Mail the patient that the case moved on (or what the specialist asked for), in their
+        language, with a fresh status link the activity makes. One per stage entry: the id is
+        the Message-ID, so a resend after a lost reply is the same message."""
+        patient = self._input.intake.patient
+        if patient.email is None or not workflow.patched(PATIENT_NOTICES_PATCH):
+            return
+        reason = "records_requested" if requested else "stage_changed"
+        notice = PatientNotice(
+            notice_id=f"{self._case_id}.patient.{self._state.stage_seq}.{reason}",
+            case_id=self._case_id,
+            email=patient.email,
+            language=patient.preferred_language,
+            reason=reason,
+            stage=self._state.stage.value,
+            requested_kinds=requested,
+        )
+        self._patient_mail.append(asyncio.create_task(self._send_patient_notice(notice)))
+
+    async def _send_patient_notice(self, notice: PatientNotice) -> None:
+        try:
+            await workflow.execute_activity_method(
+                PatientMailer.send_patient_notice,
+                notice,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=NOTICE_RETRY,
+                summary=f"patient notice: {notice.reason}",
+            )
+        except ActivityError as error:
+            if is_cancelled_exception(error):
+                return
+            # Not fatal: the stage change stands; the coordinator sees the lost mail.
+            self._note("patient_not_notified", notice.reason)
+        # A sent notice is not noted: the timeline records what the case did, and the mail is
+        # the stage change's echo (its Message-ID names the stage entry).
+
+    async def _patient_mail_sent(self) -> None:
+        await workflow.wait_condition(lambda: all(t.done() for t in self._patient_mail))
+
+    # -- end of the patient's notices ------------------------------------------------------------
 
     def _close(self, outcome: CaseOutcome) -> None:
         self._state.outcome = outcome

@@ -474,3 +474,100 @@ async def test_erase_refuses_an_open_case_unless_told_to_withdraw_it(phi_stack: 
     actions = [e.action for e in AuditTrail(phi_stack.settings).entries(case_id)]
     assert actions.count(AuditAction.DOCUMENTS_ERASED) == 2  # by the workflow, then the CLI
     assert actions[-1] == AuditAction.HISTORY_DELETED
+
+
+async def test_nothing_typed_through_the_portal_reaches_a_plaintext_place(
+    phi_stack: PhiStack, seaweed, tmp_path
+):
+    """The patient's side: the canary address typed into "send me a new link" (as a person types
+    it, with capitals and spaces), the status page opened from the mailed link, and a consent
+    withdrawn there. None of it reaches a workflow id, a search attribute, an S3 key or a log
+    line of the web service or the worker."""
+    import email
+    import email.policy
+    import re
+
+    import httpx
+
+    from tests.integration.web_service import running_service
+
+    client = phi_stack.client
+    settings = phi_stack.settings.model_copy(
+        update={
+            "session_secret": SecretStr("phi-session-" + uuid.uuid4().hex),
+            "portal_link_secret": SecretStr("phi-portal-" + uuid.uuid4().hex),
+            "identity_db_url": f"sqlite:///{tmp_path / 'identities.db'}",
+        }
+    )
+    today = date.today()
+    case_id = await case_client.start_case(
+        client, settings, intake(today), today, directory=phi_stack.directory
+    )
+
+    async def in_records() -> bool:
+        return (await case_client.case_status(client, case_id)).stage == CaseStage.RECORDS
+
+    await wait_for("the portal case in RECORDS", in_records)
+    first_line = len(phi_stack.logs.lines)
+
+    def csrf_of(html: str) -> str:
+        found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+        assert found, "the page has a CSRF field"
+        return found[1]
+
+    def link_mails() -> list[str]:
+        links = []
+        for path in phi_stack.mail.messages():
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            body = message.get_body(("plain",))
+            text = body.get_content() if body is not None else ""
+            if message["To"] == "canaryella.zzqx@example.invalid" and "/portal/open/" in text:
+                links += [line.strip() for line in text.splitlines() if "/portal/open/" in line]
+        return links
+
+    with running_service(settings) as service:
+        async with httpx.AsyncClient(base_url=service.url, timeout=30) as http:
+            form = await http.get("/portal/link")
+            answer = await http.post(
+                "/portal/link",
+                data={"csrf_token": csrf_of(form.text),
+                      "email": "  Canaryella.ZZQX@Example.invalid "},
+            )
+            assert answer.status_code == 200, answer.text
+
+            async def mailed() -> list[str]:
+                return link_mails()
+
+            [link] = await wait_for("the portal's link mail", mailed)
+            opened = await http.get(link.removeprefix(service.url), follow_redirects=True)
+            assert opened.status_code == 200 and str(opened.url).endswith("/portal/case")
+            withdrawn = await http.post(
+                "/portal/case/consents/withdraw",
+                data={"csrf_token": csrf_of(opened.text), "country": "CN", "hospital_id": "",
+                      "purpose": "referral", "confirm": "yes"},
+            )
+            assert withdrawn.status_code == 303, withdrawn.text
+    ledger = await case_client.consent_ledger(client, case_id)
+    assert ledger.events[-1].recorded_by == "patient-portal"
+
+    bare = await Client.connect(settings.temporal_address)
+    found: list[str] = []
+    async for execution in bare.list_workflows(
+        f'WorkflowId STARTS_WITH "{case_workflow_id(case_id)}"'
+    ):
+        found += leaks(f"workflow id {execution.id}", execution.id)
+        found += leaks(f"visibility {execution.id}", execution.raw_info.SerializeToString())
+        found += leaks(f"search attributes {execution.id}", repr(execution.search_attributes))
+        history = await bare.get_workflow_handle(execution.id).fetch_history()
+        found += leaks(f"history {execution.id}", history.to_json())
+    s3 = seaweed.client()
+    for bucket in (settings.s3_bucket, settings.audit_bucket):
+        listed = s3.list_object_versions(Bucket=bucket, Prefix="")
+        for version in listed.get("Versions", []) + listed.get("DeleteMarkers", []):
+            found += leaks(f"s3 key {bucket}/{version['Key']}", version["Key"])
+    portal_lines = phi_stack.logs.lines[first_line:]
+    assert any("/portal/" in line for line in portal_lines), "the web service logged the visit"
+    for line in portal_lines:
+        found += leaks("log line", line)
+    assert found == []
+    await case_client.withdraw(client, case_id, Withdraw(reason="portal canary done"))

@@ -16,6 +16,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po, write_po
 from starlette.requests import Request
 
+from caseflow import message_catalogues
 from caseflow.case_events import HospitalDecision, ReviewOutcome, TravelEventKind
 from caseflow.case_status import (
     CaseOutcome,
@@ -122,10 +123,11 @@ def two_languages(tmp_path, monkeypatch):
         folder.mkdir(parents=True)
         with (folder / "messages.po").open("wb") as out:
             write_po(out, catalog)
-    monkeypatch.setattr(pages, "LOCALE_DIR", tmp_path)
-    pages.translations.cache_clear()
+    # Pages and the patient's mails share one catalogue reader.
+    monkeypatch.setattr(message_catalogues, "LOCALE_DIR", tmp_path)
+    message_catalogues.translations.cache_clear()
     yield
-    pages.translations.cache_clear()
+    message_catalogues.translations.cache_clear()
 
 
 def page_request(accept_language: str) -> Request:

@@ -27,6 +27,7 @@ from activities.payloads import (
     Notice,
     NoticeReceipt,
     PacketDocument,
+    PatientNotice,
     ReferralPacketRequest,
     StoredPacket,
     TranslationJob,
@@ -56,6 +57,8 @@ class RecordedActivities:
         self.delivery_retry_delay: dict[tuple[str, str], timedelta] = {}
         # case_id -> the translation packet is stored only once this event is set
         self.translation_holds: dict[str, asyncio.Event] = {}
+        # case_id -> how many more times send_patient_notice fails (SMTP down) before it works
+        self.patient_mail_failures: dict[str, int] = {}
         # The real consent gate, reading the case's live ledger (set by the worker fixture).
         self.gate = ConsentGate()
 
@@ -66,6 +69,17 @@ class RecordedActivities:
     async def send_notice(self, notice: Notice) -> NoticeReceipt:
         self.calls[notice.case_id].append(("send_notice", notice))
         return NoticeReceipt(message_id=f"<{notice.notice_id}@test>", recipients=["x@test"])
+
+    @activity.defn(name="send_patient_notice")
+    async def send_patient_notice(self, notice: PatientNotice) -> NoticeReceipt:
+        left = self.patient_mail_failures.get(notice.case_id, 0)
+        if left:
+            self.patient_mail_failures[notice.case_id] = left - 1
+            self.calls[notice.case_id].append(("send_patient_notice_failed", notice))
+            raise ApplicationError("test: SMTP down", type="SmtpUnavailable")
+        self.calls[notice.case_id].append(("send_patient_notice", notice))
+        receipt = f"<patient.{notice.notice_id}@test>"
+        return NoticeReceipt(message_id=receipt, recipients=["patient"])
 
     @activity.defn(name="send_translation_job")
     async def send_translation_job(self, job: TranslationJob) -> NoticeReceipt:
@@ -147,6 +161,7 @@ class RecordedActivities:
         return [
             self.send_notice,
             self.send_translation_job,
+            self.send_patient_notice,
             self.render_referral_packet,
             self.deliver_packet_webhook,
             self.deliver_packet_email,
