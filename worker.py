@@ -32,9 +32,11 @@ def build_worker(
     from activities.email_delivery import EmailDelivery
     from activities.letters import ReferralLetters
     from activities.notifications import CaseMailer, NoticeRouting
+    from activities.patient_mail import PatientMailer, PatientMailSettings
     from activities.s3_client import build_s3_client
     from activities.webhook_delivery import WebhookDelivery
     from workflows.case import CaseWorkflow
+    from workflows.inquiry import InquiryWorkflow
     from workflows.referral import HospitalReferralWorkflow
 
     # Packets, deliveries, presigned links and erasures are recorded as they happen.
@@ -49,6 +51,18 @@ def build_worker(
             coordinator_domain=settings.coordinator_email_domain,
             supervisor_email=settings.supervisor_email,
             translation_vendor_email=settings.translation_vendor_email,
+        )
+    )
+    # Patients' mail: the inquiry's confirmation link (signed with the portal's secret) and its
+    # decline, in the patient's language.
+    secret = settings.portal_link_secret
+    patients = PatientMailer(
+        PatientMailSettings(
+            smtp_host=settings.smtp_host,
+            smtp_port=settings.smtp_port,
+            sender=settings.smtp_sender,
+            public_url=settings.public_url,
+            link_secret=secret.get_secret_value() if secret is not None else None,
         )
     )
     # Deliveries re-read consent from the case on every attempt, through this client.
@@ -71,13 +85,15 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[CaseWorkflow, HospitalReferralWorkflow],
+        workflows=[CaseWorkflow, HospitalReferralWorkflow, InquiryWorkflow],
         activities=[
             documents.erase_case_documents,
             letters.render_referral_packet,
             letters.store_translation_packet,
             mailer.send_notice,
             mailer.send_translation_job,
+            patients.send_inquiry_confirmation,
+            patients.send_inquiry_declined,
             webhooks.deliver_packet_webhook,
             email.deliver_packet_email,
         ],
