@@ -49,15 +49,22 @@ def available_languages() -> list[str]:
 
 
 def language_of(request: Request) -> str:
-    """The reader's language: a `lang` cookie they chose, else their browser's preference."""
+    """The reader's language as its catalogue directory names it (en, zh_CN): a `lang` cookie
+    they chose (the portal's language links set it), else their browser's preference
+    (Accept-Language: zh-CN, zh;q=0.9 finds zh_CN)."""
     available = available_languages()
     chosen = request.cookies.get("lang")
     if chosen in available:
         return chosen
     header = request.headers.get("accept-language", "")
     preferred = [part.split(";")[0].strip().replace("-", "_") for part in header.split(",")]
-    found = negotiate_locale([p for p in preferred if p], [a.replace("-", "_") for a in available])
-    return found.replace("_", "-") if found else DEFAULT_LANGUAGE
+    found = negotiate_locale([p for p in preferred if p], available)
+    return found if found in available else DEFAULT_LANGUAGE
+
+
+def language_tag(language: str) -> str:
+    """The BCP 47 tag of a catalogue directory name (zh_CN -> zh-CN), for lang= and the intake."""
+    return language.replace("_", "-")
 
 
 def gettext_for(request: Request):
@@ -81,7 +88,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         request,
         template,
         {
-            "language": language,
+            "language": language_tag(language),
             "text_direction": Locale.parse(language.replace("-", "_")).text_direction,
             "principal": principal,
             "csrf_token": csrf,
