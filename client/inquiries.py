@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from caseflow.case_events import AcceptInquiry, DeclineInquiry
 from caseflow.case_status import EventAck
@@ -89,13 +89,13 @@ async def confirm(client: Client, settings: CaseflowSettings, token: str) -> Inq
         return InquiryConfirmed(case_id=ack.case_id, already_confirmed=ack.already_confirmed)
     except WorkflowUpdateFailedError:
         raise PortalLinkInvalid("this link is not valid") from None
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise PortalLinkInvalid("this link is not valid") from None
-        # The inquiry has ended: confirmed before (its result names the case), or expired.
+    except RPCError:
+        # Most often the inquiry has ended ("already completed" comes as NOT_FOUND): confirmed
+        # before (its result names the case), or expired. No such inquiry: not valid.
+        pass
     try:
         result: InquiryResult = await handle.result()
-    except WorkflowFailureError:
+    except (WorkflowFailureError, RPCError):
         raise PortalLinkInvalid("this link is not valid") from None
     if result.outcome == "confirmed" and result.case_id is not None:
         return InquiryConfirmed(case_id=result.case_id, already_confirmed=True)

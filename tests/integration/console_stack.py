@@ -99,6 +99,7 @@ async def console_stack(temporal_dev_server, seaweed, home: Path) -> AsyncIterat
             "identity_db_url": f"sqlite:///{home / 'identities.db'}",
             "session_secret": SecretStr("console-test-" + uuid.uuid4().hex),
             "reply_link_secret": SecretStr("console-reply-" + uuid.uuid4().hex),
+            "portal_link_secret": SecretStr("console-portal-" + uuid.uuid4().hex),
         }
     )
     store = IdentityStore.from_settings(settings)
