@@ -59,7 +59,7 @@ def confirmation_mail(stack) -> email.message.EmailMessage:
     for path in stack.mail.messages():
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         if message["To"] == EMAIL:
-            return message  # type: ignore[return-value]
+            return message
     raise LookupError("no mail yet")
 
 
@@ -109,8 +109,11 @@ async def test_a_patient_inquires_in_chinese_and_a_coordinator_accepts(stack):
     assert subject == "请确认您的咨询"
     for word in (GIVEN, FAMILY, "cancer", "癌", "放疗", "oropharynx", "head"):
         assert word.lower() not in subject.lower()
-    body = mail.get_body(("plain",)).get_content()
-    link = re.search(r"(http://\S+/portal/confirm/\S+)", body).group(1)
+    part = mail.get_body(("plain",))
+    assert part is not None
+    found = re.search(r"(http://\S+/portal/confirm/\S+)", part.get_content())
+    assert found is not None
+    link = found.group(1)
     assert GIVEN not in link and "@" not in link
 
     await page.goto(link)
