@@ -58,4 +58,4 @@ lint: $(STAMP)
 messages: $(STAMP)
 	$(BIN)/pybabel -q extract -F web/babel.cfg -k N_ -o web/locale/messages.pot .
 	for lang in $$(ls web/locale | grep -v messages.pot); do \
-		$(BIN)/pybabel -q update -i web/locale/messages.pot -d web/locale -l $$lang; done
+		$(BIN)/pybabel -q update -N -i web/locale/messages.pot -d web/locale -l $$lang; done

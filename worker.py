@@ -30,12 +30,14 @@ def build_worker(
     from activities.consent_gate import ConsentGate
     from activities.documents import DocumentStore
     from activities.email_delivery import EmailDelivery
+    from activities.inquiry_mail import InquiryMailer, PatientMailSettings
     from activities.letters import ReferralLetters
     from activities.notifications import CaseMailer, NoticeRouting
     from activities.patient_mail import PatientMailer, PatientMailRouting
     from activities.s3_client import build_s3_client
     from activities.webhook_delivery import WebhookDelivery
     from workflows.case import CaseWorkflow
+    from workflows.inquiry import InquiryWorkflow
     from workflows.referral import HospitalReferralWorkflow
 
     # Packets, deliveries, presigned links and erasures are recorded as they happen.
@@ -52,7 +54,19 @@ def build_worker(
             translation_vendor_email=settings.translation_vendor_email,
         )
     )
+    # Patients' mail: notices of their case's progress, and about their inquiry: the one-time
+    # confirmation link (signed with the portal's secret) and its decline.
     patient_mail = PatientMailer(PatientMailRouting.from_settings(settings))
+    secret = settings.portal_link_secret
+    inquiry_mail = InquiryMailer(
+        PatientMailSettings(
+            smtp_host=settings.smtp_host,
+            smtp_port=settings.smtp_port,
+            sender=settings.smtp_sender,
+            public_url=settings.public_url,
+            link_secret=secret.get_secret_value() if secret is not None else None,
+        )
+    )
     # Deliveries re-read consent from the case on every attempt, through this client.
     consent_gate = ConsentGate(client)
     webhooks = WebhookDelivery(
@@ -73,7 +87,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[CaseWorkflow, HospitalReferralWorkflow],
+        workflows=[CaseWorkflow, HospitalReferralWorkflow, InquiryWorkflow],
         activities=[
             documents.erase_case_documents,
             letters.render_referral_packet,
@@ -81,6 +95,8 @@ def build_worker(
             mailer.send_notice,
             mailer.send_translation_job,
             patient_mail.send_patient_notice,
+            inquiry_mail.send_inquiry_confirmation,
+            inquiry_mail.send_inquiry_declined,
             webhooks.deliver_packet_webhook,
             email.deliver_packet_email,
         ],

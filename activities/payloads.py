@@ -407,3 +407,31 @@ class PatientNotice(BaseModel):
     reason: Literal["stage_changed", "records_requested", "status_link"]
     stage: str
     requested_kinds: list[DocumentKind] = Field(default_factory=list)
+
+
+# -- mail to patients about their inquiry (activities/inquiry_mail.py) -----------------------
+
+
+class InquiryConfirmationMail(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    inquiry_id: str
+    email: str
+    language: str
+    nonce: str
+    expires_at: datetime
+
+
+class InquiryDeclinedMail(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    case_id: str
+    email: str
+    language: str
+    reason: str
+
+
+class PatientMailReceipt(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    message_id: str

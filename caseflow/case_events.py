@@ -237,6 +237,14 @@ class RecordConsent(BaseModel):
     purpose: ConsentPurposeName
     granted_at: datetime | None = None  # when the patient signed; None: when it is recorded
     recorded_by: PersonId | None = None
+    # What the patient read (caseflow/consent_texts.py) and who gave it, when the portal records
+    # it; None when a coordinator records a consent signed elsewhere (and in older histories).
+    text_id: str | None = Field(default=None, pattern=r"^[a-z_]{1,40}$")
+    text_version: str | None = Field(default=None, pattern=r"^[0-9A-Za-z.-]{1,20}$")
+    language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    text_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    text: str | None = Field(default=None, max_length=8000)
+    given_by: Literal["patient", "representative"] | None = None
 
     @field_validator("granted_at")
     @classmethod
@@ -256,6 +264,32 @@ class WithdrawConsent(BaseModel):
     hospital_id: HospitalId | None = None
     purpose: ConsentPurposeName
     recorded_by: PersonId | None = None
+
+
+class AcceptInquiry(BaseModel):
+    """A coordinator takes on a case that started from a patient's inquiry (INTAKE -> RECORDS);
+    the case becomes theirs."""
+
+    model_config = _EVENT_CONFIG
+
+    coordinator_id: PersonId
+    contact: CoordinatorContact | None = None
+
+    @model_validator(mode="after")
+    def _contact_is_theirs(self) -> "AcceptInquiry":
+        if self.contact is not None and self.contact.coordinator_id != self.coordinator_id:
+            raise ValueError("contact: is another coordinator's")
+        return self
+
+
+class DeclineInquiry(BaseModel):
+    """A coordinator declines an inquiry: the case closes and the patient is told by e-mail, in
+    their language, with this reason."""
+
+    model_config = _EVENT_CONFIG
+
+    reason: Note
+    declined_by: PersonId
 
 
 class HospitalAcknowledgement(BaseModel):

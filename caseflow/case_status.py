@@ -34,6 +34,8 @@ class CaseOutcome(StrEnum):
     COMPLETED = "completed"
     WITHDRAWN = "withdrawn"
     NOT_A_CANDIDATE = "not_a_candidate"
+    # A patient's inquiry a coordinator declined in INTAKE (issue 10).
+    DECLINED = "declined"
 
 
 class TimelineEntry(BaseModel):

@@ -8,12 +8,16 @@ and be re-checked by an activity on every attempt [sources.md, "Consent and eras
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from caseflow.intake import CaseIntake, ConsentGrant, DestinationCountry, HospitalIdRef
 
 ConsentPurpose = Literal["referral", "translation", "travel"]
 CONSENT_PURPOSES: tuple[ConsentPurpose, ...] = ("referral", "translation", "travel")
+# What the ledger records: the deliverable purposes, and the patient's consent to have their
+# records reviewed at all (the portal's inquiry; no country: nothing leaves for it).
+LedgerPurpose = Literal["records_review", "referral", "translation", "travel"]
+RECORDS_REVIEW = "records_review"
 
 _MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True)
 
@@ -29,12 +33,27 @@ class ConsentEvent(BaseModel):
     model_config = _MODEL_CONFIG
 
     action: Literal["grant", "withdraw"]
-    country: DestinationCountry
+    # None only for the records review, which no country's delivery needs.
+    country: DestinationCountry | None = None
     hospital_id: HospitalIdRef | None = None
-    purpose: ConsentPurpose
+    purpose: LedgerPurpose
     at: datetime
     # Opaque id of who recorded it (a coordinator id), for the audit trail; never a name.
     recorded_by: str | None = Field(default=None, pattern=r"^[a-z0-9_-]{1,40}$")
+    # What the person read when they consented (caseflow/consent_texts.py), and who they were.
+    # None in events recorded before the portal (a coordinator's grant from a signed form).
+    text_id: str | None = Field(default=None, pattern=r"^[a-z_]{1,40}$")
+    text_version: str | None = Field(default=None, pattern=r"^[0-9A-Za-z.-]{1,20}$")
+    language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    text_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    text: str | None = Field(default=None, max_length=8000)
+    given_by: Literal["patient", "representative"] | None = None
+
+    @model_validator(mode="after")
+    def _country_unless_review(self) -> "ConsentEvent":
+        if (self.country is None) != (self.purpose == RECORDS_REVIEW):
+            raise ValueError("country: needed for every purpose but records_review")
+        return self
 
     @field_validator("at")
     @classmethod
@@ -54,6 +73,8 @@ class ConsentEvent(BaseModel):
     def as_grant(self) -> ConsentGrant:
         if self.action != "grant":
             raise ValueError("action: only a grant event is a ConsentGrant")
+        if self.country is None or self.purpose == RECORDS_REVIEW:
+            raise ValueError("purpose: the records review is not a delivery's grant")
         return ConsentGrant(
             country=self.country,
             hospital_id=self.hospital_id,
@@ -83,6 +104,10 @@ class ConsentLedger(BaseModel):
     def from_intake(cls, intake: CaseIntake) -> "ConsentLedger":
         """The intake's grants as the first events, in the order the coordinator listed them."""
         return cls().granted(*intake.consents)
+
+    def recorded(self, *events: ConsentEvent) -> "ConsentLedger":
+        """The ledger with whole events appended (the portal's grants carry their text)."""
+        return ConsentLedger(events=self.events + events)
 
     def granted(self, *grants: ConsentGrant, recorded_by: str | None = None) -> "ConsentLedger":
         events = tuple(

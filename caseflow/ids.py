@@ -85,3 +85,17 @@ def reply_upload_prefix(case_id: str, packet_id: str) -> str:
     """Records of the documents a hospital uploaded in reply to one packet (under the case's
     prefix, so erasing the case removes them with its documents)."""
     return f"cases/{case_id}/replies/{packet_id}/"
+
+
+def inquiry_id_for(secret: str, form_nonce: str) -> str:
+    """The opaque id of the inquiry a portal form makes: keyed on the random nonce the form was
+    shown with (so the same form sent twice is the same inquiry), through an HMAC so the browser
+    never names, or chooses, the id itself."""
+    import hmac
+
+    digest = hmac.new(secret.encode(), f"inquiry:{form_nonce}".encode(), hashlib.sha256).digest()
+    return _base32(digest[:16])
+
+
+def inquiry_workflow_id(inquiry_id: str) -> str:
+    return f"inquiry-{_check_case_id(inquiry_id)}"

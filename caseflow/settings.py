@@ -123,6 +123,8 @@ class CaseflowSettings(BaseSettings):
     portal_link_secret: SecretStr | None = None
     inquiry_confirmation_hours: int = Field(default=48, gt=0)
     portal_link_days: int = Field(default=14, gt=0)
+    # Inquiry form posts one client address may make per minute (the portal is public).
+    inquiry_posts_per_minute: int = Field(default=5, gt=0)
     # Secrets hospitals sign their callbacks with (Standard Webhooks), by hospital id.
     hospital_callback_secrets: dict[str, SecretStr] = Field(default_factory=dict)
     # Largest JSON body the API reads; uploads stream and are bounded by max_document_bytes.

@@ -17,6 +17,7 @@ CASEFLOW_DEFAULT = "caseflow default"
 
 
 class WaitKind(StrEnum):
+    INQUIRY_ACCEPTANCE = "inquiry_acceptance"
     RECORDS_UPLOAD = "records_upload"
     SPECIALIST_REVIEW = "specialist_review"
     HOSPITAL_RESPONSE = "hospital_response"
@@ -158,6 +159,9 @@ def _wait_kind(value: WaitKind | str) -> WaitKind:
 # Plain calendar days, not business days: deterministic and the same in IN, CN and the patient's
 # country. Where [time-limits] says N business days we use about N * 7/5 calendar days.
 _DEFAULT_POLICIES: dict[WaitKind, SlaPolicy] = {
+    # A patient's confirmed inquiry waiting for a coordinator to accept or decline it: "first
+    # contact within 24 h of an inquiry", so the supervisor hears of it by the 24th hour.
+    WaitKind.INQUIRY_ACCEPTANCE: _policy(8 * _H, 16 * _H, 24 * _H, TIME_LIMITS_SOURCE),
     # Patient or family uploading the workup; no source gives a limit.
     WaitKind.RECORDS_UPLOAD: _policy(3 * _D, 7 * _D, 14 * _D, CASEFLOW_DEFAULT),
     # "Specialist/remote opinion in 48-72 working hours to 5-14 business days": remind at 48 h,

@@ -72,7 +72,7 @@ class PortalConsent(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    country: str
+    country: str | None  # None: the records review, which no country's delivery needs
     hospital_id: str | None
     purpose: str
     granted_at: datetime
@@ -84,7 +84,7 @@ def consents_in_view(ledger: ConsentLedger) -> list[PortalConsent]:
     """Each scope the patient granted (country, hospital or the whole country, purpose), once,
     and whether it is still in force: the latest grant or withdrawal for that scope decides,
     and a country-wide withdrawal ends a hospital's grant too."""
-    scopes: dict[tuple[str, str | None, str], PortalConsent] = {}
+    scopes: dict[tuple[str | None, str | None, str], PortalConsent] = {}
     for event in ledger.events:
         key = (event.country, event.hospital_id, event.purpose)
         if event.action == "grant":

@@ -8,6 +8,7 @@ from typing import Annotated, Literal, Protocol
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict
 
+from caseflow.inquiry import INQUIRY_POOL
 from client.identities import Role  # noqa: F401 - web.access.Role stays importable
 
 STAFF_ROLES = (Role.COORDINATOR, Role.SUPERVISOR)
@@ -76,10 +77,13 @@ Staff = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
 
 
 def check_case_access(principal: Principal, case_id: str, case_coordinator_id: str) -> None:
-    """A supervisor acts on every case, a coordinator on the cases assigned to them."""
+    """A supervisor acts on every case, a coordinator on the cases assigned to them and on new
+    inquiries in the intake pool (any coordinator may take one on: first contact within 24 h)."""
     if principal.role == Role.SUPERVISOR:
         return
-    if principal.role == Role.COORDINATOR and principal.coordinator_id == case_coordinator_id:
+    if principal.role == Role.COORDINATOR and case_coordinator_id in (
+        principal.coordinator_id, INQUIRY_POOL
+    ):
         return
     raise Forbidden(f"case {case_id} is not assigned to you")
 

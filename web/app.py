@@ -155,6 +155,7 @@ def create_app(
         health_routes,
         home_routes,
         hospital_routes,
+        inquiry_pages,
         intake_pages,
         ops_routes,
         portal_pages,
@@ -176,6 +177,7 @@ def create_app(
     app.include_router(case_pages.router)
     app.include_router(case_actions.router)
     app.include_router(portal_pages.router)
+    app.include_router(inquiry_pages.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     if settings.session_secret is not None:
         from web.auth import session_cookie_options

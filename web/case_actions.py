@@ -26,7 +26,7 @@ from caseflow.case_events import (
     WithdrawConsent,
 )
 from caseflow.documents import DocumentRef
-from client import cases, portal
+from client import cases, inquiries, portal
 from client.erasure import erase_case
 from client.errors import one_line
 from web.access import Forbidden, Principal
@@ -245,7 +245,27 @@ async def _status_link(
     return "a new status link is on its way to the patient's e-mail"
 
 
+async def _accept_inquiry(
+    request: Request, client: Client, case_id: str, form: FormData, principal: Principal
+) -> str:
+    # The accepting coordinator takes the case on; a supervisor names who does.
+    coordinator_id = principal.coordinator_id or _text(form, "coordinator_id")
+    if coordinator_id is None:
+        raise FormRefused("coordinator_id: name the coordinator who takes the case on")
+    settings = request.app.state.settings
+    return (await inquiries.accept(client, settings, case_id, coordinator_id)).detail
+
+
+async def _decline_inquiry(
+    request: Request, client: Client, case_id: str, form: FormData, principal: Principal
+) -> str:
+    reason = _required(form, "reason")
+    return (await inquiries.decline(client, case_id, reason, actor_id(principal))).detail
+
+
 ACTIONS: dict[str, Action] = {
+    "accept-inquiry": _accept_inquiry,
+    "decline-inquiry": _decline_inquiry,
     "waive": _waive,
     "review": _review,
     "consent": _consent,

@@ -88,6 +88,9 @@ def available_actions(status: CaseStatus) -> list[str]:
     if stage == CaseStage.CLOSED:
         return ["erase"]
     shown: list[str] = []
+    if stage == CaseStage.INTAKE:
+        # A patient's inquiry waiting for a coordinator (the workflow refuses other cases).
+        shown += ["accept-inquiry", "decline-inquiry"]
     if stage == CaseStage.RECORDS and any(not i.satisfied_by for i in status.checklist):
         shown.append("waive")
     if stage == CaseStage.SPECIALIST_REVIEW:

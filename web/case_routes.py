@@ -28,10 +28,10 @@ from caseflow.case_status import CaseStage, CaseStatus, EventAck
 from caseflow.consent import ConsentLedger
 from caseflow.documents import DocumentKind, DocumentRef
 from caseflow.intake import CaseIntake
-from client import cases
+from client import cases, inquiries
 from client import packets as packet_links
 from client.erasure import ErasureReport, erase_case
-from web.access import Principal, Staff, check_case_access, list_scope
+from web.access import Principal, Role, Staff, check_case_access, list_scope
 from web.app import temporal_client
 from web.uploads import receive_document
 
@@ -379,6 +379,39 @@ async def assign(
     return await cases.assign_coordinator(
         client, request.app.state.settings, case_id, body.coordinator_id
     )
+
+
+class AcceptInquiryBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # A supervisor names who takes it on; a coordinator takes it on themselves.
+    coordinator_id: str | None = Field(default=None, pattern=r"^[a-z0-9_-]{1,40}$")
+
+
+@router.post("/{case_id}/inquiry/accept")
+async def accept_inquiry(
+    request: Request,
+    case_id: str,
+    principal: Staff,
+    client: TemporalClient,
+    body: Annotated[AcceptInquiryBody | None, Body()] = None,
+) -> EventAck:
+    """Take on a case from a patient's inquiry (INTAKE -> RECORDS): it becomes the caller's (a
+    supervisor's: the coordinator named)."""
+    await _authorized(request, client, case_id, principal, "accept_inquiry")
+    named = body.coordinator_id if body is not None else None
+    coordinator_id = named if principal.role == Role.SUPERVISOR else principal.coordinator_id
+    if coordinator_id is None:
+        raise ValueError("coordinator_id: name the coordinator who takes the case on")
+    return await inquiries.accept(client, request.app.state.settings, case_id, coordinator_id)
+
+
+@router.post("/{case_id}/inquiry/decline")
+async def decline_inquiry(
+    request: Request, case_id: str, body: ReasonBody, principal: Staff, client: TemporalClient
+) -> EventAck:
+    """Decline a patient's inquiry: the case closes and the patient is told by e-mail."""
+    await _authorized(request, client, case_id, principal, "decline_inquiry")
+    return await inquiries.decline(client, case_id, body.reason, actor_id(principal))
 
 
 @router.post("/{case_id}/hold")

@@ -32,6 +32,7 @@ OUTCOME = {
     "completed": N_("completed"),
     "withdrawn": N_("withdrawn"),
     "not_a_candidate": N_("not a candidate"),
+    "declined": N_("inquiry declined"),
 }
 
 DOCUMENT_KIND = {
@@ -122,6 +123,7 @@ FOLLOW_UP_STATUS = {
 }
 
 WAIT = {
+    "inquiry_acceptance": N_("a coordinator to accept the inquiry"),
     "records_upload": N_("records"),
     "specialist_review": N_("specialist review"),
     "hospital_response": N_("hospital's answer"),

@@ -49,6 +49,11 @@ def language_of(request: Request) -> str:
     return found.replace("_", "-") if found else DEFAULT_LANGUAGE
 
 
+def language_tag(language: str) -> str:
+    """The BCP 47 tag of a language in either spelling (zh_CN -> zh-CN), for lang= and intakes."""
+    return language.replace("_", "-")
+
+
 def gettext_for(request: Request):
     return translations(language_of(request)).gettext
 
@@ -70,7 +75,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         request,
         template,
         {
-            "language": language,
+            "language": language_tag(language),
             "text_direction": Locale.parse(language.replace("-", "_")).text_direction,
             "principal": principal,
             "csrf_token": csrf,

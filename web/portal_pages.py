@@ -140,17 +140,18 @@ def status_context(request: Request, status: CaseStatus, ledger, hospitals: dict
             missing.append({"label": label, "requested": asked})
     consents = []
     for consent in portal.consents_in_view(ledger):
-        where = (
-            hospitals.get(consent.hospital_id, consent.hospital_id)
-            if consent.hospital_id
-            else _("any hospital in %(country)s")
-            % {"country": words.country_words(consent.country, _)}
-        )
+        country = words.country_words(consent.country, _) if consent.country else ""
+        if consent.hospital_id:
+            where = hospitals.get(consent.hospital_id, consent.hospital_id)
+        elif consent.country:
+            where = _("any hospital in %(country)s") % {"country": country}
+        else:  # the records review: our specialists, nothing sent abroad
+            where = _("our coordination team and specialists")
         consents.append(
             {
                 "consent": consent,
                 "purpose": words.purpose_words(consent.purpose, _),
-                "country": words.country_words(consent.country, _),
+                "country": country,
                 "where": where,
             }
         )

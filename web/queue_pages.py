@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from activities.audit import AuditAction
 from caseflow.case_status import CaseStage
 from caseflow.hospitals import HospitalDirectory
+from caseflow.inquiry import INQUIRY_POOL
 from caseflow.intake import DestinationCountry
 from client import cases
 from web.access import Forbidden, Principal, Role, list_scope
@@ -123,12 +124,30 @@ class QueueRow:
 
 
 @dataclass
+class InquiryRow:
+    """A patient's confirmed inquiry in the intake pool, waiting for a coordinator."""
+
+    case_id: str
+    patient_name: str | None
+    date_of_birth: str | None
+    waiting: str
+    due: str | None
+    due_at: str | None
+    overdue: bool
+    countries: list[str]
+    # Other open cases whose memo names the same person (name and date of birth); the reader
+    # may open only those they may see (`yours`).
+    duplicates: list[tuple[str, bool]] = field(default_factory=list)
+
+
+@dataclass
 class Queue:
     rows: list[QueueRow]
     counts: list[tuple[str, int, str]]  # stage, open cases, link
     total: int
     truncated: bool
     refreshed: str
+    inquiries: list[InquiryRow] = field(default_factory=list)
 
 
 def _sort_key(row: cases.NamedCaseEntry) -> tuple[int, datetime, datetime]:
@@ -160,6 +179,8 @@ async def build_queue(
         country=wanted.country,
         hospital_id=wanted.hospital,
     )
+    inquiries = await new_inquiries(request, principal, language)
+    listed = [e for e in listed if e.case_id not in {i.case_id for i in inquiries}]
     per_stage = {stage.value: 0 for stage in OPEN_STAGES}
     for entry in listed:
         if entry.stage in per_stage:
@@ -212,7 +233,52 @@ async def build_queue(
         total=len(listed),
         truncated=len(listed) >= QUEUE_LIMIT,
         refreshed=format_datetime(now, "HH:mm:ss", tzinfo=UTC, locale=language) + " UTC",
+        inquiries=inquiries,
     )
+
+
+def _person(name: str | None, born: date | None) -> tuple[str, date | None] | None:
+    return (" ".join(name.split()).casefold(), born) if name and born else None
+
+
+async def new_inquiries(request: Request, principal: Principal, language: str) -> list[InquiryRow]:
+    """The intake pool's cases, oldest first: every coordinator and supervisor sees them (any
+    coordinator may take one on). A possible duplicate is found on the decrypted memos of all
+    open cases (as the new-case form's check), never through a query on names."""
+    client = await temporal_client(request)
+    pool = await cases.list_cases(
+        client, CaseStage.INTAKE, coordinator_id=INQUIRY_POOL, limit=QUEUE_LIMIT,
+        with_names=True, open_only=True,
+    )
+    if not pool:
+        return []
+    everyone = await cases.list_cases(client, limit=QUEUE_LIMIT, with_names=True, open_only=True)
+    now = datetime.now(UTC)
+    rows = []
+    for entry in sorted(pool, key=lambda e: e.started_at or now):
+        person = _person(entry.patient_name, entry.date_of_birth)
+        duplicates = [
+            (other.case_id, principal.role == Role.SUPERVISOR
+             or other.coordinator_id in (principal.coordinator_id, INQUIRY_POOL))
+            for other in everyone
+            if person is not None and other.case_id != entry.case_id
+            and _person(other.patient_name, other.date_of_birth) == person
+        ]
+        due = entry.sla_due_at
+        rows.append(InquiryRow(
+            case_id=entry.case_id,
+            patient_name=entry.patient_name,
+            date_of_birth=entry.date_of_birth.isoformat() if entry.date_of_birth else None,
+            waiting=format_timedelta(now - entry.started_at, locale=language, threshold=1.1)
+            if entry.started_at else "",
+            due=format_datetime(due, "d MMM, HH:mm", tzinfo=UTC, locale=language) + " UTC"
+            if due else None,
+            due_at=due.isoformat() if due else None,
+            overdue=bool(due and due < now),
+            countries=entry.destination_countries,
+            duplicates=duplicates,
+        ))
+    return rows
 
 
 async def _queue_response(request: Request, template: str) -> Response:

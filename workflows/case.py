@@ -19,12 +19,14 @@ from temporalio.exceptions import (
 
 with workflow.unsafe.imports_passed_through():
     from activities.documents import DocumentStore
+    from activities.inquiry_mail import InquiryMailer
     from activities.letters import ReferralLetters
     from activities.notifications import CaseMailer
     from activities.patient_mail import PatientMailer
     from activities.payloads import (
         CONSENT_LEDGER_QUERY,
         EraseCaseDocumentsInput,
+        InquiryDeclinedMail,
         Notice,
         PatientNotice,
         TranslationDocument,
@@ -32,9 +34,11 @@ with workflow.unsafe.imports_passed_through():
         TranslationPacketRequest,
     )
     from caseflow.case_events import (
+        AcceptInquiry,
         AddDocument,
         AdmissionRecorded,
         AssignCoordinator,
+        DeclineInquiry,
         DischargeRecorded,
         FollowUpRecorded,
         Hold,
@@ -69,7 +73,7 @@ with workflow.unsafe.imports_passed_through():
         TriageFlagEntry,
     )
     from caseflow.checklist import ChecklistError, RecordsChecklist
-    from caseflow.consent import ConsentLedger
+    from caseflow.consent import ConsentEvent, ConsentLedger
     from caseflow.documents import DocumentKind, DocumentRef
     from caseflow.hospitals import Hospital
     from caseflow.ids import document_key, referral_workflow_id
@@ -148,7 +152,11 @@ class CaseWorkflow:
                 checklist=RecordsChecklist.build(input.intake),
             )
         if self._state.consent is None:
-            self._state.consent = ConsentLedger.from_intake(input.intake)
+            self._state.consent = (
+                ConsentLedger().recorded(*input.consent_events)
+                if input.consent_events is not None
+                else ConsentLedger.from_intake(input.intake)
+            )
         self._children: dict[str, workflow.ChildWorkflowHandle] = {}
         # False only while replaying referrals started before REFERRAL_STATUS_PATCH.
         self._child_owns_status = True
@@ -239,10 +247,15 @@ class CaseWorkflow:
             for f in flags
         ]
         self._note("case_opened", f"pathway {intake.pathway}; {len(flags)} triage flag(s)")
+        if self._input.from_inquiry:
+            # A patient's inquiry: INTAKE waits for a coordinator to accept or decline it.
+            self._note("inquiry_confirmed", "waiting for a coordinator", actor="patient")
+            return
         self._enter(CaseStage.RECORDS)
 
     async def _drive(self) -> None:
         stages = {
+            CaseStage.INTAKE: self._intake,
             CaseStage.RECORDS: self._records,
             CaseStage.SPECIALIST_REVIEW: self._specialist_review,
             CaseStage.HOSPITAL_SUBMISSION: self._hospital_submission,
@@ -255,6 +268,32 @@ class CaseWorkflow:
             await stages[self._state.stage]()
 
     # -- stages ----------------------------------------------------------------------------------
+
+    async def _intake(self) -> None:
+        """Only a case from an inquiry stays in INTAKE: until a coordinator decides, under the
+        "first contact within 24 h" SLA."""
+        s = self._state
+        await self._wait(
+            WaitKind.INQUIRY_ACCEPTANCE, "inquiry",
+            lambda: s.inquiry_accepted is not None or s.inquiry_declined is not None,
+        )
+        declined = s.inquiry_declined
+        if declined is None:
+            self._enter(CaseStage.RECORDS, f"accepted by {s.coordinator_id}")
+            return
+        patient = self._input.intake.patient
+        if not s.decline_mail_sent and patient.email is not None:
+            sent = await self._watch.run_step(
+                "inquiry-declined-mail",
+                InquiryMailer.send_inquiry_declined,
+                InquiryDeclinedMail(
+                    case_id=self._case_id, email=patient.email,
+                    language=patient.preferred_language, reason=declined.reason,
+                ),
+            )
+            s.decline_mail_sent = sent is not None
+            self._note("patient_told" if sent is not None else "patient_not_told", "declined")
+        self._close(CaseOutcome.DECLINED)
 
     async def _records(self) -> None:
         s = self._state
@@ -661,6 +700,8 @@ class CaseWorkflow:
         s = self._state
         subject = deadline.subject
         match deadline.wait:
+            case WaitKind.INQUIRY_ACCEPTANCE:
+                return "new patient inquiry waiting to be accepted or declined"
             case WaitKind.RECORDS_UPLOAD:
                 return f"records incomplete, {len(s.checklist.missing())} checklist item(s) missing"
             case WaitKind.SPECIALIST_REVIEW:
@@ -1057,7 +1098,19 @@ class CaseWorkflow:
             purpose=event.purpose,
             granted_at=event.granted_at or workflow.now(),
         )
-        self._state.consent = self._consent.granted(grant, recorded_by=event.recorded_by)
+        if event.text_id is None:
+            self._state.consent = self._consent.granted(grant, recorded_by=event.recorded_by)
+        else:
+            # Portal (issue 10): the event carries what the patient read; the ledger keeps it.
+            self._state.consent = self._consent.recorded(
+                ConsentEvent(
+                    action="grant", country=grant.country, hospital_id=grant.hospital_id,
+                    purpose=grant.purpose, at=grant.granted_at, recorded_by=event.recorded_by,
+                    text_id=event.text_id, text_version=event.text_version,
+                    language=event.language, text_sha256=event.text_sha256, text=event.text,
+                    given_by=event.given_by,
+                )
+            )
         scope = _consent_scope(event.purpose, event.country, event.hospital_id)
         self._note("consent_recorded", scope, actor=event.recorded_by)
         self._publish()
@@ -1119,6 +1172,44 @@ class CaseWorkflow:
         if hospital.country != country:
             raise _reject(f"hospital_id: hospital {hospital_id} is not in {country}")
         return [hospital_id]
+
+    # -- updates: a patient's inquiry in INTAKE (issue 10) ----------------------------------------
+
+    @workflow.update
+    async def accept_inquiry(self, event: AcceptInquiry) -> EventAck:
+        s = self._state
+        previous = s.coordinator_id
+        s.inquiry_accepted = event
+        s.coordinator_id = event.coordinator_id
+        s.coordinator_contact = event.contact
+        self._note("inquiry_accepted", f"{previous} -> {event.coordinator_id}",
+                   actor=event.coordinator_id)
+        self._publish()
+        await workflow.wait_condition(lambda: s.stage != CaseStage.INTAKE)
+        return self._ack(f"accepted by {event.coordinator_id}")
+
+    @accept_inquiry.validator
+    def _validate_accept_inquiry(self, event: AcceptInquiry) -> None:
+        self._require_inquiry_undecided("accept_inquiry")
+
+    @workflow.update
+    def decline_inquiry(self, event: DeclineInquiry) -> EventAck:
+        self._state.inquiry_declined = event
+        self._note("inquiry_declined", event.reason[:200], actor=event.declined_by)
+        self._publish()
+        return self._ack("declined; the patient is told by e-mail")
+
+    @decline_inquiry.validator
+    def _validate_decline_inquiry(self, event: DeclineInquiry) -> None:
+        self._require_inquiry_undecided("decline_inquiry")
+
+    def _require_inquiry_undecided(self, event: str) -> None:
+        if not self._input.from_inquiry:
+            raise _reject(f"{event}: the case did not start from a patient's inquiry")
+        self._require_stage(event, CaseStage.INTAKE)
+        s = self._state
+        if s.inquiry_accepted is not None or s.inquiry_declined is not None:
+            raise _reject(f"{event}: the inquiry is already decided")
 
     # -- updates: any stage ----------------------------------------------------------------------
 

@@ -7,7 +7,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from caseflow.case_events import SubmitReview, TranslationReceived, Withdraw
+    from caseflow.case_events import (
+        AcceptInquiry,
+        DeclineInquiry,
+        SubmitReview,
+        TranslationReceived,
+        Withdraw,
+    )
     from caseflow.case_status import (
         CaseOutcome,
         CaseStage,
@@ -21,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
         TriageFlagEntry,
     )
     from caseflow.checklist import RecordsChecklist
-    from caseflow.consent import ConsentLedger
+    from caseflow.consent import ConsentEvent, ConsentLedger
     from caseflow.contacts import CoordinatorContact
     from caseflow.documents import DocumentRef
     from caseflow.hospitals import Hospital
@@ -72,6 +78,11 @@ class CaseState(BaseModel):
     # Hospitals' replies already recorded, by reply id (what the ack said), so a repeat after
     # continue-as-new is still answered "already recorded" rather than rejected.
     reply_ids: dict[str, str] = Field(default_factory=dict)
+    # A case from a patient's inquiry (issue 10): the coordinator's decision in INTAKE, and
+    # whether the patient has been told of a decline.
+    inquiry_accepted: AcceptInquiry | None = None
+    inquiry_declined: DeclineInquiry | None = None
+    decline_mail_sent: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -109,6 +120,12 @@ class CaseWorkflowInput(BaseModel):
     # The intake coordinator's contact, snapshot by the client at start (the workflow reads no
     # directory); None: letters name the coordinator id only. The state carries later changes.
     coordinator_contact: CoordinatorContact | None = None
+    # Started by a confirmed portal inquiry (workflows/inquiry.py): the case waits in INTAKE for
+    # a coordinator to accept or decline it. False: a coordinator started it, straight to
+    # RECORDS, as every case before the portal.
+    from_inquiry: bool = False
+    # The ledger's first events with the texts the patient read; None: the intake's grants.
+    consent_events: list[ConsentEvent] | None = None
     carried: CaseState | None = None
 
     @model_validator(mode="after")

@@ -24,9 +24,12 @@ from activities.payloads import (
     EmailDeliveryRequest,
     EmailReceipt,
     EraseCaseDocumentsInput,
+    InquiryConfirmationMail,
+    InquiryDeclinedMail,
     Notice,
     NoticeReceipt,
     PacketDocument,
+    PatientMailReceipt,
     PatientNotice,
     ReferralPacketRequest,
     StoredPacket,
@@ -39,6 +42,7 @@ from activities.payloads import (
 from caseflow.search_attributes import cli_registrations
 from infra.binaries import find_binary
 from workflows.case import CaseWorkflow
+from workflows.inquiry import InquiryWorkflow
 from workflows.referral import HospitalReferralWorkflow
 
 TASK_QUEUE = "case-tests"
@@ -157,8 +161,21 @@ class RecordedActivities:
             uploads_aborted=0,
         )
 
+    # Patients' mail (issue 10), keyed by inquiry id (confirmation) or case id (decline).
+    @activity.defn(name="send_inquiry_confirmation")
+    async def send_inquiry_confirmation(self, mail: InquiryConfirmationMail) -> PatientMailReceipt:
+        self.calls[mail.inquiry_id].append(("send_inquiry_confirmation", mail))
+        return PatientMailReceipt(message_id=f"<inquiry.{mail.inquiry_id}@test>")
+
+    @activity.defn(name="send_inquiry_declined")
+    async def send_inquiry_declined(self, mail: InquiryDeclinedMail) -> PatientMailReceipt:
+        self.calls[mail.case_id].append(("send_inquiry_declined", mail))
+        return PatientMailReceipt(message_id=f"<declined.{mail.case_id}@test>")
+
     def all(self) -> list:
         return [
+            self.send_inquiry_confirmation,
+            self.send_inquiry_declined,
             self.send_notice,
             self.send_translation_job,
             self.send_patient_notice,
@@ -222,7 +239,7 @@ async def worker(env, recorded):
     async with Worker(
         env.client,
         task_queue=TASK_QUEUE,
-        workflows=[CaseWorkflow, HospitalReferralWorkflow],
+        workflows=[CaseWorkflow, HospitalReferralWorkflow, InquiryWorkflow],
         activities=recorded.all(),
     ) as running:
         yield running
