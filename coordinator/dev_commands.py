@@ -35,9 +35,11 @@ def up(
     # The demo's people, so the console can be tried at once; passwords in a mode-600 file.
     demo_logins = ensure_demo_users(stack.settings)
     console_url = f"{addresses.web}/console"
+    portal_url = f"{addresses.web}/portal/inquiry"
     if json_output:
         print(json.dumps({**{k: str(v) for k, v in vars(addresses).items()},
-                          "console": console_url, "demo_logins": str(demo_logins)}))
+                          "console": console_url, "portal": portal_url,
+                          "demo_logins": str(demo_logins)}))
         return
     console.print("[green]caseflow stack is up[/green]")
     console.print(f"  Temporal gRPC  {addresses.temporal}")
@@ -49,6 +51,7 @@ def up(
         console.print(f"  Codec server   {addresses.codec_server}  (Web UI decodes, audited)")
     console.print(f"  Web service    {addresses.web}  (API docs at /docs)")
     console.print(f"  Console        {console_url}")
+    console.print(f"  Patient portal {portal_url}  (confirmation mails in the SMTP sink)")
     console.print(f"  Demo logins    {demo_logins}  (coord-demo is the demo case's coordinator)")
     if with_worker:
         console.print("  Worker         running on task queue 'cases'")
