@@ -8,7 +8,7 @@ only through the methods below.
 from pydantic import BaseModel, ConfigDict, Field
 
 from caseflow.documents import DocumentKind, DocumentRef
-from caseflow.intake import CaseIntake, PrimarySite
+from caseflow.intake import Biomarker, CaseIntake, PrimarySite
 
 WORKUP_SOURCE = "seed:FAQ-workup"
 SITE_SOURCE = "seed:site-additions"
@@ -126,7 +126,9 @@ class RecordsChecklist(BaseModel):
                                "considered.", SITE_SOURCE))
         # Targeted therapy is in question when a biomarker is reported or the seed's table
         # lists mutation-directed salvage for the site (lung: osimertinib; cervix: MSI-H/PD-L1).
-        if clinical.biomarkers or site in (PrimarySite.LUNG, PrimarySite.CERVIX_UTERUS):
+        # PSMA+ is read off the PSMA PET, not a molecular report, so it alone asks for none.
+        molecular = [b for b in clinical.biomarkers if b != Biomarker.PSMA_POSITIVE]
+        if molecular or site in (PrimarySite.LUNG, PrimarySite.CERVIX_UTERUS):
             items.append(_item("molecular_report", "Molecular / biomarker report",
                                [DocumentKind.MOLECULAR_REPORT],
                                "Decides targeted agents or checkpoint inhibitors.", SITE_SOURCE))

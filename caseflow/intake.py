@@ -56,7 +56,10 @@ class RecurrencePattern(StrEnum):
 
 
 class Biomarker(StrEnum):
-    # Only the targets the seed names, so an unknown string is a typo, not a silent no-op.
+    # Only the markers the seed relies on, so an unknown string is a typo, not a silent no-op:
+    # its favour-systemic list (EGFR, ALK/ROS1 fusion, BRCA), its immunotherapy paragraph
+    # (MSI-H/dMMR, PD-L1+ cervical) and its radioligand paragraph (PSMA-expressing prostate
+    # disease for Lu-177 PSMA) [seed, "Beyond re-irradiation"]. PSMA+ is read off the PSMA PET.
     EGFR = "EGFR"
     ALK = "ALK"
     ROS1 = "ROS1"
@@ -64,6 +67,7 @@ class Biomarker(StrEnum):
     MSI_H = "MSI-H"
     DMMR = "dMMR"
     PD_L1_POSITIVE = "PD-L1+"
+    PSMA_POSITIVE = "PSMA+"
 
 
 _BIOMARKER_BY_FOLDED = {b.value.casefold(): b for b in Biomarker} | {
@@ -73,6 +77,9 @@ _BIOMARKER_BY_FOLDED = {b.value.casefold(): b for b in Biomarker} | {
     "pdl1+": Biomarker.PD_L1_POSITIVE,
     "brca1": Biomarker.BRCA,
     "brca2": Biomarker.BRCA,
+    "psma": Biomarker.PSMA_POSITIVE,
+    "psma-positive": Biomarker.PSMA_POSITIVE,
+    "psma positive": Biomarker.PSMA_POSITIVE,
 }
 
 
@@ -146,6 +153,49 @@ class PriorRtCourse(BaseModel):
         return _plausible(value, "prior RT completion date")
 
 
+class SystemicAgentClass(StrEnum):
+    # The classes the seed's salvage table and "Beyond re-irradiation" name: chemotherapy,
+    # checkpoint inhibitors (pembrolizumab, nivolumab), targeted agents (osimertinib), anti-EGFR
+    # antibodies (cetuximab), anti-angiogenics (bevacizumab), hormonal therapy (ADT) and
+    # radioligand therapy (Lu-177 PSMA) [seed].
+    CHEMOTHERAPY = "chemotherapy"
+    CHECKPOINT_INHIBITOR = "checkpoint_inhibitor"
+    TARGETED = "targeted"
+    ANTI_EGFR_ANTIBODY = "anti_egfr_antibody"
+    ANTI_ANGIOGENIC = "anti_angiogenic"
+    HORMONAL = "hormonal"
+    RADIOLIGAND = "radioligand"
+    OTHER = "other"
+
+
+class SystemicTherapyLine(BaseModel):
+    """One line of systemic therapy before this recurrence; dates when known."""
+
+    model_config = _MODEL_CONFIG
+
+    agent_class: SystemicAgentClass
+    # The drug's name, e.g. "pembrolizumab"; a name, not a note, so no free prose.
+    agent: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9 +/().\-]{0,79}$")
+    started_on: date | None = None
+    ended_on: date | None = None  # None: ongoing, or not known
+
+    @field_validator("started_on", "ended_on")
+    @classmethod
+    def _dates_in_past(cls, value: date | None, info: ValidationInfo) -> date | None:
+        if value is None:
+            return None
+        _not_future(value, info, "systemic therapy date")
+        return _plausible(value, "systemic therapy date")
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> "SystemicTherapyLine":
+        if self.started_on and self.ended_on and self.ended_on < self.started_on:
+            raise PydanticCustomError(
+                "ended_before_start", "ended_on is before started_on", {}
+            )
+        return self
+
+
 class ClinicalSummary(BaseModel):
     """What a reviewer needs to triage a recurrence after radiotherapy."""
 
@@ -156,7 +206,15 @@ class ClinicalSummary(BaseModel):
     recurrence_pattern: RecurrencePattern
     lesion_count: int = Field(ge=1, le=999)
     largest_lesion_cm: float = Field(gt=0, le=50)
-    new_sites_outside_prior_field: bool = False
+    # Tri-state. None (or absent): derive it from the recurrence pattern (see
+    # `outside_prior_field`). An explicit true or false is the coordinator's reading of the prior
+    # plan and always wins; intakes written before the field was tri-state carry an explicit
+    # false, which keeps meaning "no new sites outside the prior field".
+    new_sites_outside_prior_field: bool | None = Field(
+        default=None,
+        description="New sites outside the prior RT field? Leave out to derive it from "
+        "recurrence_pattern (local: no; distant or distant_metastases: yes; regional: unknown).",
+    )
     diffuse_locoregional: bool = False
     prior_rt_courses: list[PriorRtCourse] = Field(min_length=1, max_length=20)
     ecog: int = Field(ge=0, le=4)
@@ -166,6 +224,10 @@ class ClinicalSummary(BaseModel):
     # Spinal Instability Neoplastic Score, 0-18; only meaningful for vertebral disease.
     sins: int | None = Field(default=None, ge=0, le=18)
     distant_metastases: bool = False
+    # Optional, so intakes and workflow histories from before it stay valid.
+    systemic_therapy_history: list[SystemicTherapyLine] = Field(
+        default_factory=list, max_length=20
+    )
 
     @field_validator("biomarkers")
     @classmethod
@@ -185,6 +247,23 @@ class ClinicalSummary(BaseModel):
     @property
     def has_distant_disease(self) -> bool:
         return self.distant_metastases or self.recurrence_pattern == RecurrencePattern.DISTANT
+
+    @property
+    def outside_prior_field(self) -> bool | None:
+        """Whether the recurrence has sites outside the prior field; None when it can't be told.
+
+        The explicit field wins. Otherwise [seed; PMID 38859596]: a local recurrence is "within
+        or adjacent to the prior radiation field", so it overlaps (type 1); distant sites are
+        "not previously irradiated", so they lie outside it; regional nodes may or may not have
+        been in the prior field (elective nodal RT), so only the prior plan can tell.
+        """
+        if self.new_sites_outside_prior_field is not None:
+            return self.new_sites_outside_prior_field
+        if self.has_distant_disease:
+            return True
+        if self.recurrence_pattern == RecurrencePattern.LOCAL:
+            return False
+        return None
 
     @property
     def latest_rt_completed_on(self) -> date:

@@ -44,6 +44,9 @@ def ref(kind: DocumentKind, content: bytes = b"x") -> DocumentRef:
         ("head_and_neck", [], None, set()),
         ("head_and_neck", ["PD-L1+"], None, {"molecular_report"}),
         ("prostate", [], None, {"psma_pet"}),
+        # PSMA+ comes from the PSMA PET, so it asks for no molecular report [seed:site-additions].
+        ("prostate", ["PSMA+"], None, {"psma_pet"}),
+        ("prostate", ["PSMA+", "BRCA"], None, {"psma_pet", "molecular_report"}),
         ("brain", [], None, {"brain_mri"}),
         ("spine", [], 10, {"spine_mri", "spine_sins"}),
         ("lung", [], None, {"molecular_report"}),

@@ -10,6 +10,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from caseflow.intake import (
     Biomarker,
     CaseIntake,
+    SystemicAgentClass,
     add_months,
     check_intake,
     parse_intake,
@@ -223,3 +224,81 @@ def test_whole_months_between(start, end, months):
 def test_add_months_clamps_to_month_end():
     assert add_months(date(2024, 1, 31), 1) == date(2024, 2, 29)
     assert add_months(date(2025, 11, 30), 3) == date(2026, 2, 28)
+
+
+@pytest.mark.parametrize("typed", ["PSMA+", "psma", "PSMA-positive", " psma+ "])
+def test_psma_is_a_biomarker(typed):
+    # [seed, "Radioligand therapy"] Lu-PSMA for PSMA-expressing prostate recurrence.
+    intake = CaseIntake.model_validate(with_change("clinical.biomarkers", [typed]))
+    assert intake.clinical.biomarkers == [Biomarker.PSMA_POSITIVE]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "distant", "typed", "outside"),
+    [
+        ("local", False, _DELETE, False),  # local: within or adjacent to the prior field
+        ("regional", False, _DELETE, None),  # nodes may or may not have been in the field
+        ("distant", False, _DELETE, True),  # distant sites were not previously irradiated
+        ("local", True, _DELETE, True),  # distant metastases beside a local recurrence
+        ("regional", False, None, None),  # null reads as "derive", like absent
+        # An explicit answer wins over the pattern, both ways; intakes written while the field
+        # defaulted to false carry an explicit false, which keeps meaning false.
+        ("distant", False, False, False),
+        ("regional", False, False, False),
+        ("local", False, True, True),
+    ],
+)
+def test_new_sites_outside_prior_field_is_derived_unless_given(pattern, distant, typed, outside):
+    data = with_change("clinical.new_sites_outside_prior_field", typed) if typed is not _DELETE \
+        else intake_data()
+    data["clinical"]["recurrence_pattern"] = pattern
+    data["clinical"]["distant_metastases"] = distant
+    intake = CaseIntake.model_validate(data)
+    assert intake.clinical.new_sites_outside_prior_field == (None if typed is _DELETE else typed)
+    assert intake.clinical.outside_prior_field is outside
+    assert CaseIntake.model_validate_json(intake.model_dump_json()) == intake
+
+
+def test_systemic_therapy_history_is_optional_and_structured():
+    assert CaseIntake.model_validate(intake_data()).clinical.systemic_therapy_history == []
+    data = with_change("clinical.systemic_therapy_history", [
+        {"agent_class": "checkpoint_inhibitor", "agent": "pembrolizumab",
+         "started_on": "2025-03-01", "ended_on": "2025-11-30"},
+        {"agent_class": "chemotherapy"},
+    ])
+    intake = check_intake(CaseIntake.model_validate(data), TODAY)
+    first, second = intake.clinical.systemic_therapy_history
+    assert (first.agent_class, first.agent, first.ended_on) == (
+        SystemicAgentClass.CHECKPOINT_INHIBITOR, "pembrolizumab", date(2025, 11, 30))
+    assert (second.started_on, second.ended_on) == (None, None)  # dates when known
+    converter = pydantic_data_converter.payload_converter
+    [back] = converter.from_payloads(converter.to_payloads([intake]), [CaseIntake])
+    assert back == intake
+
+
+@pytest.mark.parametrize(
+    ("line", "loc", "reason"),
+    [
+        ({"agent_class": "vaccine"}, "agent_class", "Input should be"),
+        ({"agent_class": "targeted", "agent": "osimertinib\x07"}, "agent", "pattern"),
+        ({"agent_class": "targeted", "started_on": "2025-06-01", "ended_on": "2025-05-01"},
+         "", "ended_on is before started_on"),
+        ({"agent_class": "targeted", "started_on": "1850-01-01"}, "started_on", "before 1900"),
+        ({"agent_class": "targeted", "note": "x"}, "note", "Extra inputs"),
+    ],
+)
+def test_systemic_therapy_rejections_name_the_field(line, loc, reason):
+    with pytest.raises(ValidationError) as raised:
+        CaseIntake.model_validate(with_change("clinical.systemic_therapy_history", [line]))
+    errors = {".".join(str(p) for p in e["loc"]): e["msg"] for e in raised.value.errors()}
+    where = "clinical.systemic_therapy_history.0" + (f".{loc}" if loc else "")
+    assert where in errors, errors
+    assert reason in errors[where]
+
+
+def test_systemic_therapy_dates_in_the_future_are_rejected_when_today_is_given():
+    data = with_change("clinical.systemic_therapy_history",
+                       [{"agent_class": "hormonal", "started_on": "2026-03-16"}])
+    intake = CaseIntake.model_validate(data)
+    with pytest.raises(ValidationError, match="systemic therapy date is in the future"):
+        check_intake(intake, TODAY)
