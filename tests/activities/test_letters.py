@@ -1,11 +1,13 @@
 """The referral letter renders the advisory flags, the decider line, the notice and documents."""
 
 import multiprocessing
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from temporalio.exceptions import ApplicationError
 
+from activities.letter_words import question_text, reason_text
 from activities.letters import DECIDER_LINE, ReferralLetters, ReferralPacketRequest
 from caseflow.case_status import TriageFlagEntry
 from caseflow.contacts import CoordinatorContact
@@ -15,6 +17,11 @@ from caseflow.ids import new_case_id
 from caseflow.settings import CaseflowSettings
 from tests.activities.test_letter_pdf import embedded_fonts, text_of
 from tests.workflows.cases import document, intake
+
+
+def plain(html: str) -> str:
+    """The letter's text without markup, whitespace collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split()).replace(" :", ":")
 
 
 @pytest.mark.parametrize("language", ["en", "zh-CN"])
@@ -52,29 +59,28 @@ def test_letter_has_flags_decider_line_notice_and_documents(language):
     assert "Confidential" in html
     assert "Interval &lt;6 months &amp; high risk" in html  # autoescaped
     for ref in documents:
-        assert ref.sha256 in html and ref.document_id in html
+        # The letter prints a short hash (the manifest keeps the full one): it asserted the
+        # full SHA-256 before, which ran off the page.
+        assert ref.sha256[:12] + "…" in html and ref.sha256 not in html
+        assert ref.document_id in html
     assert case_id in html
     letters.close()
 
 
-def test_letter_without_reason_derives_it_from_the_intake():
-    case_id = new_case_id()
-    request = ReferralPacketRequest(
-        packet_id="0f0e0d0c-aaaa-bbbb-cccc-000000000002",
-        case_id=case_id,
-        hospital=HospitalDirectory.load_default().get("in-chennai-proton"),
-        intake=intake(),
-        documents=[],
-        triage_flags=[],
-        modalities=["sbrt"],
-        coordinator_id="coord-1",
-        written_on=date(2025, 6, 1),
+def test_letter_without_reason_derives_it_from_the_intake_in_words():
+    # Before: "(head_and_neck, local recurrence)" and "(sbrt)", codes where words belong.
+    today = date(2025, 6, 1)
+    assert reason_text("en", intake(), today) == (
+        "Recurrent squamous cell carcinoma (head and neck, local recurrence) after "
+        "radiotherapy; RT-free interval 823 days."
     )
-    assert request.reason_text() == (
-        "Recurrent squamous cell carcinoma (head_and_neck, local recurrence) after "
-        "radiotherapy; RT-free interval 823 days"
+    assert reason_text("zh-CN", intake(), today) == (
+        "放疗后复发的squamous cell carcinoma（头颈部，局部复发）；距末次放疗 823 天。"
     )
-    assert "(sbrt)" in request.question_text()
+    assert "(stereotactic body radiotherapy (SBRT))" in question_text("en", ["sbrt"])
+    assert "硼中子俘获治疗（BNCT）、立体定向体部放疗（SBRT）" in question_text(
+        "zh-CN", ["bnct", "sbrt"]
+    )
 
 
 SHORT_LETTER = (
@@ -177,15 +183,21 @@ def test_letter_names_the_coordinator_as_the_contact_with_the_reply_link(
         assert value is not None and value in contact
     assert f'href="mailto:{CONTACT.email}"' in contact
     assert f'<a href="{reply_url}">' in contact
-    assert f"From: {CONTACT.name}, {CONTACT.organisation}<br>" in html
+    # The header is a table now (To/From/Date/Case): asserted on the text, not the markup.
+    assert f"From: {CONTACT.name}, {CONTACT.organisation} " in plain(html)
     assert "caseflow coordinator coord-1" not in html  # a person, not a bare id
 
 
 @pytest.mark.parametrize("language", ["en", "zh-CN"])
 def test_letter_without_a_contact_names_the_coordinator_id(letters, language):
     html = letters.render_letter(contact_request(language, contact=None))
-    assert "From: caseflow coordinator coord-1<br>" in html
     assert "Questions: the referring coordinator (coord-1)" in html
+    if language == "en":
+        assert "From: caseflow coordinator coord-1 Date:" in plain(html)
+    else:  # in Chinese, then English (the zh-CN letter said it in English only)
+        bilingual = "发件人 / From: caseflow 协调员 coord-1 / caseflow coordinator coord-1"
+        assert bilingual in plain(html)
+        assert "如有疑问，请联系转诊协调员（coord-1）" in html
     assert 'class="contact"' not in html
 
 
