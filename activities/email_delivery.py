@@ -28,6 +28,21 @@ CONFIDENTIAL = (
     "error, delete it and tell the sender."
 )
 
+# The pathway in words for the subject line; an unknown pathway reads as its code in words.
+PATHWAYS = {"recurrent_after_rt": "recurrent cancer after radiotherapy"}
+
+
+def packet_subject(request: EmailDeliveryRequest) -> str:
+    """What the mail is, for the staff who triage the inbox: the pathway, the hospital's own
+    reference when it gave one, and caseflow's case id. Opaque ids and words only."""
+    pathway = PATHWAYS.get(request.pathway, request.pathway.replace("_", " "))
+    parts = [f"Referral for assessment: {pathway}"]
+    if request.hospital_reference:
+        parts.append(f"your ref. {request.hospital_reference}")
+    parts.append(f"caseflow case {request.notice.case_id}")
+    return " | ".join(parts)
+
+
 def message_id_for(packet_id: str, sender: str) -> str:
     return f"<{packet_id}@{sender.rsplit('@', 1)[-1]}>"
 
@@ -129,7 +144,7 @@ class EmailDelivery:
         message = EmailMessage()
         message["From"] = self._sender
         message["To"] = request.to
-        message["Subject"] = f"Referral packet {request.packet_id}"  # no patient data
+        message["Subject"] = packet_subject(request)  # no patient data
         message["Message-ID"] = message_id_for(request.packet_id, self._sender)
         message["Date"] = formatdate(usegmt=True)
         if (address := reply_to(request.notice.contact)) is not None:

@@ -20,6 +20,14 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.audit import AuditAction, AuditTrail, activity_event
+from activities.letter_words import (
+    LetterWords,
+    content_disposition,
+    download_name,
+    question_text,
+    reason_text,
+    short_hash,
+)
 from activities.payloads import (
     PacketDocument,
     ReferralPacketRequest,
@@ -42,7 +50,6 @@ from caseflow.ids import packet_route_key
 from caseflow.settings import CaseflowSettings
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
-LETTER_LANGUAGES = ("en", "zh-CN")
 DECIDER_LINE = "a qualified oncologist at the receiving hospital decides"
 
 
@@ -87,27 +94,38 @@ class ReferralLetters:
         return self._pdf.render(html)
 
     def render_letter(self, request: ReferralPacketRequest) -> str:
-        """The letter's HTML. Pure given the request (no clock), so retries match."""
-        language = request.language if request.language in LETTER_LANGUAGES else "en"
-        template = self._templates.get_template(f"referral_letter.{language}.html.j2")
+        """The letter's HTML. Pure given the request (no clock), so retries match. One template
+        for every language; the words come from the letter's catalogues (activities/
+        letter_words.py)."""
+        words = LetterWords(request.language)
         intake = request.intake
-        return template.render(
+        hospital = request.hospital
+        return self._templates.get_template("referral_letter.html.j2").render(
+            language=words.language,
+            say=words.say,
+            plain=words.plain,
+            words=words.words,
+            country=words.country,
+            language_name=words.language_name,
+            date=words.date,
+            size=words.size,
+            short_hash=short_hash,
             case_id=request.case_id,
-            hospital=request.hospital,
+            hospital=hospital,
+            show_city=not names_city(hospital.name, hospital.city),
             patient=intake.patient,
             clinical=intake.clinical,
             rt_free_interval_days=intake.rt_free_interval_days(request.written_on),
             documents=request.documents,
             triage_flags=request.triage_flags,
-            modalities=request.modalities,
             recommendation=request.recommendation,
             reviewer_id=request.reviewer_id,
             coordinator_id=request.coordinator_id,
             contact=request.coordinator_contact,
             written_on=request.written_on,
-            decider_line=DECIDER_LINE,
-            reason=request.reason_text(),
-            question=request.question_text(),
+            # The coordinator's own words as written; caseflow's defaults in every language.
+            reason=request.reason or words.reason(intake, request.written_on),
+            question=request.question or words.question(request.modalities),
             reply_url=self.reply_url(request),
         )
 
@@ -171,7 +189,8 @@ class ReferralLetters:
             return self._stored_packet(request.packet_id, prefix, manifest_key, stored, False)
         _check_case(request.documents, request.case_id)
         expires_at = datetime.now(UTC) + self._link_ttl
-        links = {ref.document_id: self._presign(ref.key) for ref in request.documents}
+        links = {ref.document_id: self._document_link(ref, request.language)
+                 for ref in request.documents}
         html = self.render_letter(request)
         pdf = self.render_pdf(html)
         bundle = _bundle_bytes(request, links, expires_at)
@@ -222,6 +241,7 @@ class ReferralLetters:
             case_id=request.case_id,
             expires_at=expires_at,
             links=links,
+            language=request.language,
         )
 
     @activity.defn(name="store_translation_packet")
@@ -277,6 +297,7 @@ class ReferralLetters:
         case_id: str,
         expires_at: datetime | None = None,
         links: dict[str, str] | None = None,
+        language: str = "en",
     ) -> StoredPacket:
         _check_case(documents, case_id)
         manifest_key = prefix + "manifest.json"
@@ -302,7 +323,10 @@ class ReferralLetters:
                     "sha256": ref.sha256,
                     "content_type": ref.content_type,
                     "key": ref.key,
-                    "url": links.get(ref.document_id) or self._presign(ref.key),
+                        "uploaded_at": ref.uploaded_at.isoformat(),
+                    # What the link's download saves as (the URL's Content-Disposition).
+                    "file_name": self._file_name(ref, language),
+                    "url": links.get(ref.document_id) or self._document_link(ref, language),
                 }
                 for ref in documents
             ],
@@ -335,12 +359,28 @@ class ReferralLetters:
             letter_pdf_sha256=manifest.get("letter_pdf_sha256"),
             bundle_key=bundle_key,
             bundle_sha256=manifest.get("bundle_sha256"),
-            letter_url=self._presign(pdf_key) if pdf_key else None,
-            bundle_url=self._presign(bundle_key) if bundle_key else None,
+            letter_url=(
+                self._presign(pdf_key, f"referral-letter-{packet_id}.pdf") if pdf_key else None
+            ),
+            bundle_url=(
+                self._presign(bundle_key, f"referral-bundle-{packet_id}.json")
+                if bundle_key else None
+            ),
         )
 
-    def _presign(self, key: str) -> str:
-        return presign_get(self._client, self._bucket, key, self._link_ttl)
+    def _presign(self, key: str, file_name: str | None = None) -> str:
+        disposition = content_disposition(file_name) if file_name else None
+        return presign_get(self._client, self._bucket, key, self._link_ttl, disposition)
+
+    @staticmethod
+    def _file_name(ref: DocumentRef, language: str) -> str:
+        return download_name(
+            language, ref.kind.value, ref.document_id, ref.content_type, ref.original_filename
+        )
+
+    def _document_link(self, ref: DocumentRef, language: str) -> str:
+        """A document's presigned link, downloading as its kind and id with its extension."""
+        return self._presign(ref.key, self._file_name(ref, language))
 
     def _put_once(self, key: str, body: bytes, content_type: str) -> bool:
         return put_once(self._client, self._bucket, key, body, ContentType=content_type)
@@ -356,6 +396,12 @@ class ReferralLetters:
 
     def _get_bytes(self, key: str) -> bytes | None:
         return get_bytes(self._client, self._bucket, key)
+
+
+def names_city(name: str, city: str) -> bool:
+    """Whether a hospital's name already ends with its city ("..., Mumbai"), so the address
+    does not say it twice."""
+    return name.casefold().rstrip().endswith(city.casefold().strip())
 
 
 def _sha256(body: bytes) -> str:
@@ -390,8 +436,9 @@ def _bundle_bytes(
             hospital=request.hospital,
             documents=request.documents,
             links=links,
-            reason=request.reason_text(),
-            question=request.question_text(),
+            reason=request.reason or reason_text("en", request.intake, request.written_on),
+            question=request.question or question_text("en", request.modalities),
+            modalities=request.modalities,
             created_at=request.created(),
             links_expire_at=expires_at,
             consents=request.consents,

@@ -111,40 +111,16 @@ class ReferralPacketRequest(BaseModel):
     language: str = "en"
     written_on: date  # the workflow's date, so a re-render is byte-identical
     # Why the case is referred and what the hospital is asked (the letter and the FHIR
-    # ServiceRequest). None: derived from the intake and modalities (see referral_reason).
+    # ServiceRequest). None: caseflow's words from the intake and modalities, in the letter's
+    # languages (activities/letter_words.py).
     reason: str | None = Field(default=None, max_length=4000)
     question: str | None = Field(default=None, max_length=4000)
     created_at: datetime | None = None  # workflow.now(); None: midnight UTC of written_on
     # The grants in force for this hospital (the case's consent ledger); None: the intake's.
     consents: list[ConsentGrant] | None = None
 
-    def reason_text(self) -> str:
-        return self.reason or referral_reason(self.intake, self.written_on)
-
-    def question_text(self) -> str:
-        return self.question or referral_question(self.modalities)
-
     def created(self) -> datetime:
         return self.created_at or datetime.combine(self.written_on, datetime.min.time(), UTC)
-
-
-def referral_reason(intake: CaseIntake, today: date) -> str:
-    """The default reason for referral: site, histology, pattern and RT-free interval."""
-    clinical = intake.clinical
-    return (
-        f"Recurrent {clinical.histology} ({clinical.primary_site.value}, "
-        f"{clinical.recurrence_pattern.value} recurrence) after radiotherapy; "
-        f"RT-free interval {intake.rt_free_interval_days(today)} days"
-    )
-
-
-def referral_question(modalities: list[str]) -> str:
-    offered = f" ({', '.join(modalities)})" if modalities else ""
-    return (
-        f"Can you offer salvage treatment{offered} for this patient? If so, please give your "
-        "opinion, the proposed treatment, a cost estimate, the earliest admission date and "
-        "whether you can issue a visa invitation letter."
-    )
 
 
 class TranslationPacketRequest(BaseModel):
@@ -319,6 +295,10 @@ class EmailDeliveryRequest(BaseModel):
     notice: PacketNotice
     letter_key: str  # the stored letter.pdf of this packet, attached as sent
     consent: DeliveryConsent
+    # What the subject names (no patient data): the case's pathway and, once the hospital has
+    # acknowledged with one, its own reference for the referral.
+    pathway: str = "recurrent_after_rt"
+    hospital_reference: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._/-]{1,80}$")
 
     @model_validator(mode="after")
     def _consistent(self) -> EmailDeliveryRequest:

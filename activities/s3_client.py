@@ -96,10 +96,15 @@ def check_presign_ttl(ttl: timedelta, field: str) -> int:
     return seconds
 
 
-def presign_get(client, bucket: str, key: str, ttl: timedelta) -> str:
-    """A GET link for `key` that expires after `ttl` (at most PRESIGN_LIMIT)."""
+def presign_get(
+    client, bucket: str, key: str, ttl: timedelta, disposition: str | None = None
+) -> str:
+    """A GET link for `key` that expires after `ttl` (at most PRESIGN_LIMIT). `disposition`
+    is the Content-Disposition the download answers with (S3's response-content-disposition),
+    so it saves under a real file name; it travels in the URL, so it must hold no patient data."""
+    params = {"Bucket": bucket, "Key": key}
+    if disposition is not None:
+        params["ResponseContentDisposition"] = disposition
     return client.generate_presigned_url(
-        "get_object",
-        Params={"Bucket": bucket, "Key": key},
-        ExpiresIn=check_presign_ttl(ttl, "expires_in"),
+        "get_object", Params=params, ExpiresIn=check_presign_ttl(ttl, "expires_in")
     )

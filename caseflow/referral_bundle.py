@@ -55,6 +55,9 @@ DOCUMENT_ID_SYSTEM = f"{CASEFLOW_SYSTEM}/document-id"
 HOSPITAL_ID_SYSTEM = f"{CASEFLOW_SYSTEM}/hospital-id"
 COORDINATOR_ID_SYSTEM = f"{CASEFLOW_SYSTEM}/coordinator-id"
 DOCUMENT_KIND_SYSTEM = f"{CASEFLOW_SYSTEM}/document-kind"
+# The letter shows sites and modalities in words; the bundle keeps caseflow's codes.
+PRIMARY_SITE_SYSTEM = f"{CASEFLOW_SYSTEM}/primary-site"
+MODALITY_SYSTEM = f"{CASEFLOW_SYSTEM}/modality"
 CONSENT_PURPOSE_SYSTEM = f"{CASEFLOW_SYSTEM}/consent-purpose"
 SHA256_EXTENSION = f"{CASEFLOW_SYSTEM}/StructureDefinition/attachment-sha256"
 LINK_EXPIRES_EXTENSION = f"{CASEFLOW_SYSTEM}/StructureDefinition/attachment-url-expires"
@@ -109,13 +112,15 @@ def build_referral_bundle(
     consents: Sequence[ConsentGrant] | None = None,
     coordinator_id: str | None = None,
     coordinator: CoordinatorContact | None = None,
+    modalities: Sequence[str] = (),
 ) -> Bundle:
     """A `collection` Bundle for one referral to one hospital.
 
     `links` maps document_id to its presigned URL. `consents` are the grants in force (e.g.
     `ConsentLedger.grants_for(country, hospital_id)`); by default the intake's grants covering
     the hospital. `coordinator_id` is the case's coordinator now (by default the intake's), and
-    `coordinator` their contact, which names the requesting Practitioner. Raises ValueError
+    `coordinator` their contact, which names the requesting Practitioner. `modalities` are the
+    treatments asked about, as caseflow's codes (ServiceRequest.orderDetail). Raises ValueError
     naming the field for inputs that cannot make a packet.
     """
     if not referral_id.strip():
@@ -193,6 +198,10 @@ def build_referral_bundle(
             reference=coordinator_url,
             display=_contact_display(coordinator) if coordinator else None,
         ),
+        orderDetail=[
+            CodeableConcept(coding=[Coding(system=MODALITY_SYSTEM, code=code)])
+            for code in modalities
+        ] or None,
         performer=[_ref(hospital_url)],
         reasonCode=[_text(reason)],
         reasonReference=[_ref(condition_url)],
@@ -269,7 +278,12 @@ def _condition(intake: CaseIntake, full_url: str, patient_url: str) -> Condition
             ]
         ),
         code=_text(f"Recurrent {clinical.histology}, {site}"),
-        bodySite=[_text(site)],
+        bodySite=[
+            CodeableConcept(
+                coding=[Coding(system=PRIMARY_SITE_SYSTEM, code=clinical.primary_site.value)],
+                text=site,
+            )
+        ],
         subject=_ref(patient_url),
         note=[
             Annotation(

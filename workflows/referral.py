@@ -381,6 +381,9 @@ class HospitalReferralWorkflow:
                 notice=notice,
                 letter_key=stored.letter_pdf_key or stored.prefix + "letter.pdf",
                 consent=consent,
+                # The mail's subject (issue 12); an activity input, so replays are unaffected.
+                pathway=self._input.intake.pathway,
+                hospital_reference=self._status.acknowledgement_reference,
             ),
             hospital_id=hospital.hospital_id,
             retry_policy=retry.delivery_policy(EMAIL_RETRY_POLICY),

@@ -1,20 +1,38 @@
 """The referral letter renders the advisory flags, the decider line, the notice and documents."""
 
+import io
 import multiprocessing
+import re
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from pypdf import PdfReader
 from temporalio.exceptions import ApplicationError
 
-from activities.letters import DECIDER_LINE, ReferralLetters, ReferralPacketRequest
+from activities.letter_pdf import render_pdf
+from activities.letter_words import (
+    content_disposition,
+    download_name,
+    question_text,
+    reason_text,
+    translations,
+)
+from activities.letters import DECIDER_LINE, ReferralLetters, ReferralPacketRequest, names_city
 from caseflow.case_status import TriageFlagEntry
 from caseflow.contacts import CoordinatorContact
 from caseflow.documents import DocumentKind
 from caseflow.hospitals import HospitalDirectory
 from caseflow.ids import new_case_id
 from caseflow.settings import CaseflowSettings
+from caseflow.triage import triage
 from tests.activities.test_letter_pdf import embedded_fonts, text_of
 from tests.workflows.cases import document, intake
+
+
+def plain(html: str) -> str:
+    """The letter's text without markup, whitespace collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split()).replace(" :", ":")
 
 
 @pytest.mark.parametrize("language", ["en", "zh-CN"])
@@ -52,29 +70,28 @@ def test_letter_has_flags_decider_line_notice_and_documents(language):
     assert "Confidential" in html
     assert "Interval &lt;6 months &amp; high risk" in html  # autoescaped
     for ref in documents:
-        assert ref.sha256 in html and ref.document_id in html
+        # The letter prints a short hash (the manifest keeps the full one): it asserted the
+        # full SHA-256 before, which ran off the page.
+        assert ref.sha256[:12] + "…" in html and ref.sha256 not in html
+        assert ref.document_id in html
     assert case_id in html
     letters.close()
 
 
-def test_letter_without_reason_derives_it_from_the_intake():
-    case_id = new_case_id()
-    request = ReferralPacketRequest(
-        packet_id="0f0e0d0c-aaaa-bbbb-cccc-000000000002",
-        case_id=case_id,
-        hospital=HospitalDirectory.load_default().get("in-chennai-proton"),
-        intake=intake(),
-        documents=[],
-        triage_flags=[],
-        modalities=["sbrt"],
-        coordinator_id="coord-1",
-        written_on=date(2025, 6, 1),
+def test_letter_without_reason_derives_it_from_the_intake_in_words():
+    # Before: "(head_and_neck, local recurrence)" and "(sbrt)", codes where words belong.
+    today = date(2025, 6, 1)
+    assert reason_text("en", intake(), today) == (
+        "Recurrent squamous cell carcinoma (head and neck, local recurrence) after "
+        "radiotherapy; RT-free interval 823 days."
     )
-    assert request.reason_text() == (
-        "Recurrent squamous cell carcinoma (head_and_neck, local recurrence) after "
-        "radiotherapy; RT-free interval 823 days"
+    assert reason_text("zh-CN", intake(), today) == (
+        "放疗后复发的squamous cell carcinoma（头颈部，局部复发）；距末次放疗 823 天。"
     )
-    assert "(sbrt)" in request.question_text()
+    assert "(stereotactic body radiotherapy (SBRT))" in question_text("en", ["sbrt"])
+    assert "硼中子俘获治疗（BNCT）、立体定向体部放疗（SBRT）" in question_text(
+        "zh-CN", ["bnct", "sbrt"]
+    )
 
 
 SHORT_LETTER = (
@@ -177,15 +194,21 @@ def test_letter_names_the_coordinator_as_the_contact_with_the_reply_link(
         assert value is not None and value in contact
     assert f'href="mailto:{CONTACT.email}"' in contact
     assert f'<a href="{reply_url}">' in contact
-    assert f"From: {CONTACT.name}, {CONTACT.organisation}<br>" in html
+    # The header is a table now (To/From/Date/Case): asserted on the text, not the markup.
+    assert f"From: {CONTACT.name}, {CONTACT.organisation} " in plain(html)
     assert "caseflow coordinator coord-1" not in html  # a person, not a bare id
 
 
 @pytest.mark.parametrize("language", ["en", "zh-CN"])
 def test_letter_without_a_contact_names_the_coordinator_id(letters, language):
     html = letters.render_letter(contact_request(language, contact=None))
-    assert "From: caseflow coordinator coord-1<br>" in html
     assert "Questions: the referring coordinator (coord-1)" in html
+    if language == "en":
+        assert "From: caseflow coordinator coord-1 Date:" in plain(html)
+    else:  # in Chinese, then English (the zh-CN letter said it in English only)
+        bilingual = "发件人 / From: caseflow 协调员 coord-1 / caseflow coordinator coord-1"
+        assert bilingual in plain(html)
+        assert "如有疑问，请联系转诊协调员（coord-1）" in html
     assert 'class="contact"' not in html
 
 
@@ -211,3 +234,207 @@ def test_contact_letter_pdf_embeds_the_cjk_font_for_the_name(replying_letters):
     # The Chinese name in an English letter is drawn in glyphs, not boxes.
     assert any("WenQuanYi" in name and embedded for name, embedded in fonts.items())
     assert CONTACT.name in text_of(pdf) and CONTACT.email in text_of(pdf)
+
+
+# --- What a hospital reads (issue 12): the letter as a PDF, in both languages ----------------
+
+FILE_NAMES = {
+    DocumentKind.BIOPSY_REPORT: "biopsy_report_2024-11-02_oropharynx.pdf",
+    DocumentKind.RT_TREATMENT_SUMMARY: "放疗总结.pdf",
+}
+
+
+def hospital_request(language: str, hospital_id: str) -> ReferralPacketRequest:
+    """A letter as a hospital gets it: a patient in Nigeria, three modalities asked about,
+    documents with their file names, sizes and upload dates, the pre-screen's flags."""
+    case_id = new_case_id()
+    data = intake().model_dump(mode="json")
+    data["patient"]["country_of_residence"] = "NG"
+    case_intake = type(intake()).model_validate(data)
+    documents = [
+        document(case_id, kind).model_copy(update={"original_filename": name, "size": size})
+        for (kind, name), size in zip(FILE_NAMES.items(), (183_422, 48_211_778), strict=True)
+    ]
+    flags = [
+        TriageFlagEntry(code=f.code, level=f.level.value, message=f.message, source=f.source)
+        for f in triage(case_intake, date(2025, 6, 1))
+    ]
+    return ReferralPacketRequest(
+        packet_id="0f0e0d0c-aaaa-bbbb-cccc-000000000004",
+        case_id=case_id,
+        hospital=HospitalDirectory.load_default().get(hospital_id),
+        intake=case_intake,
+        documents=documents,
+        triage_flags=flags,
+        modalities=["bnct", "sbrt", "imrt_reirradiation"],
+        coordinator_id="coord-1",
+        coordinator_contact=CONTACT,
+        language=language,
+        written_on=date(2025, 6, 1),
+    )
+
+
+@pytest.fixture(scope="module")
+def hospital_letters():
+    """(request, html, PDF text) per language: the Chinese letter to Xiamen, the English one
+    to Mumbai (whose name already ends with its city)."""
+    letters = ReferralLetters(CaseflowSettings(s3_access_key_id="x", s3_secret_access_key="y"))
+    rendered = {}
+    for language, hospital_id in (("en", "in-mumbai-rlt"), ("zh-CN", "cn-xiamen-bnct")):
+        request = hospital_request(language, hospital_id)
+        html = letters.render_letter(request)
+        pdf = render_pdf(html)
+        rendered[language] = (request, html, pdf, " ".join(text_of(pdf).split()))
+    letters.close()
+    return rendered
+
+
+def test_the_chinese_letter_says_every_label_and_sentence_in_chinese_then_english(
+    hospital_letters,
+):
+    _, _, _, text = hospital_letters["zh-CN"]
+    squeezed = text.replace(" ", "")
+    # Table labels, the question, the triage text, the documents paragraph, the closing line:
+    # English only before.
+    for chinese, english in [
+        ("姓名", "Name"),
+        ("出生日期", "Date of birth"),
+        ("原发部位", "Primary site"),
+        ("距末次放疗间隔", "RT-free interval"),
+        ("贵院能否为该患者提供挽救性治疗", "Can you offer salvage treatment"),
+        ("以下提示为自动预筛", "automated pre-screen for coordination only"),
+        ("距末次放疗12个月或以上", "RT-free interval of 12 months or more"),
+        ("本资料包中的manifest.json", "manifest.json in this packet holds"),
+        ("如对本转诊有任何疑问", "Write to the referring coordinator"),
+        ("上传日期", "Uploaded"),
+    ]:
+        assert chinese in squeezed, chinese
+        at = squeezed.index(chinese)  # the English follows the Chinese it translates
+        assert english.replace(" ", "") in squeezed[at:at + 400], english
+
+
+def test_every_string_of_the_letter_has_a_chinese_translation():
+    """The catalogue is complete for what the template and the words say (make messages adds
+    new strings untranslated; this catches them)."""
+    from babel.messages.extract import extract_from_file
+
+    found = [
+        message
+        for method, path in (("jinja2", "templates/referral_letter.html.j2"),
+                             ("python", "activities/letter_words.py"))
+        for _, message, _, _ in extract_from_file(
+            method, path, keywords={"say": None, "plain": None, "N_": None}
+        )
+    ]
+    assert len(found) > 100
+    untranslated = [m for m in found if isinstance(m, str)
+                    and translations("zh-CN").gettext(m) == m
+                    and m not in {"CT", "PET-CT", "PSMA PET"}]
+    assert untranslated == []
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+def test_codes_are_shown_as_words_in_the_letters_language(hospital_letters, language):
+    _, html, _, text = hospital_letters[language]
+    # Before: head_and_neck, NG, en, (bnct, sbrt, imrt_reirradiation), biopsy_report.
+    for code in ("head_and_neck", "imrt_reirradiation", "bnct,", "biopsy_report ", "spinal_cord"):
+        assert code not in text, code
+    assert ">NG<" not in html and ">en<" not in html
+    for english in ("head and neck", "Nigeria", "English", "boron neutron capture therapy",
+                    "IMRT re-irradiation", "Biopsy report", "spinal cord"):
+        assert english in text, english
+    if language == "zh-CN":
+        for chinese in ("头颈部", "尼日利亚", "英语", "硼中子俘获治疗", "活检报告", "脊髓", "有利"):
+            assert chinese in text.replace(" ", ""), chinese
+
+
+def _text_extents(pdf: bytes) -> list[tuple[float, float, str]]:
+    """(x where a text run ends, page width, text) for every run, from pypdf's visitor."""
+    extents = []
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        width = float(page.mediabox.width)
+
+        def visit(text, cm, tm, font, size, width=width):
+            if text.strip():
+                x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+                scale = (cm[0] ** 2 + cm[1] ** 2) ** 0.5 * (tm[0] ** 2 + tm[1] ** 2) ** 0.5
+                extents.append((x + 0.5 * size * scale * len(text), width, text))
+
+        page.extract_text(visitor_text=visit)
+    return extents
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+def test_the_documents_table_fits_a4_with_a_short_hash(hospital_letters, language):
+    request, html, pdf, text = hospital_letters[language]
+    for ref in request.documents:
+        # Before: the 64-digit SHA-256 ran off the page. The manifest keeps the full hash.
+        assert ref.sha256 not in text.replace(" ", "")
+        assert ref.sha256[:12] + "…" in text
+    page = PdfReader(io.BytesIO(pdf)).pages[0]
+    assert round(float(page.mediabox.width)) == 595  # A4 portrait, in points
+    hashes = [(end, width) for end, width, run in _text_extents(pdf)
+              if any(ref.sha256[:12] in run for ref in request.documents)]
+    assert len(hashes) == len(request.documents)
+    assert all(end < width - 30 for end, width in hashes)  # inside the right margin (16 mm)
+
+
+@pytest.mark.parametrize(
+    ("language", "titles", "dates", "sizes"),
+    [
+        ("en", ["Biopsy report", "RT treatment summary"], "January 3, 2025",
+         ["183.4 kB", "48.2 MB"]),
+        ("zh-CN", ["活检报告", "放疗总结"], "2025年1月3日", ["183.4 kB", "48.2 MB"]),
+    ],
+)
+def test_each_document_has_a_title_its_kind_in_words_its_date_and_size(
+    hospital_letters, language, titles, dates, sizes
+):
+    request, _, _, text = hospital_letters[language]
+    squeezed = text.replace(" ", "")
+    for title in titles:
+        assert title.replace(" ", "") in squeezed
+    for name in FILE_NAMES.values():  # the patient's own file names, in the letter (PHI) only
+        assert name in text
+    assert squeezed.count(dates.replace(" ", "")) >= len(request.documents)
+    for size in sizes:
+        assert size in text
+    assert "Size (bytes)" not in text and "1234" not in text
+
+
+def test_the_address_names_the_city_once_and_the_country(hospital_letters):
+    _, _, _, english = hospital_letters["en"]
+    assert "Mumbai, Mumbai" not in english  # before: "Example Radioligand ... Mumbai, Mumbai"
+    assert "Example Radioligand Therapy Centre, Mumbai, India" in english
+    _, _, _, chinese = hospital_letters["zh-CN"]
+    assert "Xiamen, Xiamen" not in chinese
+    assert "Example BNCT Centre, Xiamen, 中国 / China" in chinese
+    assert names_city("Example Cancer Hospital", "Beijing") is False
+
+
+def test_presigned_downloads_name_a_file_with_its_extension():
+    ref = document(new_case_id(), DocumentKind.BIOPSY_REPORT).model_copy(
+        update={"original_filename": "Wanjiru Kamau biopsy.PDF"}
+    )
+    english = download_name("en", ref.kind.value, ref.document_id, ref.content_type,
+                            ref.original_filename)
+    assert english == f"biopsy-report-{ref.document_id}.pdf"  # no patient text: it is in a URL
+    assert content_disposition(english) == f'attachment; filename="{english}"'
+    chinese = download_name("zh-CN", ref.kind.value, ref.document_id, ref.content_type,
+                            ref.original_filename)
+    assert chinese == f"活检报告-{ref.document_id}.pdf"
+    assert content_disposition(chinese) == (
+        f"attachment; filename=\"document-{ref.document_id}.pdf\"; "
+        f"filename*=UTF-8''%E6%B4%BB%E6%A3%80%E6%8A%A5%E5%91%8A-{ref.document_id}.pdf"
+    )
+    jpeg = download_name("en", "imaging_ct", "d1", "image/jpeg", "scan.jpeg")
+    assert jpeg == "ct-d1.jpeg"  # the file's own spelling of the type's extension
+    dvh = download_name("en", "dvh", "d2", "image/png", "no extension")
+    assert dvh == "dose-volume-histograms-d2.png"
+    # The S3 link asks the store to answer with that disposition.
+    letters = ReferralLetters(CaseflowSettings(s3_access_key_id="x", s3_secret_access_key="y"))
+    url = letters._document_link(ref, "zh-CN")
+    letters.close()
+    query = parse_qs(urlsplit(url).query)
+    assert query["response-content-disposition"] == [content_disposition(chinese)]
+    assert "Wanjiru" not in url and "Kamau" not in url

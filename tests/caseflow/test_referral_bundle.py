@@ -228,3 +228,24 @@ def test_the_requester_is_the_coordinator_named_with_their_contact():
     [bare] = resources(build(), "Practitioner")
     assert bare.identifier[0].value == intake().coordinator_id
     assert bare.name is None and bare.telecom is None
+
+
+def test_the_bundle_keeps_the_codes_the_letter_shows_in_words():
+    bundle = build(modalities=["bnct", "sbrt"])
+    (request,) = resources(bundle, "ServiceRequest")
+    modalities = [(c.system, c.code) for detail in request.orderDetail for c in detail.coding]
+    assert modalities == [
+        ("https://caseflow.invalid/fhir/modality", "bnct"),
+        ("https://caseflow.invalid/fhir/modality", "sbrt"),
+    ]
+    (condition,) = resources(bundle, "Condition")
+    (site,) = condition.bodySite
+    assert [(c.system, c.code) for c in site.coding] == [
+        ("https://caseflow.invalid/fhir/primary-site", intake().clinical.primary_site.value)
+    ]
+    (patient,) = resources(bundle, "Patient")
+    assert patient.communication[0].language.coding[0].code == intake().patient.preferred_language
+    assert patient.address[0].country == intake().patient.country_of_residence
+    for reference in resources(bundle, "DocumentReference"):
+        assert reference.type.coding[0].code in {ref.kind.value for ref in documents(5)}
+    assert build().model_dump()["entry"][0]["resource"].get("orderDetail") is None  # none asked

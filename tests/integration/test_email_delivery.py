@@ -218,3 +218,31 @@ async def test_an_erasure_notice_asks_to_confirm_to_the_named_coordinator(mail_s
     assert "confirm to\nAna Costa (ana.costa@care.example.org)." in body
     assert "Phone: +44 20 7946 0958" in body
     assert "Reply link" not in body  # the packet's reply link died with it
+
+
+async def test_the_subject_says_what_the_mail_is_without_patient_data(
+    mail_sink, seaweed, stored_letter
+):
+    key, _ = stored_letter
+    first = request(key)
+    receipt = await ActivityEnvironment().run(
+        sender(mail_sink, seaweed).deliver_packet_email, first
+    )
+    (message,) = messages_with_id(mail_sink, receipt.message_id)
+    assert message["Subject"] == (
+        f"Referral for assessment: recurrent cancer after radiotherapy | caseflow case {CASE_ID}"
+    )
+    assert first.packet_id not in message["Subject"]  # not the bare packet uuid any more
+    patient = intake().patient
+    for value in (patient.given_name, patient.family_name, intake().clinical.histology):
+        assert value not in message["Subject"]
+    # A resend after the hospital acknowledged with its own reference quotes it.
+    again = request(key).model_copy(update={"hospital_reference": "INTL-2025/0412"})
+    receipt = await ActivityEnvironment().run(
+        sender(mail_sink, seaweed).deliver_packet_email, again
+    )
+    (message,) = messages_with_id(mail_sink, receipt.message_id)
+    assert message["Subject"] == (
+        "Referral for assessment: recurrent cancer after radiotherapy | your ref. INTL-2025/0412"
+        f" | caseflow case {CASE_ID}"
+    )

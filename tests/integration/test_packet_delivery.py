@@ -162,6 +162,18 @@ def test_packet_holds_pdf_letter_bundle_and_hashed_manifest(seaweed, hospital, l
     kinds = [e.resource.get_resource_type() for e in bundle.entry or [] if e.resource]
     assert kinds.count("DocumentReference") == 3 and "ServiceRequest" in kinds
 
+    # Downloads save under a real file name (issue 12): the store answers the presigned link
+    # with the Content-Disposition it carries; the manifest names each document's file.
+    answer = httpx.get(stored.letter_url or "", timeout=10)
+    assert answer.status_code == 200 and answer.content == pdf
+    assert answer.headers["content-disposition"] == (
+        f'attachment; filename="referral-letter-{request.packet_id}.pdf"'
+    )
+    for entry, ref in zip(manifest["documents"], request.documents, strict=True):
+        assert f"-{ref.document_id}." in entry["file_name"]
+        assert entry["uploaded_at"] == ref.uploaded_at.isoformat()
+        assert "response-content-disposition=attachment" in entry["url"]
+
 
 # -- the whole case on real servers --------------------------------------------------------------
 
@@ -508,7 +520,7 @@ async def test_packets_name_the_coordinator_the_case_is_assigned_to(
     address = HospitalDirectory.load_default().get(EMAIL).contact_email
     assert address is not None
     [message] = [m for m in mails_to(packet_stack.mail, address)
-                 if referrals[EMAIL].packet_id in m["Subject"]]
+                 if referrals[EMAIL].packet_id in m["Message-ID"]]  # the subject names the case
     (reply_to,) = message["Reply-To"].addresses
     assert (reply_to.display_name, reply_to.addr_spec) == ("Bo Li", "bo.li@care.example.org")
     plain = message.get_body(("plain",))
