@@ -16,8 +16,6 @@ import binascii
 import contextlib
 import hashlib
 import json
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import ClientError
@@ -49,10 +47,8 @@ MiB = 1024**2
 SNIFF_BYTES = 64 * 1024
 # How long one presigned part URL works: long enough for a slow home connection to send one part.
 PART_URL_SECONDS = 3600
-# The verifying read: ranges fetched ahead in parallel, hashed in order; memory stays at about
-# VERIFY_RANGE x VERIFY_AHEAD.
-VERIFY_RANGE = 8 * MiB
-VERIFY_AHEAD = 4
+# The verifying read streams the object in blocks of this size.
+VERIFY_BLOCK = MiB
 
 
 def checksum_from_b64(value: str) -> str:
@@ -76,7 +72,7 @@ class PortalUploadStore:
     def __init__(self, settings: CaseflowSettings) -> None:
         self._settings = settings
         self._bucket = settings.s3_bucket
-        self._client = build_s3_client(settings, pool=VERIFY_AHEAD + 4)
+        self._client = build_s3_client(settings, pool=10)
         self._expiry = timedelta(hours=settings.portal_upload_expiry_hours)
 
     def close(self) -> None:
@@ -266,43 +262,24 @@ class PortalUploadStore:
         )
 
     def stored_sha256(self, key: str, size: int) -> tuple[str, bytes]:
-        """The SHA-256 of the stored object and its first bytes, read in ranges fetched ahead in
-        parallel and hashed in order, so memory stays near VERIFY_RANGE x VERIFY_AHEAD."""
+        """The SHA-256 of the stored object and its first bytes, from one streamed GET hashed
+        block by block (about 1 MiB held at a time). One stream reads faster than SHA-256
+        hashes on loopback, so ranged reads in parallel would only add memory."""
         digest = hashlib.sha256()
         head = b""
-        ranges = [
-            (start, min(start + VERIFY_RANGE, size)) for start in range(0, size, VERIFY_RANGE)
-        ]
-        with ThreadPoolExecutor(VERIFY_AHEAD, thread_name_prefix="verify") as pool:
-            ahead: list[Future[bytes]] = []
-            pending: Iterator[tuple[int, int]] = iter(ranges)
-            try:
-                for start, end in pending:
-                    ahead.append(pool.submit(self._range, key, start, end))
-                    if len(ahead) >= VERIFY_AHEAD:
-                        break
-                while ahead:
-                    block = ahead.pop(0).result()
-                    nxt = next(pending, None)
-                    if nxt is not None:
-                        ahead.append(pool.submit(self._range, key, *nxt))
-                    if len(head) < SNIFF_BYTES:
-                        head += block[: SNIFF_BYTES - len(head)]
-                    digest.update(block)
-                    del block
-            finally:
-                for future in ahead:
-                    future.cancel()
+        count = 0
+        body = self._client.get_object(Bucket=self._bucket, Key=key)["Body"]
+        try:
+            for block in body.iter_chunks(VERIFY_BLOCK):
+                if len(head) < SNIFF_BYTES:
+                    head += block[: SNIFF_BYTES - len(head)]
+                digest.update(block)
+                count += len(block)
+        finally:
+            body.close()
+        if count != size:
+            raise mismatch(f"file: {count} bytes stored, {size} declared")
         return digest.hexdigest(), head
-
-    def _range(self, key: str, start: int, end: int) -> bytes:
-        answer = self._client.get_object(
-            Bucket=self._bucket, Key=key, Range=f"bytes={start}-{end - 1}"
-        )
-        data = answer["Body"].read()
-        if len(data) != end - start:
-            raise mismatch("file: short read from S3 while verifying")
-        return data
 
     def _delete_version(self, key: str, version: str | None) -> None:
         with contextlib.suppress(Exception):
