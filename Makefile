@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.packets
 	$(BIN)/python -m bench.web_api
 	$(BIN)/python -m bench.console
+	$(BIN)/python -m bench.portal_upload
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -36,6 +36,37 @@ class AddDocument(BaseModel):
     ref: DocumentRef
 
 
+class AddPatientDocument(BaseModel):
+    """A document a patient uploaded through the portal, stored and verified: it waits in
+    quarantine until a coordinator accepts it onto the checklist or rejects it."""
+
+    model_config = _EVENT_CONFIG
+
+    ref: DocumentRef
+
+
+class AcceptPatientDocument(BaseModel):
+    """A coordinator accepts a quarantined document into the case; with `item_id`, onto that
+    checklist item (the document takes the item's kind that suits its content)."""
+
+    model_config = _EVENT_CONFIG
+
+    document_id: str = Field(pattern=r"^d[a-z2-7]{26}$")
+    item_id: str | None = Field(default=None, pattern=r"^[a-z0-9_]{1,60}$")
+    accepted_by: PersonId | None = None
+
+
+class RejectPatientDocument(BaseModel):
+    """A coordinator rejects a quarantined document (wrong patient, unreadable, not records);
+    the reason stays in workflow state."""
+
+    model_config = _EVENT_CONFIG
+
+    document_id: str = Field(pattern=r"^d[a-z2-7]{26}$")
+    reason: Note
+    rejected_by: PersonId | None = None
+
+
 class WaiveRequirement(BaseModel):
     model_config = _EVENT_CONFIG
 

@@ -252,6 +252,8 @@ class CaseStatus(BaseModel):
         "Triage is advisory: a qualified oncologist at the receiving hospital decides."
     )
     documents: list[DocumentRef]
+    # Patient uploads waiting for a coordinator to accept or reject them (not on the checklist).
+    quarantined: list[DocumentRef] = Field(default_factory=list)
     review_outcome: ReviewOutcome | None = None
     target_hospital_ids: list[str] = Field(default_factory=list)
     hospitals: list[HospitalReferralStatus]

@@ -125,6 +125,10 @@ class CaseflowSettings(BaseSettings):
     portal_link_days: int = Field(default=14, gt=0)
     # Inquiry form posts one client address may make per minute (the portal is public).
     inquiry_posts_per_minute: int = Field(default=5, gt=0)
+    # A patient's resumable upload may be resumed this long after it began; the sweeper (run by
+    # the web service every `portal_upload_sweep_minutes`) then aborts it and frees its parts.
+    portal_upload_expiry_hours: float = Field(default=48, gt=0)
+    portal_upload_sweep_minutes: float = Field(default=15, gt=0)
     # Secrets hospitals sign their callbacks with (Standard Webhooks), by hospital id.
     hospital_callback_secrets: dict[str, SecretStr] = Field(default_factory=dict)
     # Largest JSON body the API reads; uploads stream and are bounded by max_document_bytes.

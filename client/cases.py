@@ -3,6 +3,7 @@ fetch referral packets. Talks to Temporal through the client and to S3 through b
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,9 +22,12 @@ from temporalio.client import (
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.portal_uploads import PortalUploadStore
 from caseflow import search_attributes as sa
 from caseflow.case_events import (
+    AcceptPatientDocument,
     AddDocument,
+    AddPatientDocument,
     AdmissionRecorded,
     AssignCoordinator,
     DischargeRecorded,
@@ -32,6 +36,7 @@ from caseflow.case_events import (
     HospitalAcknowledgement,
     HospitalResponse,
     RecordConsent,
+    RejectPatientDocument,
     Resume,
     RetryStep,
     SelectHospital,
@@ -596,3 +601,32 @@ async def open_cases_for_patient(
         and row.date_of_birth == wanted.date_of_birth
         and folded(row.patient_name) == folded(wanted.name)
     ]
+
+
+# --- the portal's quarantine -------------------------------------------------------------------
+
+
+async def add_patient_document(client: Client, case_id: str, ref: DocumentRef) -> EventAck:
+    """A portal upload, stored and verified, now waiting for a coordinator."""
+    return await _update(
+        client, case_id, CaseWorkflow.add_patient_document, AddPatientDocument(ref=ref)
+    )
+
+
+async def accept_patient_document(
+    client: Client, case_id: str, event: AcceptPatientDocument
+) -> EventAck:
+    return await _update(client, case_id, CaseWorkflow.accept_patient_document, event)
+
+
+async def reject_patient_document(
+    settings: CaseflowSettings, client: Client, case_id: str, event: RejectPatientDocument
+) -> EventAck:
+    """Reject a quarantined upload, then delete its bytes: the case keeps the reason only."""
+    ack = await _update(client, case_id, CaseWorkflow.reject_patient_document, event)
+    store = PortalUploadStore(settings)
+    try:
+        await asyncio.to_thread(store.discard, case_id, event.document_id)
+    finally:
+        store.close()
+    return ack

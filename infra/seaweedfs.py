@@ -110,6 +110,43 @@ def ensure_bucket(endpoint_url: str, access_key: str, secret_key: str, bucket: s
         raise SeaweedFSError(f"bucket {bucket}: versioning is {status!r}, expected 'Enabled'")
 
 
+def ensure_portal_rules(
+    endpoint_url: str, access_key: str, secret_key: str, bucket: str, origin: str, days: int
+) -> None:
+    """What the portal's direct uploads need of the bucket: CORS for the portal's origin (PUT
+    with the checksum header, ETag exposed) and a rule aborting multipart uploads unfinished
+    after `days`. SeaweedFS stores the rule; the service's sweeper does the aborting either way.
+    Provisioning's job (`dev up`, the test stack): the service itself needs no such rights."""
+    client = s3_client(endpoint_url, access_key, secret_key)
+    client.put_bucket_cors(
+        Bucket=bucket,
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedOrigins": [origin.rstrip("/")],
+                    "AllowedMethods": ["PUT"],
+                    "AllowedHeaders": ["x-amz-checksum-sha256", "content-type"],
+                    "ExposeHeaders": ["ETag"],
+                    "MaxAgeSeconds": 3600,
+                }
+            ]
+        },
+    )
+    client.put_bucket_lifecycle_configuration(
+        Bucket=bucket,
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "caseflow-abort-incomplete-uploads",
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": "cases/"},
+                    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": days},
+                }
+            ]
+        },
+    )
+
+
 class SeaweedFS:
     """One `weed` process whose state lives in `data_dir`.
 

@@ -15,7 +15,7 @@ from caseflow.hospitals import HospitalDirectory
 from caseflow.keyring import ensure_key_file, key_file_path
 from caseflow.settings import OPS_UI_PATH, CaseflowSettings
 from infra.mail_sink import MailSink
-from infra.seaweedfs import SeaweedFS, ensure_bucket
+from infra.seaweedfs import SeaweedFS, ensure_bucket, ensure_portal_rules
 from infra.server_process import ServerProcess, StackError, port_answers
 from infra.temporal_server import TemporalDevServer
 
@@ -182,6 +182,10 @@ class EmbeddedStack:
         s3.start()
         s3.wait_ready()
         ensure_bucket(s3.endpoint_url, s3.access_key, s3.secret_key, self.settings.s3_bucket)
+        ensure_portal_rules(
+            s3.endpoint_url, s3.access_key, s3.secret_key, self.settings.s3_bucket,
+            self.settings.public_url, max(1, round(self.settings.portal_upload_expiry_hours / 24)),
+        )
         mail.start()
         inbox = self.hospital_inbox()
         inbox.start()

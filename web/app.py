@@ -115,12 +115,21 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        from client.portal_uploads import sweep_forever
+        from web.portal_upload_routes import store_of_app
+
+        # Abandoned portal uploads are aborted by this service, every few minutes.
+        sweeper = asyncio.create_task(
+            sweep_forever(store_of_app(app), settings.portal_upload_sweep_minutes * 60)
+        )
         yield
+        sweeper.cancel()
         # Write what the access audit still holds; the authenticator closes its store.
         for part in (
             app.state.access_audit,
             app.state.authenticator,
             getattr(app.state, "hospital_replies", None),
+            getattr(app.state, "portal_uploads", None),
         ):
             close = getattr(part, "close", None)
             if close is not None:
@@ -159,6 +168,7 @@ def create_app(
         intake_pages,
         ops_routes,
         portal_pages,
+        portal_upload_routes,
         queue_pages,
         reply_routes,
     )
@@ -178,6 +188,7 @@ def create_app(
     app.include_router(case_actions.router)
     app.include_router(portal_pages.router)
     app.include_router(inquiry_pages.router)
+    app.include_router(portal_upload_routes.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     if settings.session_secret is not None:
         from web.auth import session_cookie_options

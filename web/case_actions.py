@@ -15,9 +15,11 @@ from starlette.datastructures import FormData
 from temporalio.client import Client, WorkflowUpdateFailedError
 
 from caseflow.case_events import (
+    AcceptPatientDocument,
     DischargeRecorded,
     FollowUpRecorded,
     RecordConsent,
+    RejectPatientDocument,
     SubmitReview,
     TranslationReceived,
     TravelEvent,
@@ -263,9 +265,32 @@ async def _decline_inquiry(
     return (await inquiries.decline(client, case_id, reason, actor_id(principal))).detail
 
 
+async def _accept_upload(
+    request: Request, client: Client, case_id: str, form: FormData, principal: Principal
+) -> str:
+    event = AcceptPatientDocument.model_validate(
+        _given(document_id=_text(form, "document_id"), item_id=_text(form, "item_id"),
+               accepted_by=actor_id(principal))
+    )
+    return (await cases.accept_patient_document(client, case_id, event)).detail
+
+
+async def _reject_upload(
+    request: Request, client: Client, case_id: str, form: FormData, principal: Principal
+) -> str:
+    event = RejectPatientDocument.model_validate(
+        _given(document_id=_text(form, "document_id"), reason=_text(form, "reason"),
+               rejected_by=actor_id(principal))
+    )
+    settings = request.app.state.settings
+    return (await cases.reject_patient_document(settings, client, case_id, event)).detail
+
+
 ACTIONS: dict[str, Action] = {
     "accept-inquiry": _accept_inquiry,
     "decline-inquiry": _decline_inquiry,
+    "accept-upload": _accept_upload,
+    "reject-upload": _reject_upload,
     "waive": _waive,
     "review": _review,
     "consent": _consent,

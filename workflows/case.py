@@ -35,7 +35,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from caseflow.case_events import (
         AcceptInquiry,
+        AcceptPatientDocument,
         AddDocument,
+        AddPatientDocument,
         AdmissionRecorded,
         AssignCoordinator,
         DeclineInquiry,
@@ -46,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         HospitalResponse,
         RecordConsent,
         ReferralStepDecision,
+        RejectPatientDocument,
         Resume,
         RetryStep,
         ReviewOutcome,
@@ -74,7 +77,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from caseflow.checklist import ChecklistError, RecordsChecklist
     from caseflow.consent import ConsentEvent, ConsentLedger
-    from caseflow.documents import DocumentKind, DocumentRef
+    from caseflow.documents import ACCEPTED_CONTENT_TYPES, DocumentKind, DocumentRef
     from caseflow.hospitals import Hospital
     from caseflow.ids import document_key, referral_workflow_id
     from caseflow.intake import ConsentGrant
@@ -778,6 +781,90 @@ class CaseWorkflow:
     def _validate_add_document(self, event: AddDocument) -> None:
         self._require_stage("add_document", *_OPEN_STAGES)
         self._check_ref("ref", event.ref)
+
+    # -- updates: the portal's quarantine (patient uploads wait for a coordinator) ---------------
+    # New handlers that add no commands of their own (state, timeline, the same publish as
+    # add_document), so no patch marker: a history from before them never calls them.
+
+    @workflow.update
+    def add_patient_document(self, event: AddPatientDocument) -> EventAck:
+        ref = event.ref
+        if ref.document_id in self._state.documents or ref.document_id in self._state.quarantined:
+            return self._ack(f"document {ref.document_id} is already received")
+        self._state.quarantined[ref.document_id] = ref
+        self._note("patient_document_received", f"{ref.document_id} {ref.kind.value}")
+        self._publish()
+        return self._ack(f"document {ref.document_id} awaits a coordinator")
+
+    @add_patient_document.validator
+    def _validate_add_patient_document(self, event: AddPatientDocument) -> None:
+        self._require_stage("add_patient_document", *_OPEN_STAGES)
+        self._check_ref("ref", event.ref)
+        held = self._state.quarantined.get(event.ref.document_id)
+        if held is not None and held.sha256 != event.ref.sha256:
+            raise _reject(f"ref: document {event.ref.document_id} is known with other content")
+        if event.ref.document_id in self._state.rejected_documents:
+            raise _reject(f"ref: document {event.ref.document_id} was rejected")
+
+    def _accepted_ref(self, event: AcceptPatientDocument) -> DocumentRef:
+        """The quarantined ref as the case will hold it: re-kinded to suit the item, if one."""
+        ref = self._state.quarantined[event.document_id]
+        if event.item_id is None:
+            return ref
+        item = self._state.checklist.item(event.item_id)
+        if ref.kind in item.accepts:
+            return ref
+        kind = next(k for k in item.accepts if ref.content_type in ACCEPTED_CONTENT_TYPES[k])
+        return ref.model_copy(update={"kind": kind})
+
+    @workflow.update
+    def accept_patient_document(self, event: AcceptPatientDocument) -> EventAck:
+        if event.document_id in self._state.documents:
+            return self._ack(f"document {event.document_id} is already in the case")
+        ref = self._accepted_ref(event)
+        del self._state.quarantined[event.document_id]
+        self._note("patient_document_accepted", f"{ref.document_id} {ref.kind.value}",
+                   actor=event.accepted_by)
+        items = self._add_documents([ref])
+        self._publish()
+        return self._ack("satisfies " + (", ".join(items) or "no checklist item"))
+
+    @accept_patient_document.validator
+    def _validate_accept_patient_document(self, event: AcceptPatientDocument) -> None:
+        self._require_stage("accept_patient_document", *_OPEN_STAGES)
+        if event.document_id in self._state.documents:
+            return
+        ref = self._state.quarantined.get(event.document_id)
+        if ref is None:
+            raise _reject(f"document_id: {event.document_id} is not awaiting a decision")
+        if event.item_id is None:
+            return
+        try:
+            item = self._state.checklist.item(event.item_id)
+        except ChecklistError as error:
+            raise _reject(str(error)) from None
+        if not any(ref.content_type in ACCEPTED_CONTENT_TYPES[k] for k in item.accepts):
+            raise _reject(
+                f"item_id: {event.item_id} accepts no document of type {ref.content_type}"
+            )
+
+    @workflow.update
+    def reject_patient_document(self, event: RejectPatientDocument) -> EventAck:
+        if event.document_id in self._state.rejected_documents:
+            return self._ack(f"document {event.document_id} is already rejected")
+        del self._state.quarantined[event.document_id]
+        self._state.rejected_documents[event.document_id] = event.reason
+        self._note("patient_document_rejected", event.document_id, actor=event.rejected_by)
+        self._publish()
+        return self._ack(f"document {event.document_id} rejected")
+
+    @reject_patient_document.validator
+    def _validate_reject_patient_document(self, event: RejectPatientDocument) -> None:
+        self._require_stage("reject_patient_document", *_OPEN_STAGES)
+        if event.document_id in self._state.rejected_documents:
+            return
+        if event.document_id not in self._state.quarantined:
+            raise _reject(f"document_id: {event.document_id} is not awaiting a decision")
 
     @workflow.update
     def waive_requirement(self, event: WaiveRequirement) -> EventAck:

@@ -56,6 +56,10 @@ class CaseState(BaseModel):
     consent: ConsentLedger | None = None
     triage_flags: list[TriageFlagEntry] = Field(default_factory=list)
     documents: dict[str, DocumentRef] = Field(default_factory=dict)
+    # Patient uploads from the portal awaiting a coordinator's decision, and those rejected (by
+    # document id, with the reason); accepted ones move to `documents`.
+    quarantined: dict[str, DocumentRef] = Field(default_factory=dict)
+    rejected_documents: dict[str, str] = Field(default_factory=dict)
     pending_review: SubmitReview | None = None
     review: SubmitReview | None = None
     referrals: dict[str, HospitalReferralStatus] = Field(default_factory=dict)

@@ -119,6 +119,7 @@ class CaseView:
             missing_items=[i.item_id for i in s.checklist.missing()],
             triage_flags=s.triage_flags,
             documents=list(s.documents.values()),
+            quarantined=list(s.quarantined.values()),
             review_outcome=s.review.outcome if s.review else None,
             target_hospital_ids=list(s.review.target_hospital_ids) if s.review else [],
             hospitals=list(s.referrals.values()),

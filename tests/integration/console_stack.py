@@ -23,6 +23,7 @@ from caseflow.settings import CaseflowSettings
 from caseflow.temporal_client import connect
 from client.identities import IdentityStore
 from infra.mail_sink import MailSink
+from infra.seaweedfs import ensure_portal_rules
 from infra.server_process import free_port
 from tests.integration.web_service import ServiceThread, running_service
 
@@ -150,6 +151,11 @@ async def console_stack(temporal_dev_server, seaweed, home: Path) -> AsyncIterat
     store.close()
     try:
         with running_service(settings) as service:
+            # The portal's browser PUTs parts straight to S3: CORS for the service's origin.
+            ensure_portal_rules(
+                seaweed.endpoint_url, seaweed.access_key, seaweed.secret_key, seaweed.bucket,
+                service.url, 2,
+            )
             client = await connect(service.settings)
             with ThreadPoolExecutor(max_workers=16) as executor:
                 async with (

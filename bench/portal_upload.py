@@ -1,0 +1,277 @@
+"""The portal's resumable upload against a direct boto3 upload of the same file, in the same run:
+a `caseflow serve` process (with Temporal, a worker and SeaweedFS) handles the protocol as it does
+for a browser (begin, a presigned URL per part, completion with the service's verifying read),
+while this process plays the browser: it reads each part, hashes it and the whole file, and PUTs
+the part to S3. Prints both throughputs, their ratio and the service's peak RSS, sampled with
+psutil. Targets (issue 10): ratio >= 0.8, peak RSS < 150 MiB for a 1 GiB file.
+
+    python -m bench.portal_upload [--mib 1024] [--rounds 2] [--concurrency 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+
+import httpx
+import psutil
+
+from bench.documents import BUCKET, make_file, plain_client
+from bench.web_api import settings_env
+from caseflow.case_status import CaseStage
+from caseflow.intake import CaseIntake
+from caseflow.keyring import ensure_key_file
+from caseflow.portal_links import PortalClaims, email_digest, make_token
+from caseflow.settings import CaseflowSettings
+from caseflow.temporal_client import connect
+from client import cases
+from infra.seaweedfs import SeaweedFS, SeaweedPorts, ensure_bucket
+from infra.server_process import ServerProcess, free_port, port_answers
+from infra.temporal_server import TemporalDevServer
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+MiB = 1024**2
+TARGET_RATIO = 0.8
+TARGET_RSS_MIB = 150
+
+
+class PeakRss:
+    """The highest RSS of a process, sampled every 20 ms on a thread while it runs."""
+
+    def __init__(self, pid: int) -> None:
+        self._process = psutil.Process(pid)
+        self.peak = self._process.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, self._process.memory_info().rss)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def portal_upload(base: str, token: str, path: Path, concurrency: int) -> float:
+    """Upload `path` as the browser does; returns the seconds from begin to verified."""
+    with httpx.Client(base_url=base, timeout=600, follow_redirects=True) as web:
+        page = web.get(f"/portal/open/{token}")
+        page.raise_for_status()
+        csrf = re.search(r'data-csrf="([^"]+)"', page.text)
+        assert csrf, "the records page carries no CSRF token"
+        headers = {"X-CSRF-Token": csrf.group(1)}
+        size = path.stat().st_size
+        started = time.perf_counter()
+        with open(path, "rb") as file:
+            head = file.read(64 * 1024)
+        upload = (
+            web.post(
+                "/portal/uploads",
+                headers=headers,
+                json={
+                    "kind": "imaging_mri",
+                    "size": size,
+                    "file_name": path.name,
+                    "head": base64.b64encode(head).decode(),
+                },
+            )
+            .raise_for_status()
+            .json()
+        )
+        whole = hashlib.sha256()
+        fd = os.open(path, os.O_RDONLY)
+        s3 = httpx.Client(timeout=600)
+
+        def put(number: int, data: bytes) -> None:
+            checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
+            url = (
+                web.post(
+                    f"/portal/uploads/{upload['upload_id']}/parts/{number}",
+                    headers=headers,
+                    json={"sha256": checksum},
+                )
+                .raise_for_status()
+                .json()["url"]
+            )
+            s3.put(
+                url, content=data, headers={"x-amz-checksum-sha256": checksum}
+            ).raise_for_status()
+
+        try:
+            with ThreadPoolExecutor(concurrency) as pool:
+                inflight = []
+                for number in range(1, upload["part_count"] + 1):
+                    offset = (number - 1) * upload["part_size"]
+                    data = os.pread(fd, min(upload["part_size"], size - offset), offset)
+                    whole.update(data)
+                    inflight.append(pool.submit(put, number, data))
+                    # Like the page: at most `concurrency` parts held at once.
+                    while sum(not f.done() for f in inflight) >= concurrency:
+                        time.sleep(0.002)
+                for future in inflight:
+                    future.result()
+        finally:
+            os.close(fd)
+            s3.close()
+        web.post(
+            f"/portal/uploads/{upload['upload_id']}/completion",
+            headers=headers,
+            json={"sha256": whole.hexdigest(), "file_name": path.name},
+        ).raise_for_status()
+        return time.perf_counter() - started
+
+
+async def bench(args: argparse.Namespace, workdir: Path) -> None:
+    temporal = TemporalDevServer(
+        workdir / "temporal",
+        grpc_port=free_port(),
+        ui_port=free_port(),
+        http_port=free_port(),
+        metrics_port=free_port(),
+    )
+    access_key, secret_key = "bench" + secrets.token_hex(4), secrets.token_urlsafe(24)
+    processes: list[ServerProcess] = []
+    temporal.start()
+    # Ports picked once Temporal holds its own, so the two never collide.
+    seaweed = SeaweedFS(workdir / "seaweedfs", access_key, secret_key, SeaweedPorts.pick_free())
+    seaweed.start(timeout=60)
+    try:
+        ensure_bucket(seaweed.endpoint_url, access_key, secret_key, BUCKET)
+        ensure_key_file(workdir / "keys.json")
+        link_secret = secrets.token_urlsafe(32)
+        settings = CaseflowSettings(
+            temporal_address=temporal.address,
+            s3_endpoint_url=seaweed.endpoint_url,
+            s3_access_key_id=access_key,
+            s3_secret_access_key=secret_key,
+            key_file=workdir / "keys.json",
+            data_dir=workdir,
+            web_port=free_port(),
+            task_queue="cases-bench",
+        )
+        env = settings_env(settings) | {"CASEFLOW_PORTAL_LINK_SECRET": link_secret}
+        worker = ServerProcess("worker", [sys.executable, "-m", "worker"], [], workdir, env=env)
+        web = ServerProcess(
+            "web",
+            [sys.executable, "-m", "web.server", "--port", str(settings.web_port)],
+            [settings.web_port],
+            workdir,
+            env=env,
+        )
+        for process in (worker, web):
+            process.start()
+            processes.append(process)
+        worker.wait_until(lambda: b"worker started" in worker.log_file.read_bytes(), 60)
+        web.wait_until(lambda: port_answers(settings.web_port), 60)
+
+        client = await connect(settings)
+        intake = json.loads((EXAMPLES / "intake.json").read_text())
+        case_id = await cases.start_case(
+            client, settings, CaseIntake.model_validate(intake), date.today()
+        )
+        while (await cases.case_status(client, case_id)).stage != CaseStage.RECORDS:
+            await asyncio.sleep(0.05)
+        claims = PortalClaims(
+            purpose="case_status",
+            subject_id=case_id,
+            email_sha256=email_digest("b@example.invalid"),
+        )
+        token = make_token(link_secret, claims)
+        base = f"http://127.0.0.1:{settings.web_port}"
+        boto = plain_client(seaweed.endpoint_url, access_key, secret_key)
+        web_pid = web.pid()
+        assert web_pid is not None, "the web service is not running"
+        idle_rss = psutil.Process(web_pid).memory_info().rss / MiB
+
+        direct: list[float] = []
+        portal: list[float] = []
+        peaks: list[float] = []
+        for round_number in range(args.rounds):
+            print(f"round {round_number + 1}/{args.rounds}", file=sys.stderr)
+            # A fresh file each round: the portal stores each upload as its own document.
+            path = make_file(workdir / f"scan-{round_number}.pdf", args.mib * MiB)
+            size = path.stat().st_size
+            started = time.perf_counter()
+            boto.upload_file(str(path), BUCKET, f"baseline/{secrets.token_hex(6)}")
+            direct.append(size / MiB / (time.perf_counter() - started))
+            with PeakRss(web_pid) as rss:
+                seconds = await asyncio.to_thread(
+                    portal_upload, base, token, path, args.concurrency
+                )
+            portal.append(size / MiB / seconds)
+            peaks.append(rss.peak / MiB)
+            path.unlink()
+        held = (await cases.case_status(client, case_id)).quarantined
+        assert len(held) == args.rounds, "every upload reached the case's quarantine"
+        report(args, direct, portal, peaks, idle_rss)
+    finally:
+        for process in reversed(processes):
+            process.stop()
+        seaweed.stop()
+        temporal.stop()
+
+
+def report(
+    args: argparse.Namespace,
+    direct: list[float],
+    portal: list[float],
+    peaks: list[float],
+    idle: float,
+) -> None:
+    best_direct, best_portal = max(direct), max(portal)
+    ratio = best_portal / best_direct
+    print(f"\n1 x {args.mib} MiB, best of {args.rounds} round(s), MiB/s")
+    print(f"  direct boto3 upload_file     {best_direct:8.1f}")
+    print(
+        f"  portal (presigned parts,     {best_portal:8.1f}   concurrency {args.concurrency},"
+        " verified)"
+    )
+    verdict = "ok" if ratio >= TARGET_RATIO else "BELOW"
+    print(f"  ratio portal/direct          {ratio:8.2f}   target >= {TARGET_RATIO}  {verdict}")
+    peak = max(peaks)
+    verdict = "ok" if peak < TARGET_RSS_MIB else "ABOVE"
+    print(
+        f"  service peak RSS             {peak:8.0f} MiB (idle {idle:.0f} MiB),"
+        f" target < {TARGET_RSS_MIB} MiB  {verdict}"
+    )
+    print(
+        "  every round, MiB/s direct / portal: "
+        + ", ".join(f"{d:.0f}/{p:.0f}" for d, p in zip(direct, portal, strict=True))
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mib", type=int, default=1024, help="size of the file")
+    parser.add_argument("--rounds", type=int, default=2, help="best of this many rounds")
+    parser.add_argument("--concurrency", type=int, default=4, help="parts in flight")
+    parser.add_argument("--dir", default=None, help="where to put files (default: the temp dir)")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="caseflow-bench-portal-", dir=args.dir))
+    try:
+        asyncio.run(bench(args, workdir))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
