@@ -3,6 +3,7 @@ counts and channels only, so printing them shows no patient data."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
@@ -18,14 +19,15 @@ console = Console()
 
 def audit_command(
     case_id: Annotated[str, typer.Argument(help="The case id 'case start' printed.")],
-    json_output: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the entries as one JSON array, oldest first.")
+    ] = False,
 ) -> None:
     """Who was sent, shown or erased what for this case (append-only; kept after erasure)."""
     check_case_id(case_id)
     entries = AuditTrail(get_settings()).entries(case_id)
     if json_output:
-        for entry in entries:
-            print(entry.model_dump_json())
+        print(json.dumps([entry.model_dump(mode="json") for entry in entries]))
         return
     if not entries:
         console.print(f"no audit entries for case {case_id}")
