@@ -91,7 +91,8 @@ def _emit(json_output: bool, payload: Any, text: str) -> None:
         else:
             print(json.dumps(payload, default=str))
     else:
-        console.print(text, highlight=False)
+        # soft_wrap: ids and paths are never broken mid-word; the terminal folds long lines.
+        console.print(text, highlight=False, soft_wrap=True)
 
 
 def _ack_text(ack: EventAck, what: str) -> str:
