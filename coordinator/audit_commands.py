@@ -3,7 +3,6 @@ counts and channels only, so printing them shows no patient data."""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
@@ -27,7 +26,8 @@ def audit_command(
     check_case_id(case_id)
     entries = AuditTrail(get_settings()).entries(case_id)
     if json_output:
-        print(json.dumps([entry.model_dump(mode="json") for entry in entries]))
+        # One array, each entry as its model writes it (compact, as every --json is).
+        print("[" + ",".join(entry.model_dump_json() for entry in entries) + "]")
         return
     if not entries:
         console.print(f"no audit entries for case {case_id}")
