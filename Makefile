@@ -9,7 +9,8 @@ STAMP := $(VENV)/.installed
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-wqy-microhei chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-unit stack-up stack-down worker bench lint messages
+.PHONY: run test test-unit stack-up stack-down worker bench lint messages shell install-cli \
+	path-hint
 
 $(STAMP): pyproject.toml
 	dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
@@ -19,10 +20,31 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
+	@$(MAKE) --no-print-directory path-hint
+
+# The `caseflow` command lives in .venv/bin: say how to reach it, once after setup and after run.
+path-hint:
+	@echo "caseflow is installed in $(CURDIR)/$(BIN). To type 'caseflow ...' as the README does:"
+	@echo "  . $(CURDIR)/$(BIN)/activate    # this shell (or 'make shell': a shell with it on PATH)"
+	@echo "  make install-cli    # or link it into ~/.local/bin, for every shell and directory"
+
+# A shell with .venv/bin first on PATH; `exit` leaves it.
+shell: $(STAMP)
+	@echo "caseflow is on PATH in this shell; 'exit' to leave it."
+	@PATH="$(CURDIR)/$(BIN):$$PATH" VIRTUAL_ENV="$(CURDIR)/$(VENV)" $${SHELL:-/bin/sh} -i
+
+# ~/.local/bin/caseflow -> .venv/bin/caseflow. It finds this clone's .data from any directory.
+install-cli: $(STAMP)
+	mkdir -p $(HOME)/.local/bin
+	ln -sfn "$(CURDIR)/$(BIN)/caseflow" $(HOME)/.local/bin/caseflow
+	@case ":$$PATH:" in *":$(HOME)/.local/bin:"*) echo "caseflow: $(HOME)/.local/bin/caseflow";; \
+		*) echo "caseflow linked in $(HOME)/.local/bin, which is not on PATH: add" \
+			"'export PATH=\"\$$HOME/.local/bin:\$$PATH\"' to your shell's profile";; esac
 
 run: $(STAMP)
 	$(BIN)/caseflow dev up --with-worker
 	$(BIN)/caseflow demo
+	@$(MAKE) --no-print-directory path-hint
 
 test: $(STAMP)
 	$(BIN)/ruff check .

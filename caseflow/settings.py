@@ -1,17 +1,25 @@
 """Settings: the only difference between the embedded stack and production.
 
-Read from environment variables prefixed `CASEFLOW_` and, when present, from `.data/caseflow.env`,
-which `caseflow dev up` writes with the embedded stack's generated credentials. Client-side only:
-never imported by workflows.
+Read from environment variables prefixed `CASEFLOW_` and, when present, from the data directory's
+`caseflow.env`, which `caseflow dev up` writes with the embedded stack's generated credentials.
+The data directory is found wherever a command runs (find_data_dir). Client-side only: never
+imported by workflows.
 """
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 # Where the web service serves the Temporal Web UI (a reverse proxy behind its login) and the UI's
 # codec endpoint (web/ops_routes.py). The dev server's UI is started with this public path, so its
@@ -21,11 +29,39 @@ OPS_CODEC_PATH = "/ops/codec"
 
 GiB = 1024**3
 
+DATA_DIR_NAME = ".data"
+ENV_FILE_NAME = "caseflow.env"
+
+
+def project_root() -> Path | None:
+    """The repository this code runs from, when installed editable (as `make` installs it);
+    None for a wheel in site-packages."""
+    root = Path(__file__).resolve().parents[1]
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file() and 'name = "caseflow"' in pyproject.read_text(encoding="utf-8"):
+        return root
+    return None
+
+
+def find_data_dir(start: Path | None = None) -> Path:
+    """The embedded stack's data directory, absolute, wherever the command runs:
+    CASEFLOW_DATA_DIR when set; else the nearest `.data/caseflow.env` at or above the working
+    directory; else the installed project's `.data`; else `.data` here (where `dev up` makes it).
+    """
+    explicit = os.environ.get("CASEFLOW_DATA_DIR")
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / DATA_DIR_NAME / ENV_FILE_NAME).is_file():
+            return folder / DATA_DIR_NAME
+    root = project_root()
+    return (root or here) / DATA_DIR_NAME
+
 
 class CaseflowSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CASEFLOW_",
-        env_file=".data/caseflow.env",
         env_file_encoding="utf-8",
         extra="ignore",
     )
@@ -134,8 +170,34 @@ class CaseflowSettings(BaseSettings):
     # Largest JSON body the API reads; uploads stream and are bounded by max_document_bytes.
     max_json_body_bytes: int = Field(default=1024**2, gt=0)
 
-    # Where the embedded stack keeps its state.
-    data_dir: Path = Path(".data")
+    # Where the embedded stack keeps its state; its caseflow.env is the env file read.
+    data_dir: Path = Field(default_factory=find_data_dir)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        # Relative to where the command started, once: later chdirs change nothing.
+        return value.expanduser().resolve()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The env file is the data directory's: the one given to the constructor, or the one
+        found from where the command runs (unless `_env_file` names another)."""
+        if getattr(dotenv_settings, "env_file", None) is not None:
+            return init_settings, env_settings, dotenv_settings, file_secret_settings
+        given: Any = getattr(init_settings, "init_kwargs", {}).get("data_dir")
+        data_dir = Path(given).expanduser().resolve() if given is not None else find_data_dir()
+        dotenv = DotEnvSettingsSource(
+            settings_cls, env_file=data_dir / ENV_FILE_NAME, env_file_encoding="utf-8"
+        )
+        return init_settings, env_settings, dotenv, file_secret_settings
 
     def ops_codec_endpoint(self) -> str:
         """The codec endpoint the Web UI is configured with: the web service's, same origin as

@@ -18,6 +18,7 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowQueryRejectedError,
+    WorkflowUpdateFailedError,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
@@ -100,17 +101,18 @@ def ui_link(settings: CaseflowSettings, case_id: str) -> str:
 
 
 @contextmanager
-def _in_caseflow_words(case_id: str) -> Iterator[None]:
+def in_caseflow_words(case_id: str) -> Iterator[None]:
     """Temporal's not-found and already-completed errors, said as a coordinator reads them."""
     try:
         yield
     except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise CaseNotFound(f"CASE_ID: no case {case_id}") from None
+        # Checked first: an event sent to a closed case may come back as NOT_FOUND too.
         if "already completed" in str(error):
             raise CaseClosed(
                 f"CASE_ID: case {case_id} is closed; it takes no more events"
             ) from None
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise CaseNotFound(f"CASE_ID: no case {case_id}") from None
         raise
     except WorkflowQueryRejectedError:
         raise CaseClosed(f"CASE_ID: case {case_id} cannot answer now") from None
@@ -119,12 +121,29 @@ def _in_caseflow_words(case_id: str) -> Iterator[None]:
 async def _update(
     client: Client, case_id: str, update, event, update_id: str | None = None
 ) -> EventAck:
-    with _in_caseflow_words(case_id):
-        return await case_handle(client, case_id).execute_update(update, event, id=update_id)
+    """Send one event; the ack says where the case stands once it has acted on it."""
+    with in_caseflow_words(case_id):
+        handle = case_handle(client, case_id)
+        ack = await handle.execute_update(update, event, id=update_id)
+    return await _settled(handle, ack)
+
+
+async def _settled(handle: WorkflowHandle, ack: EventAck) -> EventAck:
+    """The ack with the case's stage after the event. A handler builds its ack before the
+    case's own run reacts in the same workflow task (a review that proceeds answers in
+    SPECIALIST_REVIEW, the run then enters HOSPITAL_SUBMISSION), and a query is answered after
+    that task, so it reads the state the event led to."""
+    if ack.stage == CaseStage.CLOSED:
+        return ack
+    try:
+        status = await handle.query(CaseWorkflow.status)
+    except (RPCError, WorkflowQueryRejectedError):
+        return ack  # closed meanwhile: the event was still recorded as acked
+    return ack.model_copy(update={"stage": status.stage})
 
 
 async def describe_case(client: Client, case_id: str) -> WorkflowExecutionDescription:
-    with _in_caseflow_words(case_id):
+    with in_caseflow_words(case_id):
         return await case_handle(client, case_id).describe()
 
 
@@ -285,8 +304,44 @@ async def record_hospital_response(
 async def record_hospital_acknowledgement(
     client: Client, case_id: str, event: HospitalAcknowledgement
 ) -> EventAck:
-    return await _reply_update(
-        client, case_id, CaseWorkflow.record_hospital_acknowledgement, event
+    """Record that a hospital received its packet. A coordinator repeating one already recorded
+    (same hospital; the same reference, or none given) succeeds and says so, changing nothing;
+    a different reference is refused, naming the one recorded."""
+    if event.reply_id is None:
+        earlier = await _acknowledged_already(client, case_id, event)
+        if earlier is not None:
+            return earlier
+    try:
+        return await _reply_update(
+            client, case_id, CaseWorkflow.record_hospital_acknowledgement, event
+        )
+    except WorkflowUpdateFailedError:
+        # Two coordinators at once: the other's acknowledgement got there first.
+        earlier = await _acknowledged_already(client, case_id, event)
+        if earlier is None:
+            raise
+        return earlier
+
+
+async def _acknowledged_already(
+    client: Client, case_id: str, event: HospitalAcknowledgement
+) -> EventAck | None:
+    status = await case_status(client, case_id)
+    referral = next((h for h in status.hospitals if h.hospital_id == event.hospital_id), None)
+    if referral is None or referral.acknowledged_at is None:
+        return None
+    recorded = referral.acknowledgement_reference
+    if event.reference is not None and event.reference != recorded:
+        raise ValueError(
+            f"reference: hospital {event.hospital_id} already acknowledged the packet "
+            + (f"with reference {recorded}" if recorded else "without a reference")
+        )
+    at = referral.acknowledged_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return EventAck(
+        case_id=case_id,
+        stage=status.stage,
+        detail=f"already recorded: hospital {event.hospital_id} acknowledged the packet at {at}",
+        replayed=True,
     )
 
 
@@ -297,7 +352,7 @@ async def _reply_update(
     and says so: the case is asked first (its memory survives continue-as-new), and the id is
     the update id, so two copies racing each other are applied once."""
     if event.reply_id is not None:
-        with _in_caseflow_words(case_id):
+        with in_caseflow_words(case_id):
             earlier = await case_handle(client, case_id).query(
                 CaseWorkflow.reply_ack, event.reply_id
             )
@@ -383,13 +438,13 @@ async def skip_step(client: Client, case_id: str, step_id: str, reason: str) -> 
 
 async def case_status(client: Client, case_id: str) -> CaseStatus:
     """The `status` query; works on running and closed cases alike."""
-    with _in_caseflow_words(case_id):
+    with in_caseflow_words(case_id):
         return await case_handle(client, case_id).query(CaseWorkflow.status)
 
 
 async def consent_ledger(client: Client, case_id: str) -> ConsentLedger:
     """Every grant and withdrawal recorded for the case, oldest first (the delivery gate's view)."""
-    with _in_caseflow_words(case_id):
+    with in_caseflow_words(case_id):
         return await case_handle(client, case_id).query(CaseWorkflow.consent_ledger)
 
 

@@ -82,12 +82,13 @@ async def _case_hospitals(client: Client, case_id: str) -> dict[str, Hospital]:
     """The hospital snapshot the case carried (its input), so notices reach the endpoints the
     packets went to even if the directory changed since."""
     handle = case_client.case_handle(client, case_id)
-    async for event in handle.fetch_history_events():
-        started = event.workflow_execution_started_event_attributes
-        [workflow_input] = await client.data_converter.decode(
-            started.input.payloads, [CaseWorkflowInput]
-        )
-        return {h.hospital_id: h for h in workflow_input.hospitals}
+    with case_client.in_caseflow_words(case_id):
+        async for event in handle.fetch_history_events(page_size=1):
+            started = event.workflow_execution_started_event_attributes
+            [workflow_input] = await client.data_converter.decode(
+                started.input.payloads, [CaseWorkflowInput]
+            )
+            return {h.hospital_id: h for h in workflow_input.hospitals}
     return {}
 
 
@@ -104,12 +105,7 @@ async def erase_case(
     """Erase a closed case (or, with `withdraw_reason`, withdraw an open one first)."""
     case_client.check_case_id(case_id)
     handle = case_client.case_handle(client, case_id)
-    try:
-        described = await handle.describe()
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise case_client.CaseNotFound(f"case {case_id}: not found") from None
-        raise
+    described = await case_client.describe_case(client, case_id)
     if described.status == WorkflowExecutionStatus.RUNNING:
         if withdraw_reason is None:
             raise CaseStillOpen(
@@ -117,7 +113,8 @@ async def erase_case(
                 "with erasure first"
             )
         await case_client.withdraw(client, case_id, Withdraw(reason=withdraw_reason, erase=True))
-        await handle.result()
+        with case_client.in_caseflow_words(case_id):
+            await handle.result()
     status = await case_client.case_status(client, case_id)
     audit = AuditTrail(settings)
     directory = directory or HospitalDirectory.load_default()

@@ -58,16 +58,18 @@ async def fetch_packet(
     client: Client, settings: CaseflowSettings, case_id: str, hospital_id: str, out_dir: Path
 ) -> list[Path]:
     """Download the packet the referral stored for a hospital (letters, FHIR bundle, index,
-    manifest), exactly as stored, into out_dir/<file name>. Returns the written paths."""
+    manifest), exactly as stored, into out_dir/<hospital_id>/<file name>, so every hospital's
+    packet fetched to one directory keeps its own files. Returns the written paths."""
     referral = await stored_referral(client, case_id, hospital_id)
     prefix = referral.packet_prefix or ""
+    hospital_dir = out_dir / hospital_id  # a checked id: a-z, 0-9 and '-' only
 
     def download() -> list[Path]:
         s3 = build_s3_client(settings)
-        out_dir.mkdir(parents=True, exist_ok=True)
+        hospital_dir.mkdir(parents=True, exist_ok=True)
         written = []
         for item in _packet_objects(s3, settings.s3_bucket, prefix):
-            target = out_dir / item["Key"].removeprefix(prefix).replace("/", "_")
+            target = hospital_dir / item["Key"].removeprefix(prefix).replace("/", "_")
             s3.download_file(settings.s3_bucket, item["Key"], str(target))
             written.append(target)
         return written

@@ -18,14 +18,16 @@ console = Console()
 
 def audit_command(
     case_id: Annotated[str, typer.Argument(help="The case id 'case start' printed.")],
-    json_output: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the entries as one JSON array, oldest first.")
+    ] = False,
 ) -> None:
     """Who was sent, shown or erased what for this case (append-only; kept after erasure)."""
     check_case_id(case_id)
     entries = AuditTrail(get_settings()).entries(case_id)
     if json_output:
-        for entry in entries:
-            print(entry.model_dump_json())
+        # One array, each entry as its model writes it (compact, as every --json is).
+        print("[" + ",".join(entry.model_dump_json() for entry in entries) + "]")
         return
     if not entries:
         console.print(f"no audit entries for case {case_id}")

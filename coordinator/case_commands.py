@@ -47,7 +47,11 @@ from caseflow.temporal_client import connect
 from client import cases as case_client
 from client import packets
 
-case_app = typer.Typer(no_args_is_help=True, help="Start, drive and read cases.")
+case_app = typer.Typer(
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    help="Start, drive and read cases.",
+)
 console = Console()
 
 T = TypeVar("T")
@@ -60,18 +64,22 @@ def _file_arg(help_text: str):
     return typer.Argument(exists=True, dir_okay=False, readable=True, help=help_text)
 
 
+async def reach_temporal(settings: CaseflowSettings) -> Client:
+    """The Temporal client, or a ConnectionError in caseflow's words (not the SDK's)."""
+    try:
+        return await connect(settings)
+    except RuntimeError:
+        raise ConnectionError(
+            f"cannot reach Temporal at {settings.temporal_address} "
+            "(is the stack up? 'caseflow dev up')"
+        ) from None
+
+
 def _with_client(action: Callable[[Client, CaseflowSettings], Awaitable[T]]) -> T:
     settings = get_settings()
 
     async def main() -> T:
-        try:
-            client = await connect(settings)
-        except RuntimeError:
-            raise ConnectionError(
-                f"cannot reach Temporal at {settings.temporal_address} "
-                "(is the stack up? 'caseflow dev up')"
-            ) from None
-        return await action(client, settings)
+        return await action(await reach_temporal(settings), settings)
 
     return asyncio.run(main())
 
@@ -83,10 +91,13 @@ def _emit(json_output: bool, payload: Any, text: str) -> None:
         else:
             print(json.dumps(payload, default=str))
     else:
-        console.print(text, highlight=False)
+        # soft_wrap: ids and paths are never broken mid-word; the terminal folds long lines.
+        console.print(text, highlight=False, soft_wrap=True)
 
 
 def _ack_text(ack: EventAck, what: str) -> str:
+    if ack.replayed:  # a repeat of an event the case already has: nothing changed
+        return f"{ack.detail}; nothing changed: case {ack.case_id} is in {ack.stage.value}"
     detail = f" ({ack.detail})" if ack.detail else ""
     return f"{what}: case {ack.case_id} is in {ack.stage.value}{detail}"
 
@@ -190,7 +201,12 @@ def start(
 def upload(
     case_id: CaseIdArg,
     file: Annotated[Path, _file_arg("The file to add to the case.")],
-    kind: Annotated[DocumentKind, typer.Option("--kind", help="What the document is.")],
+    kind: Annotated[
+        DocumentKind,
+        typer.Option(
+            "--kind", metavar="KIND", help="What the document is; 'caseflow case kinds' lists them."
+        ),
+    ],
     json_output: Json = False,
 ) -> None:
     """Store FILE in S3, then add it to the case.
@@ -292,18 +308,32 @@ def select(
 def packet(
     case_id: CaseIdArg,
     hospital_id: Annotated[str, typer.Argument(help="The hospital whose packet to fetch.")],
-    out: Annotated[Path, typer.Option("--out", file_okay=False, help="Directory to write into.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", file_okay=False, help="Directory to write into, as OUT/HOSPITAL_ID/FILE."
+        ),
+    ],
     json_output: Json = False,
 ) -> None:
-    """Download a hospital's referral packet (letters, FHIR bundle, manifest), as stored."""
+    """Download a hospital's referral packet (letters, FHIR bundle, manifest), as stored, into
+    its own folder under --out, and say what was written."""
     written = _with_client(lambda c, s: packets.fetch_packet(c, s, case_id, hospital_id, out))
-    _emit(json_output, {"files": [str(p) for p in written]}, "\n".join(str(p) for p in written))
+    folder = written[0].parent
+    size = sum(p.stat().st_size for p in written)
+    _emit(
+        json_output,
+        {"hospital_id": hospital_id, "directory": str(folder), "files": [str(p) for p in written]},
+        f"wrote {hospital_id}'s packet for case {case_id} to {folder}/ "
+        f"({len(written)} files, {size:,} bytes):\n" + "\n".join(f"  {p.name}" for p in written),
+    )
 
 
 # -- consent and acknowledgement ------------------------------------------------------------------
 
 consent_app = typer.Typer(
     no_args_is_help=True,
+    rich_markup_mode="markdown",
     help="Record or withdraw the patient's consent per country x hospital x purpose.",
 )
 case_app.add_typer(consent_app, name="consent")
@@ -509,7 +539,9 @@ def follow_up(
         str,
         typer.Option("--status", help="well, recurrence, toxicity, deceased or lost_to_follow_up."),
     ],
-    note: Annotated[str | None, typer.Option("--note")] = None,
+    note: Annotated[
+        str | None, typer.Option("--note", help="A short note, without patient names.")
+    ] = None,
     json_output: Json = False,
 ) -> None:
     """Record a due follow-up."""
@@ -537,7 +569,7 @@ def assign(
 @case_app.command("hold")
 def hold_case(
     case_id: CaseIdArg,
-    reason: Annotated[str, typer.Option("--reason")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the case waits.")],
     json_output: Json = False,
 ) -> None:
     """Put the case on hold; SLA clocks pause."""
@@ -548,7 +580,7 @@ def hold_case(
 @case_app.command("resume")
 def resume_case(
     case_id: CaseIdArg,
-    note: Annotated[str | None, typer.Option("--note")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="What changed.")] = None,
     json_output: Json = False,
 ) -> None:
     """Take the case off hold."""
@@ -571,7 +603,7 @@ def retry(
 def skip(
     case_id: CaseIdArg,
     step_id: Annotated[str, typer.Argument(help="A failed step, as 'case status' lists it.")],
-    reason: Annotated[str, typer.Option("--reason")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the step is not needed.")],
     json_output: Json = False,
 ) -> None:
     """Skip a failed step, with a reason."""
@@ -582,7 +614,7 @@ def skip(
 @case_app.command("withdraw")
 def withdraw_case(
     case_id: CaseIdArg,
-    reason: Annotated[str, typer.Option("--reason")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the case ends here.")],
     erase: Annotated[
         bool, typer.Option("--erase", help="Also erase the case's documents in S3.")
     ] = False,
@@ -612,7 +644,15 @@ def status_command(case_id: CaseIdArg, json_output: Json = False) -> None:
 
 @case_app.command("list")
 def list_command(
-    stage: Annotated[CaseStage | None, typer.Option("--stage", case_sensitive=False)] = None,
+    stage: Annotated[
+        CaseStage | None,
+        typer.Option(
+            "--stage",
+            case_sensitive=False,
+            metavar="STAGE",
+            help="Only cases in this stage: " + ", ".join(s.value for s in CaseStage) + ".",
+        ),
+    ] = None,
     escalated: Annotated[bool, typer.Option("--escalated", help="Only escalated cases.")] = False,
     coordinator: Annotated[
         str | None, typer.Option("--coordinator", help="Only this coordinator's.")

@@ -354,7 +354,7 @@ class CaseScript:
             self.settings,
             self.case_id,
             hospital_id,
-            self.workdir / f"packet-{hospital_id}",
+            self.workdir / "packets",
         )
         self.listener.step_done(f"   packet for {hospital_id}: {', '.join(p.name for p in files)}")
         return files

@@ -18,7 +18,12 @@ from coordinator.schema_command import schema_app
 from coordinator.serve_command import serve_command
 from coordinator.worker_command import worker_command
 
-cli = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+cli = typer.Typer(
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 cli.add_typer(dev_app, name="dev")
 cli.command("worker")(worker_command)
 cli.command("serve")(serve_command)
@@ -32,20 +37,22 @@ cli.add_typer(schema_app, name="schema")
 cli.command("demo")(demo_command)
 
 
-def run() -> int:
-    """Run the command in sys.argv and return its exit code; failures become one line."""
-    from coordinator.errors import one_line_error
+def run(argv: list[str] | None = None) -> int:
+    """Run a command (sys.argv's by default) and return its exit code; a failure becomes one
+    line on stderr: `error: ...`, or `{"error": "..."}` (the API's shape) under --json."""
+    from coordinator.errors import error_output, wants_json
 
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        cli(standalone_mode=False)
+        cli(args=args, prog_name="caseflow", standalone_mode=False)
     except typer.Exit as done:
         return done.exit_code
     except (KeyboardInterrupt, typer.Abort):
         return 130
     except Exception as error:  # noqa: BLE001 - the CLI's contract is one line, never a traceback
-        message, code = one_line_error(error)
-        if message:  # a bare group name already printed its help
-            print(f"error: {message}", file=sys.stderr)
+        line, code = error_output(error, wants_json(args))
+        if line:  # a bare group name already printed its help
+            print(line, file=sys.stderr)
         return code
     return 0
 

@@ -8,13 +8,15 @@ ends in about a minute without shortening them. A live case waits for its timers
 from __future__ import annotations
 
 import asyncio
+import json
 import tempfile
 import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
@@ -24,8 +26,8 @@ from temporalio.client import Client
 from caseflow.case_status import CaseOutcome, CaseResult, CaseStatus
 from caseflow.documents import DocumentKind
 from caseflow.settings import CaseflowSettings, get_settings
-from caseflow.temporal_client import connect
 from client import cases as case_client
+from coordinator.case_commands import reach_temporal
 from coordinator.case_script import (
     DELIVERY_HOSPITALS,
     OTHER_HOSPITAL,
@@ -137,7 +139,7 @@ def _answered(hospital_id: str) -> Callable[[CaseStatus], bool]:
 
 
 async def run_demo(settings: CaseflowSettings, say: Callable[[str], None]) -> CaseResult:
-    client = await connect(settings)
+    client = await reach_temporal(settings)
     await require_worker(client, settings)
     with tempfile.TemporaryDirectory(prefix="caseflow-demo-") as workdir:
         say(
@@ -153,23 +155,53 @@ async def run_demo(settings: CaseflowSettings, say: Callable[[str], None]) -> Ca
     return result
 
 
-def demo_command() -> None:
+def demo_command(
+    json_output: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print one JSON document at the end (case id, outcome, links, the steps) "
+            "instead of narrating.",
+        ),
+    ] = False,
+) -> None:
     """Drive a fictional case through every stage on the running stack (needs the worker)."""
     console = Console()
     settings = get_settings()
     started = time.monotonic()
+    steps: list[str] = []
 
     def say(text: str) -> None:
-        console.print(text, highlight=False, soft_wrap=True)
+        if json_output:
+            steps.append(text)
+        else:
+            console.print(text, highlight=False, soft_wrap=True)
 
     result = asyncio.run(run_demo(settings, say))
     if result.outcome != CaseOutcome.COMPLETED:
         raise DemoError(f"case {result.case_id} closed as {result.outcome.value}")
+    ui = case_client.ui_link(settings, result.case_id)
+    console_link = f"{settings.public_url.rstrip('/')}/console/cases/{result.case_id}"
+    seconds = time.monotonic() - started
+    if json_output:
+        print(
+            json.dumps(
+                {
+                    "case_id": result.case_id,
+                    "outcome": result.outcome.value,
+                    "closed_at": result.closed_at.isoformat(),
+                    "seconds": round(seconds, 1),
+                    "ui": ui,
+                    "console": console_link,
+                    "steps": steps,
+                }
+            )
+        )
+        return
     console.print(
         f"[green]case {result.case_id} CLOSED ({result.outcome.value})[/green] in "
-        f"{time.monotonic() - started:.0f} s; its stage history: "
-        f"{case_client.ui_link(settings, result.case_id)}; in the console (as coord-demo): "
-        f"{settings.public_url.rstrip('/')}/console/cases/{result.case_id}",
+        f"{seconds:.0f} s; its stage history: {ui}; in the console (as coord-demo): "
+        f"{console_link}",
         highlight=False,
         soft_wrap=True,
     )

@@ -12,7 +12,11 @@ from caseflow.settings import CaseflowSettings, get_settings
 from client.identities import ensure_demo_users
 from infra.stack import EmbeddedStack, ensure_credentials
 
-dev_app = typer.Typer(no_args_is_help=True, help="The embedded stack on 127.0.0.1.")
+dev_app = typer.Typer(
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    help="The embedded stack on 127.0.0.1.",
+)
 console = Console()
 
 
@@ -58,7 +62,9 @@ def up(
 
 
 @dev_app.command()
-def down(json_output: bool = typer.Option(False, "--json")) -> None:
+def down(
+    json_output: bool = typer.Option(False, "--json", help="Print machine-readable output."),
+) -> None:
     """Stop what `dev up` started; nothing else."""
     stopped = _stack().down()
     if json_output:
@@ -68,7 +74,9 @@ def down(json_output: bool = typer.Option(False, "--json")) -> None:
 
 
 @dev_app.command()
-def status(json_output: bool = typer.Option(False, "--json")) -> None:
+def status(
+    json_output: bool = typer.Option(False, "--json", help="Print machine-readable output."),
+) -> None:
     """Which parts of the stack are running."""
     running = _stack().status()
     if json_output:

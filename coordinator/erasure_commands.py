@@ -1,16 +1,27 @@
 """`caseflow case erase CASE_ID`: erase a closed case (documents, packets, history) and notify
-the hospitals that received its packets. See coordinator/erasure.py."""
+the hospitals that received its packets. See client/erasure.py."""
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Annotated
 
 import typer
 
 from caseflow.settings import get_settings
-from caseflow.temporal_client import connect
+from client.cases import check_case_id
 from client.erasure import erase_case
+from coordinator.case_commands import reach_temporal
+
+
+class NotConfirmed(RuntimeError):
+    """Erasure cannot be undone: it needs a yes, typed or given as --yes."""
+
+
+def _can_ask() -> bool:
+    """Whether a person is there to answer the question (a terminal on stdin)."""
+    return sys.stdin is not None and sys.stdin.isatty()
 
 
 def erase_command(
@@ -18,17 +29,37 @@ def erase_command(
     withdraw: Annotated[
         bool, typer.Option("--withdraw", help="Withdraw an open case first (needs --reason).")
     ] = False,
-    reason: Annotated[str | None, typer.Option("--reason")] = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why the case is withdrawn (with --withdraw).")
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Erase without asking; needed without a terminal.")
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Delete every version of the case's documents and packets, notify hospitals that received
-    a packet, then delete the case's closed workflow histories. The audit trail stays."""
+    a packet, then delete the case's closed workflow histories. The audit trail stays. Asks
+    first, unless --yes."""
+    check_case_id(case_id)
     if withdraw and not reason:
         raise typer.BadParameter("--reason: required with --withdraw")
+    if not yes:
+        if not _can_ask():
+            raise NotConfirmed(
+                f"case {case_id}: erasure cannot be undone; confirm with --yes "
+                "(no terminal to ask on)"
+            )
+        what = "Withdraw and erase" if withdraw else "Erase"
+        if not typer.confirm(
+            f"{what} case {case_id}: every document, packet and workflow history, for good?",
+            default=False,
+            err=True,
+        ):
+            raise NotConfirmed(f"case {case_id}: not erased")
     settings = get_settings()
 
     async def main():
-        client = await connect(settings)
+        client = await reach_temporal(settings)
         return await erase_case(
             client, settings, case_id, withdraw_reason=reason if withdraw else None
         )

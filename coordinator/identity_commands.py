@@ -19,8 +19,16 @@ from caseflow.settings import CaseflowSettings, get_settings
 from client.access_audit import record_now
 from client.identities import IdentityStore, Role, check_password
 
-users_app = typer.Typer(no_args_is_help=True, help="Staff logins and their roles.")
-tokens_app = typer.Typer(no_args_is_help=True, help="API tokens for users and hospitals.")
+users_app = typer.Typer(
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    help="Staff logins and their roles.",
+)
+tokens_app = typer.Typer(
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    help="API tokens for users and hospitals.",
+)
 console = Console()
 
 Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
@@ -46,9 +54,12 @@ def add_user(
                                               "their coordinator id.")],
     role: Annotated[Role, typer.Option("--role", help="coordinator, supervisor or ops.")],
     name: Annotated[str, typer.Option("--name", help="Full name, as letters show it.")],
-    email: Annotated[str, typer.Option("--email")],
-    phone: Annotated[str | None, typer.Option("--phone")] = None,
-    organisation: Annotated[str | None, typer.Option("--organisation")] = None,
+    email: Annotated[str, typer.Option(
+        "--email", help="Work address; letters and notices name it.")],
+    phone: Annotated[str | None, typer.Option(
+        "--phone", help="Work phone, as letters print it.")] = None,
+    organisation: Annotated[str | None, typer.Option(
+        "--organisation", help="Organisation letters name beside the person.")] = None,
     oidc_subject: Annotated[str | None, typer.Option(
         "--oidc-subject", help="The identity provider's 'sub' for this person.")] = None,
     password_stdin: Annotated[bool, typer.Option(

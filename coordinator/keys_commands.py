@@ -17,7 +17,11 @@ from caseflow.keyring import (
 )
 from caseflow.settings import get_settings
 
-keys_app = typer.Typer(no_args_is_help=True, help="Payload encryption keys (ids only).")
+keys_app = typer.Typer(
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    help="Payload encryption keys (ids only).",
+)
 
 Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 

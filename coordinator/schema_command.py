@@ -17,7 +17,11 @@ from caseflow.case_events import (
 )
 from caseflow.intake import CaseIntake
 
-schema_app = typer.Typer(no_args_is_help=True, help="JSON Schemas of the files the CLI reads.")
+schema_app = typer.Typer(
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    help="JSON Schemas of the files the CLI reads.",
+)
 
 # The event files `caseflow case ...` reads, by the name the commands use.
 EVENT_MODELS: dict[str, type[BaseModel]] = {

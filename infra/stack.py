@@ -5,22 +5,27 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from dotenv import dotenv_values
+
 from caseflow.hospitals import HospitalDirectory
 from caseflow.keyring import ensure_key_file, key_file_path
-from caseflow.settings import OPS_UI_PATH, CaseflowSettings
+from caseflow.settings import ENV_FILE_NAME, OPS_UI_PATH, CaseflowSettings
 from infra.mail_sink import MailSink
 from infra.seaweedfs import SeaweedFS, ensure_bucket, ensure_portal_rules
 from infra.server_process import ServerProcess, StackError, port_answers
 from infra.temporal_server import TemporalDevServer
 
-ENV_FILE_NAME = "caseflow.env"
 DEFAULT_INBOX_PORT = 8090
+# NAME=value as the env file has it (optionally after `export `); a value starting with a quote
+# is already quoted.
+_ENV_LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 
 
 @dataclass
@@ -40,15 +45,48 @@ def _whsec() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
+def env_line(name: str, value: str) -> str:
+    """One line of the env file, single-quoted, so both `set -a; . caseflow.env` in a shell and
+    python-dotenv (pydantic-settings) read the same value; single quotes keep JSON's double
+    quotes and spaces literal in both."""
+    if "'" in value or "\n" in value:
+        raise ValueError(f"{name}: an env file value cannot hold a single quote or a newline")
+    return f"{name}='{value}'\n"
+
+
+def _quote_unquoted(env_file: Path) -> None:
+    """Rewrite the unquoted lines older `dev up`s wrote (JSON a shell cannot source) quoted,
+    with the value dotenv reads from them now; other lines stay as they are."""
+    text = env_file.read_text()
+    values = dotenv_values(env_file)
+    lines = []
+    for line in text.splitlines(keepends=True):
+        match = _ENV_LINE.match(line.rstrip("\n"))
+        value = values.get(match.group(1)) if match else None
+        raw = match.group(2).strip() if match else ""
+        if match and value is not None and raw[:1] not in ("'", '"') and "'" not in value:
+            line = env_line(match.group(1), value)
+        lines.append(line)
+    rewritten = "".join(lines)
+    if rewritten != text:
+        temporary = env_file.with_name(f".{env_file.name}.{secrets.token_hex(4)}")
+        temporary.write_text(rewritten)
+        temporary.chmod(0o600)
+        temporary.replace(env_file)
+
+
 def ensure_credentials(data_dir: Path) -> Path:
     """Generate the stack's secrets once, in the env file that settings read: the S3 credentials
     and a webhook secret for every hospital whose channel is `webhook`.
 
     Random per clone, so no secret lives in the repo; the file stays under the ignored .data/.
-    Lines already there are kept, so a later version can add secrets without rotating old ones.
+    Lines already there are kept, so a later version can add secrets without rotating old ones;
+    unquoted ones from older versions are quoted, so a shell can source the file.
     """
     env_file = data_dir / ENV_FILE_NAME
     data_dir.mkdir(parents=True, exist_ok=True)
+    if env_file.exists():
+        _quote_unquoted(env_file)
     present = env_file.read_text() if env_file.exists() else ""
     wanted = {
         "CASEFLOW_S3_ACCESS_KEY_ID": lambda: f"caseflow-{secrets.token_hex(4)}",
@@ -72,7 +110,8 @@ def ensure_credentials(data_dir: Path) -> Path:
             {h.hospital_id: _whsec() for h in HospitalDirectory.load_default().hospitals}
         ),
     }
-    missing = [f"{name}={make()}\n" for name, make in wanted.items() if f"{name}=" not in present]
+    missing = [env_line(name, make()) for name, make in wanted.items()
+               if f"{name}=" not in present]
     if missing:
         with open(env_file, "a") as out:
             out.writelines(missing)
@@ -134,7 +173,10 @@ class EmbeddedStack:
     def s3(self) -> SeaweedFS:
         access_key, secret_key = self.settings.s3_access_key_id, self.settings.s3_secret_access_key
         if not (access_key and secret_key):
-            raise StackError("S3 credentials missing: run 'caseflow dev up' from the repo root")
+            raise StackError(
+                f"S3 credentials missing from {self.data_dir / ENV_FILE_NAME}: run "
+                "'caseflow dev up' (or set CASEFLOW_DATA_DIR to the stack's data directory)"
+            )
         endpoint = urlparse(self.settings.s3_endpoint_url or "")
         if endpoint.hostname not in ("127.0.0.1", "localhost") or endpoint.port is None:
             raise StackError("the embedded S3 store needs CASEFLOW_S3_ENDPOINT_URL on loopback")

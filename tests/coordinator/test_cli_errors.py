@@ -352,3 +352,127 @@ def test_schema_event_for_consent_and_acknowledgement(monkeypatch, capsys, name,
         data["hospital_id"] = "cn-beijing-cancer"
     EVENT_MODELS[name].model_validate(data)
     assert set(data) <= set(schema["properties"])
+
+
+# -- --json: errors are JSON too (the API's shape), on stderr, so stdout only holds results ------
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["case", "status", CASE_ID, "--json"], "cannot reach Temporal at 127.0.0.1:9"),
+        (["case", "admit", CASE_ID, "--on", "2026-13-40", "--json"], "YYYY-MM-DD"),  # usage
+        (["case", "upload", "case-1", "--json", "--kind", "labs", "/dev/null"], "CASE_ID"),
+        (["case", "consent", "record", CASE_ID, "--json", "--purpose", "referral"], "country"),
+    ],
+)
+def test_with_json_an_error_is_one_json_document(monkeypatch, capsys, tmp_path, args, expected):
+    code, out, err = run_cli(monkeypatch, capsys, *args)
+    assert code != 0 and out == ""
+    [line] = err.strip().splitlines()
+    assert set(json.loads(line)) == {"error"}
+    assert expected in json.loads(line)["error"]
+    assert PATIENT_NAME not in err
+
+
+def test_with_json_intake_errors_name_the_field_in_json(monkeypatch, capsys, tmp_path):
+    intake = write_json(tmp_path, "intake.json", intake_with("clinical.ecog", 7))
+    code, out, err = run_cli(monkeypatch, capsys, "case", "start", intake, "--json")
+    assert code == 1 and out == ""
+    assert json.loads(err)["error"].startswith("clinical.ecog")
+
+
+def test_without_json_the_error_stays_a_line_of_text(monkeypatch, capsys):
+    code, _, err = run_cli(monkeypatch, capsys, "case", "status", CASE_ID, "--", "--json")
+    assert_one_line(code, err)
+
+
+# -- erasure asks first ---------------------------------------------------------------------------
+
+
+def test_erase_without_a_terminal_and_without_yes_refuses_before_connecting(monkeypatch, capsys):
+    code, out, err = run_cli(monkeypatch, capsys, "case", "erase", CASE_ID)
+    line = assert_one_line(code, err, "--yes", "cannot be undone")
+    assert "cannot reach Temporal" not in line
+    assert out == ""
+
+
+def test_erase_with_yes_goes_ahead(monkeypatch, capsys):
+    code, _, err = run_cli(monkeypatch, capsys, "case", "erase", CASE_ID, "--yes")
+    assert_one_line(code, err, "cannot reach Temporal")
+
+
+@pytest.mark.parametrize(("answer", "goes_ahead"), [("n\n", False), ("\n", False), ("y\n", True)])
+def test_erase_at_a_terminal_asks(monkeypatch, answer, goes_ahead):
+    from typer.testing import CliRunner
+
+    from coordinator import erasure_commands
+
+    monkeypatch.setenv("CASEFLOW_TEMPORAL_ADDRESS", "127.0.0.1:9")
+    monkeypatch.setenv("CASEFLOW_ENCRYPTION_KEYS", '{"test": "' + "a" * 43 + '="}')
+    monkeypatch.setattr(erasure_commands, "_can_ask", lambda: True)
+    with CliRunner().isolation(input=answer) as (_, err, _):
+        code = run(["case", "erase", CASE_ID])
+        sys.stderr.flush()
+        text = err.getvalue().decode()
+    assert f"Erase case {CASE_ID}" in text and "[y/N]" in text
+    assert code == 1
+    if goes_ahead:
+        assert "cannot reach Temporal" in text
+    else:
+        assert f"error: case {CASE_ID}: not erased" in text
+        assert "cannot reach Temporal" not in text
+
+
+# -- demo --json ----------------------------------------------------------------------------------
+
+
+def test_demo_with_json_prints_one_document_and_no_narration(monkeypatch, capsys):
+    from datetime import UTC, datetime
+
+    from caseflow.case_status import CaseOutcome, CaseResult
+    from coordinator import demo
+
+    async def scripted(settings, say):
+        say("RECORDS: 8 documents uploaded")
+        say("HOSPITAL_SUBMISSION: packets delivered")
+        return CaseResult(
+            case_id=CASE_ID, outcome=CaseOutcome.COMPLETED, closed_at=datetime.now(UTC)
+        )
+
+    monkeypatch.setattr(demo, "run_demo", scripted)
+    code, out, err = run_cli(monkeypatch, capsys, "demo", "--json")
+    assert code == 0, err
+    document = json.loads(out)  # the whole of stdout is one document
+    assert document["case_id"] == CASE_ID and document["outcome"] == "completed"
+    assert document["steps"] == ["RECORDS: 8 documents uploaded",
+                                 "HOSPITAL_SUBMISSION: packets delivered"]
+    assert document["ui"].endswith(f"/workflows/case-{CASE_ID}")
+    assert document["console"].endswith(f"/console/cases/{CASE_ID}")
+
+
+def test_demo_with_json_fails_in_json(monkeypatch, capsys):
+    code, out, err = run_cli(monkeypatch, capsys, "demo", "--json")
+    assert code == 1 and out == ""
+    assert json.loads(err)["error"].startswith("cannot reach Temporal at 127.0.0.1:9")
+
+
+# -- Temporal's words, said as caseflow's ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("temporal", "caseflow"),
+    [
+        (f"workflow not found for ID: case-{CASE_ID}", f"CASE_ID: no case {CASE_ID}"),
+        ("workflow execution already completed", "the case is closed; it takes no more events"),
+        (f"workflow not found for ID: referral-{CASE_ID}-cn-x", "no such case or referral"),
+    ],
+)
+def test_temporal_words_become_caseflow_words(temporal, caseflow):
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from client.errors import one_line
+
+    line = one_line(RPCError(temporal, RPCStatusCode.NOT_FOUND, b""))
+    assert line.startswith(caseflow), line
+    assert "workflow" not in line

@@ -5,6 +5,8 @@ service's codec endpoint, which holds no token (nothing is started here)."""
 import json
 import sys
 
+from dotenv import dotenv_values
+
 from caseflow.keyring import Keyring
 from caseflow.settings import CaseflowSettings
 from infra.stack import EmbeddedStack, ensure_credentials
@@ -12,13 +14,13 @@ from infra.stack import EmbeddedStack, ensure_credentials
 
 def test_dev_up_prepares_keys_tokens_and_the_ui_codec_endpoint(tmp_path, monkeypatch):
     env_file = ensure_credentials(tmp_path)
-    lines = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
-    tokens = json.loads(lines["CASEFLOW_CODEC_TOKENS"])
+    lines = dotenv_values(env_file)
+    tokens = json.loads(lines["CASEFLOW_CODEC_TOKENS"] or "")
     # The CLI's token only: the Web UI decodes through the web service's login, with no token.
     assert set(tokens) == {"ops-cli"}
     # A second run keeps the token.
     ensure_credentials(tmp_path)
-    again = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+    again = dotenv_values(env_file)
     assert again["CASEFLOW_CODEC_TOKENS"] == lines["CASEFLOW_CODEC_TOKENS"]
 
     settings = CaseflowSettings(

@@ -315,8 +315,21 @@ async def test_acknowledgement_is_shown_apart_from_delivery_and_answer(
     )
     assert code == 0, err
     assert json.loads(out)["stage"] == "HOSPITAL_SUBMISSION"
-    code, _, err = await case_stack.caseflow("case", "acknowledge", case_id, SELECTED_HOSPITAL)
-    one_line(code, err, f"hospital {SELECTED_HOSPITAL} already acknowledged")
+    # A repeat succeeds and says so, changing nothing; a different reference is refused.
+    code, out, err = await case_stack.caseflow("case", "acknowledge", case_id, SELECTED_HOSPITAL)
+    assert code == 0, err
+    assert out.startswith(f"already recorded: hospital {SELECTED_HOSPITAL} acknowledged"), out
+    assert "nothing changed" in out
+    code, out, err = await case_stack.caseflow(
+        "case", "acknowledge", case_id, SELECTED_HOSPITAL,
+        "--reference", "BJC-INTL-2027-0142", "--json",
+    )
+    assert code == 0, err
+    assert json.loads(out)["replayed"] is True and "already recorded" in json.loads(out)["detail"]
+    code, _, err = await case_stack.caseflow(
+        "case", "acknowledge", case_id, SELECTED_HOSPITAL, "--reference", "BJC-OTHER-1"
+    )
+    one_line(code, err, "reference: ", "already acknowledged the packet with reference BJC-INTL")
 
     code, out, err = await case_stack.caseflow("case", "status", case_id, "--json")
     assert code == 0, err
@@ -328,6 +341,8 @@ async def test_acknowledgement_is_shown_apart_from_delivery_and_answer(
     assert acknowledged["acknowledgement_reference"] == "BJC-INTL-2027-0142"
     assert acknowledged["responded_at"] is None
     assert hospitals[OTHER_HOSPITAL]["acknowledged_at"] is None
+    timeline = [e for e in json.loads(out)["timeline"] if e["event"] == "hospital_acknowledged"]
+    assert len(timeline) == 1  # the repeats recorded nothing
 
     # The table keeps delivery, acknowledgement and answer on their own lines.
     code, out, err = await case_stack.caseflow("case", "status", case_id)
@@ -430,3 +445,96 @@ async def test_status_and_list_show_the_hospitals_deadlines(case_stack: CaseStac
     status = await case_client.case_status(case_stack.client, case_id)
     assert f"hospital_acknowledgement:{first.hospital_id}" not in waits(status)
     assert row.sla_due_at == next_due(status.open_deadlines).due_at  # type: ignore[union-attr]
+
+
+def review_file(tmp_path: Path, hospitals: list[str]) -> str:
+    path = tmp_path / "review.json"
+    path.write_text(json.dumps({
+        "outcome": "proceed",
+        "reviewer_id": "specialist-demo",
+        "modalities": ["bnct", "sbrt", "imrt_reirradiation"],
+        "target_hospital_ids": hospitals,
+    }))
+    return str(path)
+
+
+async def test_acks_show_the_stage_the_event_led_to_and_packets_land_per_hospital(
+    case_stack: CaseStack, tmp_path
+):
+    """A review that proceeds is acknowledged in HOSPITAL_SUBMISSION (where the case goes), not
+    SPECIALIST_REVIEW (where the handler found it); two hospitals' packets fetched to one
+    directory keep their own files, and the command says what it wrote."""
+    from coordinator.case_script import OTHER_HOSPITAL, SELECTED_HOSPITAL
+    from coordinator.demo import DemoCase
+
+    case = DemoCase(case_stack.client, case_stack.settings, tmp_path, say=lambda _: None)
+    case_id = await case.start()
+    await case.upload_records()
+    await case.wait_for_stage(CaseStage.SPECIALIST_REVIEW)
+    review = review_file(tmp_path, [SELECTED_HOSPITAL, OTHER_HOSPITAL])
+    code, out, err = await case_stack.caseflow("case", "review", case_id, review, "--json")
+    assert code == 0, err
+    assert json.loads(out)["stage"] == "HOSPITAL_SUBMISSION"
+    await case.packets_stored()
+
+    out_dir = tmp_path / "packets"
+    written: dict[str, list[str]] = {}
+    for hospital_id in (SELECTED_HOSPITAL, OTHER_HOSPITAL):
+        code, out, err = await case_stack.caseflow(
+            "case", "packet", case_id, hospital_id, "--out", str(out_dir)
+        )
+        assert code == 0, err
+        assert out.startswith(f"wrote {hospital_id}'s packet for case {case_id} to "
+                              f"{out_dir / hospital_id}/"), out
+        written[hospital_id] = sorted(p.name for p in (out_dir / hospital_id).iterdir())
+        assert all(f"  {name}" in out for name in written[hospital_id])
+    assert set(written[SELECTED_HOSPITAL]) == set(written[OTHER_HOSPITAL])  # same file names,
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted(written)  # in their own folders
+    manifests = {h: (out_dir / h / "manifest.json").read_bytes() for h in written
+                 if (out_dir / h / "manifest.json").exists()}
+    assert len(set(manifests.values())) == len(manifests)  # nothing overwritten
+    code, out, err = await case_stack.caseflow(
+        "case", "packet", case_id, OTHER_HOSPITAL, "--out", str(out_dir), "--json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["directory"] == str(out_dir / OTHER_HOSPITAL)
+
+    # The audit trail as one JSON document.
+    code, out, err = await case_stack.caseflow("case", "audit", case_id, "--json")
+    assert code == 0, err
+    entries = json.loads(out)
+    assert isinstance(entries, list) and entries
+    assert {"at", "action", "actor"} <= set(entries[0])
+
+
+async def test_unknown_and_closed_cases_in_caseflow_words(case_stack: CaseStack, tmp_path):
+    unknown = "c" * 26
+    case_id = await start_example(case_stack)
+    code, _, err = await case_stack.caseflow("case", "withdraw", case_id, "--reason", "test")
+    assert code == 0, err
+    event = tmp_path / "visa.json"
+    event.write_text(json.dumps({"kind": "visa_granted", "on": "2027-01-01"}))
+    commands = [
+        ["status"], ["hold", "--reason", "x"], ["resume"], ["admit"], ["discharge"],
+        ["waive", "organ_function", "--reason", "x"], ["select", "cn-beijing-cancer"],
+        ["acknowledge", "cn-beijing-cancer"], ["assign", "coord-9"], ["travel", str(event)],
+        ["consent", "record", "{id}", "--country", "IN", "--purpose", "travel"],
+        ["packet", "cn-beijing-cancer", "--out", str(tmp_path)],
+        ["withdraw", "--reason", "again"], ["erase", "--yes"],
+    ]
+    for which, expected in ((unknown, f"no case {unknown}"), (case_id, "closed")):
+        for command in commands:
+            args = [a.replace("{id}", which) for a in command]
+            if "{id}" not in command:
+                args = [args[0], which, *args[1:]] if args[0] != "consent" else args
+            code, out, err = await case_stack.caseflow("case", *args)
+            if which == case_id and args[0] in ("status", "erase"):
+                continue  # a closed case still answers, and may be erased
+            assert code != 0, (args, out)
+            line = one_line(code, err)
+            assert "workflow" not in line.lower() and "Temporal" not in line, (args, line)
+            if args[0] != "packet" or which == unknown:
+                assert expected in line or "no referral" in line, (args, line)
+            code, out, err = await case_stack.caseflow("case", *args, "--json")
+            assert code != 0 and out == ""
+            assert set(json.loads(err)) == {"error"}, (args, err)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -23,7 +24,7 @@ from caseflow.settings import CaseflowSettings, get_settings
 from caseflow.temporal_client import connect
 from client import cases as case_client
 from coordinator.case_script import OTHER_HOSPITAL, SELECTED_HOSPITAL, fictional_pdf
-from coordinator.cli import cli
+from coordinator.cli import run
 from coordinator.demo import DemoCase
 from infra.mail_sink import MailSink
 from infra.server_process import free_port
@@ -59,28 +60,27 @@ class CaseStack:
             "CASEFLOW_DATA_DIR": str(s.data_dir),
         }
 
-    async def caseflow(self, *args: str, columns: int | None = None) -> tuple[int, str, str]:
+    async def caseflow(
+        self, *args: str, columns: int | None = None, input: str | None = None
+    ) -> tuple[int, str, str]:
         """Run the real CLI in a thread (it runs its own event loop), as a coordinator would;
-        `columns` widens its tables past the default 80 so a cell prints on one line."""
+        `columns` widens its tables past the default 80 so a cell prints on one line; `input`
+        is what is typed at its prompts."""
         env = self.env() | ({"COLUMNS": str(columns)} if columns else {})
 
-        def invoke():
+        def invoke() -> tuple[int, str, str]:
+            # The real entry point (coordinator.cli.run), so its error lines are what is seen.
             get_settings.cache_clear()
             try:
-                result = CliRunner().invoke(cli, list(args), env=env)
+                with CliRunner().isolation(input=input, env=env) as (out, err, _):
+                    code = run(list(args))
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                    return code, out.getvalue().decode(), err.getvalue().decode()
             finally:
                 get_settings.cache_clear()
-            return result
 
-        result = await asyncio.to_thread(invoke)
-        stderr = result.stderr if result.stderr_bytes is not None else ""
-        if result.exception and not isinstance(result.exception, SystemExit):
-            # What coordinator.cli.app() would print: one line from coordinator.errors.
-            from coordinator.errors import one_line_error
-
-            message, code = one_line_error(result.exception)
-            return code, result.stdout, f"error: {message}\n"
-        return result.exit_code, result.stdout, stderr
+        return await asyncio.to_thread(invoke)
 
 
 @pytest.fixture(scope="module")

@@ -383,7 +383,7 @@ async def test_erase_removes_documents_history_and_notifies_hospitals(
     before = s3.list_object_versions(Bucket=settings.s3_bucket, Prefix=prefix)
     assert len(before.get("Versions", [])) > 5
 
-    code, out = await phi_stack.caseflow("case", "erase", case_id, "--json")
+    code, out = await phi_stack.caseflow("case", "erase", case_id, "--yes", "--json")
     assert code == 0, phi_stack.cli_output[-1]
     # (The in-process hospital inbox prints its access log into the captured stdout too.)
     report = json.loads(next(line for line in out.splitlines() if line.startswith("{")))
@@ -440,7 +440,8 @@ async def test_erase_removes_documents_history_and_notifies_hospitals(
     # What remains: the audit trail, readable through the CLI, with no patient data.
     code, out = await phi_stack.caseflow("case", "audit", case_id, "--json")
     assert code == 0
-    entries = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    # One JSON array (the in-process hospital inbox may log into the captured stdout too).
+    entries = json.loads(next(line for line in out.splitlines() if line.startswith("[")))
     actions = [e["action"] for e in entries]
     for action in (
         AuditAction.PACKET_GENERATED,
@@ -460,12 +461,12 @@ async def test_erase_refuses_an_open_case_unless_told_to_withdraw_it(phi_stack: 
     case_id = await case.start()
     await case.wait_for_stage(CaseStage.RECORDS)
     with pytest.raises(CaseStillOpen, match="still open: add --withdraw --reason"):
-        await phi_stack.caseflow("case", "erase", case_id)
-    code, _ = await phi_stack.caseflow("case", "erase", case_id, "--withdraw")
+        await phi_stack.caseflow("case", "erase", case_id, "--yes")
+    code, _ = await phi_stack.caseflow("case", "erase", case_id, "--withdraw", "--yes")
     assert code == 2 and "--reason" in phi_stack.cli_output[-1] + phi_stack.cli_output[-2]
 
     code, out = await phi_stack.caseflow(
-        "case", "erase", case_id, "--withdraw", "--reason", "consent withdrawn", "--json"
+        "case", "erase", case_id, "--withdraw", "--reason", "consent withdrawn", "--yes", "--json"
     )
     assert code == 0
     report = json.loads(next(line for line in out.splitlines() if line.startswith("{")))
