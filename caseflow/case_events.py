@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from caseflow.consent import RECORDS_REVIEW
 from caseflow.contacts import CoordinatorContact
 from caseflow.documents import DocumentKind, DocumentRef
 from caseflow.hospitals import Modality
@@ -255,6 +256,8 @@ class SkipStep(BaseModel):
 
 ConsentCountry = Literal["IN", "CN"]
 ConsentPurposeName = Literal["referral", "translation", "travel"]
+# What can be withdrawn: every ledger purpose, the records review included (caseflow.consent).
+WithdrawablePurpose = Literal["records_review", "referral", "translation", "travel"]
 
 
 class RecordConsent(BaseModel):
@@ -287,14 +290,25 @@ class RecordConsent(BaseModel):
 
 class WithdrawConsent(BaseModel):
     """The patient withdraws a consent. A withdrawn referral consent stops any delivery to the
-    hospitals it covers that has not happened yet, retries included."""
+    hospitals it covers that has not happened yet, retries included. The records review consent
+    (the portal's inquiry) has no country: withdrawn, the case goes to no specialist review and
+    its coordinator is told that erasure is their next step (DPDP s.8(7))."""
 
     model_config = _EVENT_CONFIG
 
-    country: ConsentCountry
+    # None exactly for records_review, as in the ledger (caseflow.consent.ConsentEvent).
+    country: ConsentCountry | None = None
     hospital_id: HospitalId | None = None
-    purpose: ConsentPurposeName
+    purpose: WithdrawablePurpose
     recorded_by: PersonId | None = None
+
+    @model_validator(mode="after")
+    def _country_unless_review(self) -> "WithdrawConsent":
+        if (self.country is None) != (self.purpose == RECORDS_REVIEW):
+            raise ValueError("country: needed for every purpose but records_review")
+        if self.purpose == RECORDS_REVIEW and self.hospital_id is not None:
+            raise ValueError("hospital_id: the records review consent names no hospital")
+        return self
 
 
 class AcceptInquiry(BaseModel):

@@ -125,12 +125,14 @@ class ConsentLedger(BaseModel):
 
     def withdrawn(
         self,
-        country: DestinationCountry,
+        country: DestinationCountry | None,
         hospital_id: str | None,
-        purpose: ConsentPurpose,
+        purpose: LedgerPurpose,
         at: datetime,
         recorded_by: str | None = None,
     ) -> "ConsentLedger":
+        """The ledger with a withdrawal appended; `country=None` exactly for the records review
+        (ConsentEvent refuses any other combination)."""
         event = ConsentEvent(
             action="withdraw",
             country=country,
@@ -140,6 +142,26 @@ class ConsentLedger(BaseModel):
             recorded_by=recorded_by,
         )
         return ConsentLedger(events=(*self.events, event))
+
+    def review_event(self) -> ConsentEvent | None:
+        """The latest grant or withdrawal of the records review consent, if any was recorded."""
+        for event in reversed(self.events):
+            if event.purpose == RECORDS_REVIEW:
+                return event
+        return None
+
+    def allows_review(self) -> bool:
+        """A records review consent was given and is in force (only such a one can be
+        withdrawn)."""
+        event = self.review_event()
+        return event is not None and event.action == "grant"
+
+    def review_withdrawn(self) -> bool:
+        """The patient withdrew the records review consent. Cases a coordinator started from a
+        signed form have no review event at all: their review rests on that form, so they are
+        not "withdrawn"."""
+        event = self.review_event()
+        return event is not None and event.action == "withdraw"
 
     def deciding_event(self, country: str, hospital_id: str, purpose: str) -> ConsentEvent | None:
         for event in reversed(self.events):

@@ -95,6 +95,7 @@ REQUESTED_PREFIX = "more_"
 REQUESTED_TEMPLATE = N_("Asked for by the specialist: %(kind)s")
 
 PURPOSE_WORDS: dict[str, str] = {
+    "records_review": N_("Reviewing your records with our specialists"),
     "referral": N_("Sending your records to hospitals for their opinion"),
     "translation": N_("Translating your records"),
     "travel": N_("Arranging your travel and stay"),

@@ -107,10 +107,11 @@ def consents_in_view(ledger: ConsentLedger) -> list[PortalConsent]:
 
 
 async def withdraw_patient_consent(
-    client: Client, case_id: str, country: str, hospital_id: str | None, purpose: str
+    client: Client, case_id: str, country: str | None, hospital_id: str | None, purpose: str
 ) -> EventAck:
     """The patient's withdrawal from the status page: `case consent withdraw`'s event, recorded
-    as by the portal. The case's validator refuses a consent not in force."""
+    as by the portal (`country=None` for the records review). The case's validator refuses a
+    consent not in force."""
     event = WithdrawConsent(
         country=country,
         hospital_id=hospital_id or None,

@@ -349,6 +349,14 @@ ConsentHospital = Annotated[
     typer.Option("--hospital", help="One hospital; omitted: every hospital in the country."),
 ]
 RecordedBy = Annotated[str | None, typer.Option("--by", help="Your coordinator id.")]
+WithdrawnPurpose = Annotated[
+    str | None,
+    typer.Option(
+        "--purpose",
+        help="records_review (no --country: the patient's consent to the review itself), "
+        "referral, translation or travel.",
+    ),
+]
 
 
 def _consent_file(help_text: str):
@@ -397,7 +405,7 @@ def consent_record(
 def consent_withdraw(
     case_id: CaseIdArg,
     country: Country = None,
-    purpose: Purpose = None,
+    purpose: WithdrawnPurpose = None,
     hospital: ConsentHospital = None,
     by: RecordedBy = None,
     file: Annotated[
@@ -406,7 +414,9 @@ def consent_withdraw(
     ] = None,
     json_output: Json = False,
 ) -> None:
-    """Withdraw a consent; a withdrawn referral consent stops every delivery not yet made."""
+    """Withdraw a consent; a withdrawn referral consent stops every delivery not yet made, a
+    withdrawn records_review consent stops the specialist review (erasure is your next step:
+    'caseflow case withdraw --erase')."""
     case_client.check_case_id(case_id)
     event = _event_from(
         file,

@@ -23,7 +23,7 @@ from temporalio.client import Client
 from caseflow import patient_words as words
 from caseflow.case_status import CaseStage, CaseStatus
 from caseflow.checklist import BNCT_SOURCE, REQUEST_SOURCE
-from caseflow.consent import CONSENT_PURPOSES
+from caseflow.consent import CONSENT_PURPOSES, RECORDS_REVIEW
 from caseflow.portal_links import PortalLinkExpired, PortalLinkInvalid, email_digest, read_token
 from client import cases, portal
 from client.case_start import case_start_input
@@ -203,10 +203,12 @@ async def case_page(request: Request) -> Response:
     )
 
 
-def _consent_fields(form) -> tuple[str, str | None, str] | None:
+def _consent_fields(form) -> tuple[str | None, str | None, str] | None:
     country = str(form.get("country", ""))
     hospital_id = str(form.get("hospital_id", "")) or None
     purpose = str(form.get("purpose", ""))
+    if purpose == RECORDS_REVIEW and not country and hospital_id is None:
+        return None, None, purpose  # the records review: no country, no hospital
     if country not in words.COUNTRY_WORDS or purpose not in CONSENT_PURPOSES:
         return None
     return country, hospital_id, purpose
@@ -231,12 +233,16 @@ async def withdraw_consent(request: Request) -> Response:
     hospitals = {h.hospital_id: h.name for h in started.hospitals}
     if hospital_id is not None and hospital_id not in hospitals:
         return _page(request, "portal/refused.html.j2", 400, reason="bad_request")
-    where = hospitals[hospital_id] if hospital_id else _("any hospital in %(country)s") % {
-        "country": words.country_words(country, _)
-    }
+    if country is None:
+        where = _("our coordination team and specialists")
+    elif hospital_id:
+        where = hospitals[hospital_id]
+    else:
+        where = _("any hospital in %(country)s") % {"country": words.country_words(country, _)}
     described = {
-        "country": country, "hospital_id": hospital_id or "", "purpose": purpose,
+        "country": country or "", "hospital_id": hospital_id or "", "purpose": purpose,
         "purpose_words": words.purpose_words(purpose, _), "where": where,
+        "review": purpose == RECORDS_REVIEW,
     }
     if form.get("confirm") != "yes":
         return _page(request, "portal/withdraw_confirm.html.j2", consent=described)
@@ -250,7 +256,7 @@ async def withdraw_consent(request: Request) -> Response:
             error=one_line(error),
         )
     _audit(request, visitor.case_id, "portal_consent_withdrawn")
-    request.session[_FLASH] = "withdrawn"
+    request.session[_FLASH] = "review_withdrawn" if purpose == RECORDS_REVIEW else "withdrawn"
     return _private(RedirectResponse("/portal/case#consents", status_code=303))
 
 

@@ -76,7 +76,7 @@ with workflow.unsafe.imports_passed_through():
         TriageFlagEntry,
     )
     from caseflow.checklist import ChecklistError, RecordsChecklist
-    from caseflow.consent import ConsentEvent, ConsentLedger
+    from caseflow.consent import RECORDS_REVIEW, ConsentEvent, ConsentLedger
     from caseflow.documents import ACCEPTED_CONTENT_TYPES, DocumentKind, DocumentRef
     from caseflow.hospitals import Hospital
     from caseflow.ids import document_key, referral_workflow_id
@@ -118,6 +118,8 @@ REFERRAL_STATUS_PATCH = "referral-status-owned-by-child"
 # Cases that ran before the patient's notices mailed them nothing; replaying them must not.
 # Since: a mail in the patient's language at each stage change and records request (issue 10).
 PATIENT_NOTICES_PATCH = "patient-notices"
+# Since: a withdrawn records review consent mails the coordinator that erasure is next.
+REVIEW_CONSENT_WITHDRAWN_PATCH = "review-consent-withdrawn"
 # A referral in these states is waiting (or about to wait) for the hospital's answer.
 _AWAITING_ANSWER = frozenset(
     {
@@ -300,7 +302,13 @@ class CaseWorkflow:
 
     async def _records(self) -> None:
         s = self._state
-        await self._wait(WaitKind.RECORDS_UPLOAD, "records", lambda: s.checklist.complete)
+        # Without the records review consent the case holds here, complete or not: entering
+        # SPECIALIST_REVIEW would mail the patient "a specialist is reviewing your records" just
+        # after they withdrew that. (Older histories have no such withdrawal: same commands.)
+        await self._wait(
+            WaitKind.RECORDS_UPLOAD, "records",
+            lambda: s.checklist.complete and not self._consent.review_withdrawn(),
+        )
         self._enter(CaseStage.SPECIALIST_REVIEW)
 
     async def _specialist_review(self) -> None:
@@ -705,6 +713,10 @@ class CaseWorkflow:
         match deadline.wait:
             case WaitKind.INQUIRY_ACCEPTANCE:
                 return "new patient inquiry waiting to be accepted or declined"
+            case WaitKind.RECORDS_UPLOAD | WaitKind.SPECIALIST_REVIEW if (
+                self._consent.review_withdrawn()
+            ):
+                return _REVIEW_WITHDRAWN_REASON
             case WaitKind.RECORDS_UPLOAD:
                 return f"records incomplete, {len(s.checklist.missing())} checklist item(s) missing"
             case WaitKind.SPECIALIST_REVIEW:
@@ -892,6 +904,11 @@ class CaseWorkflow:
         self._require_stage("submit_review", CaseStage.SPECIALIST_REVIEW)
         if self._state.pending_review is not None:
             raise _reject("submit_review: a review is already being applied")
+        if self._consent.review_withdrawn():
+            # Refused rather than held: the reviewer learns why at once, and the case stays
+            # where it is for the coordinator's erasure (a case already in review when the
+            # patient withdrew; a new one holds in RECORDS).
+            raise _reject("submit_review: the patient withdrew the records review consent")
         if review.outcome == ReviewOutcome.PROCEED:
             for hospital_id in review.target_hospital_ids:
                 hospital = self._hospitals.get(hospital_id)
@@ -1225,6 +1242,8 @@ class CaseWorkflow:
         )
         scope = _consent_scope(event.purpose, event.country, event.hospital_id)
         self._note("consent_withdrawn", scope, actor=event.recorded_by)
+        if event.purpose == RECORDS_REVIEW:
+            self._review_consent_withdrawn()
         if event.purpose == "referral":
             # Deliveries not yet made stop here; the delivery activity re-checks the live
             # ledger on every attempt, so one already retrying stops too.
@@ -1243,10 +1262,50 @@ class CaseWorkflow:
     @withdraw_consent.validator
     def _validate_withdraw_consent(self, event: WithdrawConsent) -> None:
         self._require_stage("withdraw_consent", *_OPEN_STAGES)
+        if event.country is None:  # the records review (WithdrawConsent's own rule)
+            if self._consent.review_withdrawn():
+                raise _reject("consent: the records_review consent is already withdrawn")
+            if not self._consent.allows_review():
+                raise _reject("consent: no records_review consent is in force")
+            return
         hospitals = self._consent_hospitals(event.country, event.hospital_id)
         if not any(self._consent.allows(event.country, h, event.purpose) for h in hospitals):
             scope = _consent_scope(event.purpose, event.country, event.hospital_id)
             raise _reject(f"consent: no {scope} is in force")
+
+    # -- the records review consent withdrawn (issue 10) -----------------------------------------
+
+    def _review_consent_withdrawn(self) -> None:
+        """The coordinator is told at once, by mail, that erasure is their next step (DPDP
+        s.8(7)): the case does not erase by itself, because a law may require keeping the
+        records, and that is the coordinator's call. The mail goes in the background, as the
+        patient's do (the run waits for it), so the patient's click is not held by the SMTP
+        server; only a lost mail is noted in the timeline."""
+        if not workflow.patched(REVIEW_CONSENT_WITHDRAWN_PATCH):
+            return
+        s = self._state
+        count = sum(
+            1 for e in self._consent.events
+            if e.purpose == RECORDS_REVIEW and e.action == "withdraw"
+        )
+        notice = Notice(
+            notice_id=f"{self._case_id}.consent.records-review-withdrawn.{count}",
+            case_id=self._case_id,
+            coordinator_id=s.coordinator_id,
+            reason=_REVIEW_WITHDRAWN_REASON,
+            audience=["coordinator"],
+        )
+        self._patient_mail.append(asyncio.create_task(self._send_review_withdrawn(notice)))
+
+    async def _send_review_withdrawn(self, notice: Notice) -> None:
+        try:
+            sent = await send_notice(notice)
+        except ActivityError:  # cancelled with the run: moot
+            return
+        if not sent:
+            self._note("coordinator_not_notified", "records review consent withdrawn")
+
+    # -- end of the records review consent withdrawn ----------------------------------------------
 
     def _consent_hospitals(self, country: str, hospital_id: str | None) -> list[str]:
         """The case's hospitals a consent scope covers; rejects a hospital outside the case."""
@@ -1413,9 +1472,18 @@ class CaseWorkflow:
             self._note("signal_not_delivered", f"hospital {hospital_id}")
 
 
-def _consent_scope(purpose: str, country: str, hospital_id: str | None) -> str:
+def _consent_scope(purpose: str, country: str | None, hospital_id: str | None) -> str:
+    if country is None:  # the records review: no country, no hospital
+        return f"{purpose} consent"
     where = f"hospital {hospital_id}" if hospital_id else "any hospital"
     return f"{purpose} consent for {where} in {country}"
+
+
+# The coordinator's mail and the SLA's words while the records review consent is withdrawn.
+_REVIEW_WITHDRAWN_REASON = (
+    "the patient withdrew the records review consent: no specialist review; erase the records "
+    "(caseflow case withdraw --erase) unless a law requires keeping them"
+)
 
 
 def _letter_language(hospital: Hospital) -> str:

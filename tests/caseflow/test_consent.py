@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from caseflow.case_events import WithdrawConsent
 from caseflow.consent import ConsentEvent, ConsentLedger, ConsentMissing
 from caseflow.fictional_case import intake
 from caseflow.intake import ConsentGrant
@@ -120,3 +121,57 @@ def test_round_trips_through_temporals_pydantic_converter():
     (decoded,) = converter.from_payloads(payload, [ConsentLedger])
     assert decoded == ledger
     assert not decoded.allows("CN", XIAMEN, "referral")
+
+
+# -- the records review consent: no country, withdrawable (issue 10) ---------------------------
+
+
+def review_granted() -> ConsentLedger:
+    return ConsentLedger().recorded(
+        ConsentEvent(action="grant", purpose="records_review", at=T1, given_by="patient")
+    )
+
+
+def test_the_records_review_consent_is_withdrawn_without_a_country():
+    ledger = review_granted()
+    assert ledger.allows_review() and not ledger.review_withdrawn()
+    withdrawn = ledger.withdrawn(None, None, "records_review", T2, recorded_by="patient-portal")
+    assert not withdrawn.allows_review() and withdrawn.review_withdrawn()
+    assert withdrawn.review_event() == withdrawn.events[-1]
+    assert withdrawn.events[-1].country is None and withdrawn.events[-1].at == T2
+    assert ledger.allows_review()  # the earlier ledger is unchanged
+
+
+def test_a_ledger_without_a_review_event_is_neither_in_force_nor_withdrawn():
+    # A coordinator's case from a signed form: its review rests on that form, not the ledger.
+    ledger = ConsentLedger.from_intake(intake())
+    assert ledger.review_event() is None
+    assert not ledger.allows_review() and not ledger.review_withdrawn()
+
+
+def test_withdrawing_the_review_leaves_the_delivery_consents_alone():
+    ledger = ConsentLedger.from_intake(intake()).recorded(*review_granted().events)
+    withdrawn = ledger.withdrawn(None, None, "records_review", T2)
+    assert withdrawn.allows("CN", XIAMEN, "referral") == ledger.allows("CN", XIAMEN, "referral")
+
+
+@pytest.mark.parametrize(
+    ("country", "purpose"), [(None, "referral"), ("CN", "records_review")]
+)
+def test_a_withdrawal_has_a_country_exactly_when_not_the_review(country, purpose):
+    with pytest.raises(ValidationError, match="country: needed for every purpose but"):
+        ConsentLedger().withdrawn(country, None, purpose, T2)
+
+
+def test_withdraw_consent_event_follows_the_ledgers_country_rule():
+    review = WithdrawConsent(purpose="records_review")
+    assert review.country is None and review.hospital_id is None
+    assert WithdrawConsent(country="IN", purpose="travel").country == "IN"
+    for bad, reason in [
+        ({"purpose": "referral"}, "country: needed for every purpose but records_review"),
+        ({"purpose": "records_review", "country": "CN"}, "country: needed for every purpose"),
+        ({"purpose": "records_review", "hospital_id": "cn-beijing-cancer"},
+         "hospital_id: the records review consent names no hospital"),
+    ]:
+        with pytest.raises(ValidationError, match=reason):
+            WithdrawConsent.model_validate(bad)

@@ -2,12 +2,14 @@
 them, in English and in Simplified Chinese; and the portal's links are bound to their purpose and
 expire."""
 
+from typing import get_args
+
 import pytest
 
 from caseflow import patient_words as words
 from caseflow.case_status import CaseStage
 from caseflow.checklist import _REQUESTABLE, RecordsChecklist
-from caseflow.consent import CONSENT_PURPOSES
+from caseflow.consent import LedgerPurpose
 from caseflow.documents import DocumentKind
 from caseflow.intake import PrimarySite
 from caseflow.message_catalogues import best_language, translations
@@ -48,7 +50,7 @@ def test_every_stage_kind_item_and_purpose_has_plain_words(language):
     _ = translations(language).gettext
     assert set(words.STAGE_WORDS) == set(CaseStage) == set(words.STAGE_NAMES)
     assert set(words.KIND_WORDS) == set(DocumentKind)
-    assert set(words.PURPOSE_WORDS) == set(CONSENT_PURPOSES)
+    assert set(words.PURPOSE_WORDS) == set(get_args(LedgerPurpose))
     items = _every_checklist_item()
     assert items <= set(words.CHECKLIST_WORDS), items - set(words.CHECKLIST_WORDS)
     for english in [

@@ -266,6 +266,25 @@ def test_consent_withdraw_takes_no_signing_time(monkeypatch, capsys):
     assert_one_line(code, err, "--granted-at")
 
 
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (["--purpose", "referral"], ["country", "needed for every purpose but records_review"]),
+        (["--purpose", "records_review", "--country", "CN"], ["country", "needed for every"]),
+        (["--purpose", "records_review", "--hospital", "cn-beijing-cancer"],
+         ["hospital_id", "names no hospital"]),
+    ],
+)
+def test_consent_withdraw_has_a_country_exactly_unless_the_records_review(
+    monkeypatch, capsys, options, expected
+):
+    code, out, err = run_cli(
+        monkeypatch, capsys, "case", "consent", "withdraw", CASE_ID, *options
+    )
+    assert_one_line(code, err, *expected)
+    assert "cannot reach Temporal" not in err and out == ""
+
+
 def test_consent_file_with_unknown_field(monkeypatch, capsys, tmp_path):
     event = write_json(tmp_path, "consent.json", {
         "country": "CN", "purpose": "referral", "signed_by": PATIENT_NAME,
@@ -322,6 +341,7 @@ def test_valid_consent_and_acknowledgement_reach_for_the_server(monkeypatch, cap
          "--granted-at", "2026-01-05T09:00:00+05:30", "--by", "coord-7"],
         ["consent", "withdraw", CASE_ID, "--country", "CN", "--purpose", "referral",
          "--hospital", "cn-beijing-cancer"],
+        ["consent", "withdraw", CASE_ID, "--purpose", "records_review"],
         ["acknowledge", CASE_ID, "cn-beijing-cancer", "--reference", "BJC-INTL-2027/0142"],
     ):
         code, _, err = run_cli(monkeypatch, capsys, "case", *args)

@@ -1,8 +1,9 @@
 """The patient's status page in a real browser on the real stack: the link from the mail in the
 SMTP sink opens it (subject without a name or a clinical word), it shows what was received, what
 is missing and the stage in words, in Chinese and English; a consent withdrawn there is in the
-case's ledger; a link never opens another case; an expired or forged link is refused; and the
-"new link" form answers the same for an address with no case."""
+case's ledger, the records review consent (no country) too, and its coordinator is mailed; a
+link never opens another case; an expired or forged link is refused; and the "new link" form
+answers the same for an address with no case."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from caseflow.intake import CaseIntake
 from caseflow.portal_links import SALT, PortalClaims, email_digest, make_token
 from client import cases
 from coordinator.case_script import fictional_pdf
+from tests.inquiry_builders import fictional_inquiry
 from tests.integration.console_stack import ConsoleStack, console_stack, screenshot
 
 pytestmark = pytest.mark.integration
@@ -150,6 +152,78 @@ async def test_a_patient_opens_the_mailed_link_sees_the_case_and_withdraws_a_con
     status = await cases.case_status(stack.client, case_id)
     assert any(e.event == "consent_withdrawn" for e in status.timeline)
     await context.close()
+
+
+async def test_a_patient_withdraws_the_records_review_consent_from_the_status_page(stack):
+    # A case whose ledger starts as an inquiry's: the records review consent, no country.
+    address = f"p4-{uuid.uuid4().hex[:8]}@example.invalid"
+    intake = json.loads((EXAMPLES / "intake.json").read_text())
+    intake["coordinator_id"] = "coord-ana"
+    intake["patient"].update(email=address, preferred_language="en")
+    case_id = await cases.start_case(
+        stack.client, stack.settings, CaseIntake.model_validate(intake), date.today(),
+        consent_events=fictional_inquiry().consent_events(),
+    )
+    context = await stack.browser.new_context(base_url=stack.url, locale="en")
+    page = await context.new_page()
+    await page.goto(link_in(await mail_to(stack, address)))
+
+    review = page.locator(".consents li", has_text="Reviewing your records with our specialists")
+    await expect(review).to_contain_text("our coordination team and specialists")
+    await review.get_by_role("button", name="Withdraw").click()
+    await expect(page.locator("h1")).to_have_text("Withdraw your consent?")
+    main = page.locator("main")
+    for words in ("does not go on to a specialist review", "Deleting your records is their next",
+                  "PIPL art. 15", "s.6(4)", "s.8(7)"):
+        await expect(main).to_contain_text(words)
+    await screenshot(page, "portal-withdraw-review-confirmation")
+    await page.get_by_role("button", name="Yes, withdraw this consent").click()
+    await expect(page.locator(".notice")).to_contain_text(
+        "our specialists will not review your records"
+    )
+    await expect(review).to_contain_text("withdrawn on")
+    await expect(review.get_by_role("button", name="Withdraw")).to_have_count(0)
+    await screenshot(page, "portal-status-review-withdrawn")
+    await context.close()
+
+    ledger = await cases.consent_ledger(stack.client, case_id)
+    last = ledger.events[-1]
+    assert (last.action, last.country, last.purpose, last.recorded_by) == (
+        "withdraw", None, "records_review", "patient-portal"
+    )
+    assert ledger.review_withdrawn()
+    # The coordinator is mailed that erasure is their next step; the subject says nothing more.
+    for _ in range(100):
+        notices = [m for m in mails_to_prefix(stack, "coord-ana@")
+                   if "records review consent" in plain_text(m)]
+        if notices:
+            break
+        await asyncio.sleep(0.2)
+    assert notices and notices[0]["Subject"] == f"caseflow: case {case_id} needs attention"
+    assert "caseflow case withdraw --erase" in plain_text(notices[0])
+    # The API takes the same event without a country, and the case refuses it a second time.
+    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
+        response = await http.post(
+            f"/api/v1/cases/{case_id}/consents/withdrawals", json={"purpose": "records_review"},
+            headers={"Authorization": f"Bearer {stack.api_token('coord-ana')}"},
+        )
+    assert response.status_code >= 400
+    assert "records_review consent is already withdrawn" in response.json()["error"]
+
+
+def plain_text(message: EmailMessage) -> str:
+    body = message.get_body(("plain",))
+    assert body is not None
+    return body.get_content()
+
+
+def mails_to_prefix(stack: ConsoleStack, prefix: str) -> list[EmailMessage]:
+    found = []
+    for path in stack.mail.messages():
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if str(message["To"]).startswith(prefix):
+            found.append(message)
+    return found
 
 
 async def test_a_link_opens_only_its_own_case_and_expired_or_forged_links_are_refused(stack):

@@ -16,6 +16,7 @@ from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
 from caseflow.case_events import (
+    AddDocument,
     Hold,
     HospitalAcknowledgement,
     RecordConsent,
@@ -25,10 +26,11 @@ from caseflow.case_events import (
 from caseflow.case_status import CaseStage
 from caseflow.hospitals import HospitalDirectory
 from caseflow.ids import referral_workflow_id
+from tests.inquiry_builders import fictional_inquiry
 from workflows.case import CaseWorkflow
 from workflows.referral import HospitalReferralWorkflow
 
-from .cases import case_input, start_case, wait_for
+from .cases import WORKUP_KINDS, case_input, document, start_case, wait_for
 from .drive import drive_to, proceed_review
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
@@ -64,6 +66,22 @@ async def test_a_fresh_history_replays(env, worker):
     await handle.execute_update(CaseWorkflow.resume, Resume())
     history = await handle.fetch_history()
     await _replayer().replay_workflow(history)
+
+
+async def test_a_history_with_the_records_review_consent_withdrawn_replays(env, worker, recorded):
+    """The patch marker, the coordinator's mail in the background and the hold in RECORDS."""
+    input = case_input(consent_events=fictional_inquiry().consent_events())
+    handle = await start_case(env, input)
+    await wait_for(handle, lambda s: s.stage == CaseStage.RECORDS)
+    await handle.execute_update(
+        CaseWorkflow.withdraw_consent, WithdrawConsent(purpose="records_review")
+    )
+    for kind in WORKUP_KINDS:
+        await handle.execute_update(
+            CaseWorkflow.add_document, AddDocument(ref=document(input.case_id, kind))
+        )
+    await wait_for(handle, lambda s: not any(i.missing for i in s.checklist))
+    await _replayer().replay_workflow(await handle.fetch_history())
 
 
 async def test_a_history_with_every_delivery_path_replays(env, worker, recorded):
