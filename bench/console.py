@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import re
-import secrets
 import shutil
 import signal
 import statistics
@@ -27,17 +26,14 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.web_api import EXAMPLES, percentile, settings_env
+from bench.service_stack import service_stack
+from bench.web_api import EXAMPLES, percentile
 from caseflow.case_status import CaseStage
 from caseflow.intake import CaseIntake
-from caseflow.keyring import ensure_key_file
 from caseflow.settings import CaseflowSettings
 from caseflow.temporal_client import connect
 from client import cases
 from client.identities import IdentityStore
-from infra.seaweedfs import SeaweedFS, SeaweedPorts, ensure_bucket
-from infra.server_process import ServerProcess, free_port, port_answers
-from infra.temporal_server import TemporalDevServer
 
 TARGET_SECONDS = 1.0
 TARGET_RATIO = 2.0
@@ -88,49 +84,12 @@ def line(label: str, seconds: list[float]) -> str:
 
 
 async def bench(args: argparse.Namespace, workdir: Path) -> int:
-    temporal = TemporalDevServer(
-        workdir / "temporal",
-        grpc_port=free_port(),
-        ui_port=free_port(),
-        http_port=free_port(),
-        metrics_port=free_port(),
-    )
-    access_key, secret_key = "bench" + secrets.token_hex(4), secrets.token_urlsafe(24)
-    seaweed = SeaweedFS(workdir / "seaweedfs", access_key, secret_key, SeaweedPorts.pick_free())
-    processes: list[ServerProcess] = []
-    temporal.start()
-    seaweed.start(timeout=60)
-    try:
-        ensure_bucket(seaweed.endpoint_url, access_key, secret_key, "caseflow-documents")
-        ensure_key_file(workdir / "keys.json")
-        settings = CaseflowSettings(
-            temporal_address=temporal.address,
-            s3_endpoint_url=seaweed.endpoint_url,
-            s3_access_key_id=access_key,
-            s3_secret_access_key=secret_key,
-            key_file=workdir / "keys.json",
-            data_dir=workdir,
-            web_port=free_port(),
-            task_queue="console-bench",
-        )
-        env = settings_env(settings)
-        worker = ServerProcess("worker", [sys.executable, "-m", "worker"], [], workdir, env=env)
-        web = ServerProcess(
-            "web",
-            [sys.executable, "-m", "web.server", "--port", str(settings.web_port)],
-            [settings.web_port],
-            workdir,
-            env=env,
-        )
+    async with service_stack(workdir, "console-bench") as stack:
+        settings = stack.settings
         store = IdentityStore(settings.identity_database())
         store.add_user("bench-sup", "supervisor", name="Bench", email="s@example.invalid",
                        password=PASSWORD)
         store.close()
-        for process in (worker, web):
-            process.start()
-            processes.append(process)
-        worker.wait_until(lambda: b"worker started" in worker.log_file.read_bytes(), 60)
-        web.wait_until(lambda: port_answers(settings.web_port), 60)
 
         client = await connect(settings)
         started = time.perf_counter()
@@ -217,11 +176,6 @@ async def bench(args: argparse.Namespace, workdir: Path) -> int:
             f"({'meets' if case_close else 'misses'} <= {CASE_PAGE_RATIO:.0f}x)"
         )
         return 0 if fast and close and case_close else 1
-    finally:
-        for process in reversed(processes):
-            process.stop()
-        seaweed.stop()
-        temporal.stop()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -31,17 +31,12 @@ import httpx
 import psutil
 
 from bench.documents import BUCKET, make_file, plain_client
-from bench.web_api import settings_env
+from bench.service_stack import service_stack
 from caseflow.case_status import CaseStage
 from caseflow.intake import CaseIntake
-from caseflow.keyring import ensure_key_file
 from caseflow.portal_links import PortalClaims, email_digest, make_token
-from caseflow.settings import CaseflowSettings
 from caseflow.temporal_client import connect
 from client import cases
-from infra.seaweedfs import SeaweedFS, SeaweedPorts, ensure_bucket
-from infra.server_process import ServerProcess, free_port, port_answers
-from infra.temporal_server import TemporalDevServer
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 MiB = 1024**2
@@ -74,7 +69,8 @@ class PeakRss:
 def portal_upload(base: str, token: str, path: Path, concurrency: int) -> float:
     """Upload `path` as the browser does; returns the seconds from begin to verified."""
     with httpx.Client(base_url=base, timeout=600, follow_redirects=True) as web:
-        page = web.get(f"/portal/open/{token}")
+        web.get(f"/portal/open/{token}").raise_for_status()  # lands on the status page
+        page = web.get("/portal/records")
         page.raise_for_status()
         csrf = re.search(r'data-csrf="([^"]+)"', page.text)
         assert csrf, "the records page carries no CSRF token"
@@ -141,47 +137,10 @@ def portal_upload(base: str, token: str, path: Path, concurrency: int) -> float:
 
 
 async def bench(args: argparse.Namespace, workdir: Path) -> None:
-    temporal = TemporalDevServer(
-        workdir / "temporal",
-        grpc_port=free_port(),
-        ui_port=free_port(),
-        http_port=free_port(),
-        metrics_port=free_port(),
-    )
-    access_key, secret_key = "bench" + secrets.token_hex(4), secrets.token_urlsafe(24)
-    processes: list[ServerProcess] = []
-    temporal.start()
-    # Ports picked once Temporal holds its own, so the two never collide.
-    seaweed = SeaweedFS(workdir / "seaweedfs", access_key, secret_key, SeaweedPorts.pick_free())
-    seaweed.start(timeout=60)
-    try:
-        ensure_bucket(seaweed.endpoint_url, access_key, secret_key, BUCKET)
-        ensure_key_file(workdir / "keys.json")
-        link_secret = secrets.token_urlsafe(32)
-        settings = CaseflowSettings(
-            temporal_address=temporal.address,
-            s3_endpoint_url=seaweed.endpoint_url,
-            s3_access_key_id=access_key,
-            s3_secret_access_key=secret_key,
-            key_file=workdir / "keys.json",
-            data_dir=workdir,
-            web_port=free_port(),
-            task_queue="cases-bench",
-        )
-        env = settings_env(settings) | {"CASEFLOW_PORTAL_LINK_SECRET": link_secret}
-        worker = ServerProcess("worker", [sys.executable, "-m", "worker"], [], workdir, env=env)
-        web = ServerProcess(
-            "web",
-            [sys.executable, "-m", "web.server", "--port", str(settings.web_port)],
-            [settings.web_port],
-            workdir,
-            env=env,
-        )
-        for process in (worker, web):
-            process.start()
-            processes.append(process)
-        worker.wait_until(lambda: b"worker started" in worker.log_file.read_bytes(), 60)
-        web.wait_until(lambda: port_answers(settings.web_port), 60)
+    link_secret = secrets.token_urlsafe(32)
+    portal_env = {"CASEFLOW_PORTAL_LINK_SECRET": link_secret}
+    async with service_stack(workdir, "cases-bench", portal_env) as stack:
+        settings = stack.settings
 
         client = await connect(settings)
         intake = json.loads((EXAMPLES / "intake.json").read_text())
@@ -193,12 +152,17 @@ async def bench(args: argparse.Namespace, workdir: Path) -> None:
         claims = PortalClaims(
             purpose="case_status",
             subject_id=case_id,
-            email_sha256=email_digest("b@example.invalid"),
+            email_sha256=email_digest(intake["patient"]["email"]),  # the link the case mails
         )
         token = make_token(link_secret, claims)
         base = f"http://127.0.0.1:{settings.web_port}"
-        boto = plain_client(seaweed.endpoint_url, access_key, secret_key)
-        web_pid = web.pid()
+        secret_key = settings.s3_secret_access_key
+        boto = plain_client(
+            stack.seaweed.endpoint_url,
+            settings.s3_access_key_id or "",
+            secret_key.get_secret_value() if secret_key else "",
+        )
+        web_pid = stack.web.pid()
         assert web_pid is not None, "the web service is not running"
         idle_rss = psutil.Process(web_pid).memory_info().rss / MiB
 
@@ -223,11 +187,6 @@ async def bench(args: argparse.Namespace, workdir: Path) -> None:
         held = (await cases.case_status(client, case_id)).quarantined
         assert len(held) == args.rounds, "every upload reached the case's quarantine"
         report(args, direct, portal, peaks, idle_rss)
-    finally:
-        for process in reversed(processes):
-            process.stop()
-        seaweed.stop()
-        temporal.stop()
 
 
 def report(

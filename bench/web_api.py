@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import secrets
 import shutil
 import signal
 import sys
@@ -25,16 +24,12 @@ from pathlib import Path
 import aiohttp
 import psutil
 
+from bench.service_stack import service_stack
 from caseflow.case_status import CaseStage
 from caseflow.intake import CaseIntake
-from caseflow.keyring import ensure_key_file
-from caseflow.settings import CaseflowSettings
 from caseflow.temporal_client import connect
 from client import cases
 from client.identities import IdentityStore
-from infra.seaweedfs import SeaweedFS, SeaweedPorts, ensure_bucket
-from infra.server_process import ServerProcess, free_port, port_answers
-from infra.temporal_server import TemporalDevServer
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 TARGET = 0.8
@@ -114,66 +109,12 @@ async def closed_loop(
     return Run(label, len(latencies), elapsed, latencies, cpu)
 
 
-def settings_env(settings: CaseflowSettings) -> dict[str, str]:
-    secret = settings.s3_secret_access_key
-    return {
-        "CASEFLOW_TEMPORAL_ADDRESS": settings.temporal_address,
-        "CASEFLOW_TASK_QUEUE": settings.task_queue,
-        "CASEFLOW_S3_ENDPOINT_URL": settings.s3_endpoint_url or "",
-        "CASEFLOW_S3_ACCESS_KEY_ID": settings.s3_access_key_id or "",
-        "CASEFLOW_S3_SECRET_ACCESS_KEY": secret.get_secret_value() if secret else "",
-        "CASEFLOW_KEY_FILE": str(settings.key_file),
-        "CASEFLOW_DATA_DIR": str(settings.data_dir),
-        "CASEFLOW_IDENTITY_DB_URL": settings.identity_database(),
-        "CASEFLOW_SESSION_SECRET": secrets.token_urlsafe(32),
-        "CASEFLOW_WEB_PORT": str(settings.web_port),
-        "CASEFLOW_SMTP_PORT": str(free_port()),
-    }
-
-
 async def bench(args: argparse.Namespace, workdir: Path) -> int:
-    temporal = TemporalDevServer(
-        workdir / "temporal",
-        grpc_port=free_port(),
-        ui_port=free_port(),
-        http_port=free_port(),
-        metrics_port=free_port(),
-    )
-    access_key, secret_key = "bench" + secrets.token_hex(4), secrets.token_urlsafe(24)
-    seaweed = SeaweedFS(workdir / "seaweedfs", access_key, secret_key, SeaweedPorts.pick_free())
-    processes: list[ServerProcess] = []
-    temporal.start()
-    seaweed.start(timeout=60)
-    try:
-        ensure_bucket(seaweed.endpoint_url, access_key, secret_key, "caseflow-documents")
-        ensure_key_file(workdir / "keys.json")
-        settings = CaseflowSettings(
-            temporal_address=temporal.address,
-            s3_endpoint_url=seaweed.endpoint_url,
-            s3_access_key_id=access_key,
-            s3_secret_access_key=secret_key,
-            key_file=workdir / "keys.json",
-            data_dir=workdir,
-            web_port=free_port(),
-            task_queue="cases-bench",
-        )
-        env = settings_env(settings)
-        worker = ServerProcess("worker", [sys.executable, "-m", "worker"], [], workdir, env=env)
-        web = ServerProcess(
-            "web",
-            [sys.executable, "-m", "web.server", "--port", str(settings.web_port)],
-            [settings.web_port],
-            workdir,
-            env=env,
-        )
+    async with service_stack(workdir, "cases-bench") as stack:
+        settings = stack.settings
         store = IdentityStore(settings.identity_database())
         store.add_user("bench-coord", "coordinator", name="Bench", email="b@example.invalid")
         token = store.create_token(user="bench-coord", label="bench").secret
-        for process in (worker, web):
-            process.start()
-            processes.append(process)
-        worker.wait_until(lambda: b"worker started" in worker.log_file.read_bytes(), 60)
-        web.wait_until(lambda: port_answers(settings.web_port), 60)
 
         client = await connect(settings)
         intake = json.loads((EXAMPLES / "intake.json").read_text())
@@ -214,8 +155,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> int:
                 rows = await cases.list_cases(client, coordinator_id="bench-coord")
                 [row.model_dump_json() for row in rows]
 
-            pids = {"temporal": temporal.process().pid(), "worker": worker.pid(), "web": web.pid()}
-            meter = CpuMeter({name: pid for name, pid in pids.items() if pid is not None})
+            meter = CpuMeter(stack.pids())
             # Warm both paths (connections, caches, the worker's workflow cache).
             await closed_loop("warm-up", api_status, args.concurrency, 1.0)
             await closed_loop("warm-up", direct_status, args.concurrency, 1.0)
@@ -245,11 +185,6 @@ async def bench(args: argparse.Namespace, workdir: Path) -> int:
                 verdict = "meets" if ratio >= TARGET else "misses"
                 print(f"  {name}: API/direct throughput {ratio:.2f}x ({verdict} >= {TARGET}x)")
         return 0 if worst >= TARGET else 1
-    finally:
-        for process in reversed(processes):
-            process.stop()
-        seaweed.stop()
-        temporal.stop()
 
 
 def _merged(label: str, runs: list[Run]) -> Run:
