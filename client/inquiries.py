@@ -31,6 +31,9 @@ class InquiryConfirmed(BaseModel):
 
     case_id: str
     already_confirmed: bool
+    # The digest of the address the link went to: a first confirmation opens the patient's
+    # portal visit for the new case, bound to it like a status link.
+    email_sha256: str | None = None
 
 
 def _secret(settings: CaseflowSettings) -> str:
@@ -86,7 +89,11 @@ async def confirm(client: Client, settings: CaseflowSettings, token: str) -> Inq
     event = ConfirmInquiry(nonce=claims.nonce, email_sha256=claims.email_sha256)
     try:
         ack = await handle.execute_update(InquiryWorkflow.confirm, event)
-        return InquiryConfirmed(case_id=ack.case_id, already_confirmed=ack.already_confirmed)
+        return InquiryConfirmed(
+            case_id=ack.case_id,
+            already_confirmed=ack.already_confirmed,
+            email_sha256=claims.email_sha256,
+        )
     except WorkflowUpdateFailedError:
         raise PortalLinkInvalid("this link is not valid") from None
     except RPCError:

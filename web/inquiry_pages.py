@@ -30,6 +30,7 @@ from web.access import Forbidden
 from web.app import temporal_client
 from web.auth import client_address, csrf_token
 from web.pages import available_languages, gettext_for, language_of, language_tag, render
+from web.portal_access import open_portal_session
 from web.queue_pages import directory
 
 router = APIRouter(prefix="/portal", tags=["portal"], include_in_schema=False)
@@ -342,6 +343,11 @@ async def confirm_inquiry(request: Request, token: str) -> Response:
         return _page(request, "portal/message.html.j2", title=_("Already confirmed"),
                      message=_("You have already confirmed this inquiry; nothing has changed. "
                                "A coordinator will contact you."))
+    if confirmed.email_sha256 is not None:
+        # The mailbox just proved itself, so records can follow at once (quarantined until a
+        # coordinator accepts each); only the first use of the one-time link opens the visit.
+        open_portal_session(request, confirmed.case_id, confirmed.email_sha256)
     return _page(request, "portal/message.html.j2", title=_("Thank you: your inquiry is confirmed"),
                  message=_("A coordinator will look at your inquiry and contact you, normally "
-                           "within 24 hours."), confirmed=True)
+                           "within 24 hours."), confirmed=True,
+                 records_link="/portal/records")

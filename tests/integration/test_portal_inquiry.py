@@ -119,6 +119,11 @@ async def test_a_patient_inquires_in_chinese_and_a_coordinator_accepts(stack):
     await page.goto(link)
     await expect(page.locator("h1")).to_have_text("谢谢：您的咨询已确认")
     await screenshot(page, "portal-inquiry-confirmed")
+    # The confirmed mailbox may send records at once, to the new case's uploader.
+    records = page.locator("a[href='/portal/records']")
+    await expect(records).to_be_visible()
+    await records.click()
+    await expect(page.locator("section.uploader")).to_be_visible()
 
     # The coordinator sees it first, flagged, and accepts it.
     coordinator = await stack.page_as("coord-ana")
