@@ -7,9 +7,7 @@ Each Message-ID derives from an id the workflow made, so a retried send is the s
 
 from __future__ import annotations
 
-import asyncio
 import json
-import smtplib
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -21,6 +19,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.payloads import InquiryConfirmationMail, InquiryDeclinedMail, PatientMailReceipt
+from activities.smtp_relay import relay
 from caseflow.portal_links import PortalClaims, email_digest, make_token
 
 TEXTS_DIR = Path(__file__).resolve().parent / "patient_mail_texts"
@@ -99,20 +98,6 @@ class InquiryMailer:
         return message
 
     async def _send(self, message: EmailMessage) -> None:
-        try:
-            await asyncio.to_thread(self._send_blocking, message)
-        except (OSError, smtplib.SMTPException) as error:
-            # Retryable; the message names neither the patient nor the address.
-            raise ApplicationError(
-                f"SMTP send to {self._settings.smtp_host}:{self._settings.smtp_port} failed: "
-                f"{type(error).__name__}",
-                type="SmtpUnavailable",
-            ) from None
-
-    def _send_blocking(self, message: EmailMessage) -> None:
-        with smtplib.SMTP(
-            self._settings.smtp_host, self._settings.smtp_port,
-            timeout=self._settings.timeout_seconds,
-        ) as smtp:
-            smtp.send_message(message)
+        settings = self._settings
+        await relay(settings.smtp_host, settings.smtp_port, settings.timeout_seconds, message)
 

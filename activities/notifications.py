@@ -4,17 +4,15 @@ Notices carry no patient data beyond the opaque case id. Each message's Message-
 key the workflow made, so a retried send is recognisably the same message to the receiving side.
 """
 
-import asyncio
-import smtplib
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.payloads import Notice, NoticeReceipt, TranslationJob
+from activities.smtp_relay import relay
 
 _MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True)
 
@@ -90,18 +88,5 @@ class CaseMailer:
         return message
 
     async def _send(self, message: EmailMessage) -> None:
-        try:
-            await asyncio.to_thread(self._send_blocking, message)
-        except (OSError, smtplib.SMTPException) as error:
-            # Retryable: the SMTP server may be restarting. The message names no patient data.
-            raise ApplicationError(
-                f"SMTP send to {self._routing.smtp_host}:{self._routing.smtp_port} failed: "
-                f"{type(error).__name__}",
-                type="SmtpUnavailable",
-            ) from None
-
-    def _send_blocking(self, message: EmailMessage) -> None:
-        with smtplib.SMTP(
-            self._routing.smtp_host, self._routing.smtp_port, timeout=self._routing.timeout_seconds
-        ) as smtp:
-            smtp.send_message(message)
+        routing = self._routing
+        await relay(routing.smtp_host, routing.smtp_port, routing.timeout_seconds, message)

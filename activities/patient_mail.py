@@ -9,17 +9,15 @@ same whoever sent it.
 
 from __future__ import annotations
 
-import asyncio
-import smtplib
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.payloads import NoticeReceipt, PatientNotice
+from activities.smtp_relay import relay, send_blocking
 from caseflow import patient_words as words
 from caseflow.case_status import CaseStage
 from caseflow.message_catalogues import best_language, translations
@@ -105,9 +103,8 @@ def patient_message(routing: PatientMailRouting, notice: PatientNotice) -> Email
 
 
 def send_message(routing: PatientMailRouting, message: EmailMessage) -> None:
-    server = (routing.smtp_host, routing.smtp_port)
-    with smtplib.SMTP(*server, timeout=routing.timeout_seconds) as smtp:
-        smtp.send_message(message)
+    """Send now, from a caller that is not an activity (the portal's new-link form)."""
+    send_blocking(routing.smtp_host, routing.smtp_port, routing.timeout_seconds, message)
 
 
 class PatientMailer:
@@ -119,13 +116,6 @@ class PatientMailer:
     @activity.defn(name="send_patient_notice")
     async def send_patient_notice(self, notice: PatientNotice) -> NoticeReceipt:
         message = patient_message(self._routing, notice)
-        try:
-            await asyncio.to_thread(send_message, self._routing, message)
-        except (OSError, smtplib.SMTPException) as error:
-            # Retryable; the message names the server, never the patient or the address.
-            raise ApplicationError(
-                f"SMTP send to {self._routing.smtp_host}:{self._routing.smtp_port} failed: "
-                f"{type(error).__name__}",
-                type="SmtpUnavailable",
-            ) from None
+        routing = self._routing
+        await relay(routing.smtp_host, routing.smtp_port, routing.timeout_seconds, message)
         return NoticeReceipt(message_id=message["Message-ID"], recipients=["patient"])
