@@ -52,6 +52,7 @@ def build_worker(
             coordinator_domain=settings.coordinator_email_domain,
             supervisor_email=settings.supervisor_email,
             translation_vendor_email=settings.translation_vendor_email,
+            public_url=settings.public_url,
         )
     )
     # Patients' mail: notices of their case's progress, and about their inquiry: the one-time

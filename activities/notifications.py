@@ -4,6 +4,7 @@ Notices carry no patient data beyond the opaque case id. Each message's Message-
 key the workflow made, so a retried send is recognisably the same message to the receiving side.
 """
 
+import email.policy
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -13,6 +14,7 @@ from temporalio import activity
 
 from activities.payloads import Notice, NoticeReceipt, TranslationJob
 from activities.smtp_relay import relay
+from caseflow.sla import STEP_WORDS, WAIT_WORDS, SlaStep
 
 _MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True)
 
@@ -29,6 +31,57 @@ class NoticeRouting(BaseModel):
     supervisor_email: str = "supervisor@example.invalid"
     translation_vendor_email: str = "translations@example.invalid"
     timeout_seconds: float = 20.0
+    # Where the console is reached: each notice links to its case there.
+    public_url: str = "http://127.0.0.1:8000"
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def notice_subject(notice: Notice) -> str:
+    """Which step, which case, what it waits for: staff can sort their inbox by it. An SLA step
+    reads e.g. "caseflow reminder: case X waits for the hospital's answer to the referral";
+    another notice names its reason."""
+    if notice.step is None or notice.waits_for is None:
+        return f"caseflow: case {notice.case_id}: {_shortened(notice.reason, 120)}"
+    subject = f" ({notice.wait_subject})" if notice.wait_subject else ""
+    return (
+        f"caseflow {STEP_WORDS[notice.step]}: case {notice.case_id} waits for "
+        f"{WAIT_WORDS[notice.waits_for]}{subject}"
+    )
+
+
+def notice_body(notice: Notice, public_url: str) -> str:
+    """The step, what the case waits for, since when, when it was due, and the case's link."""
+    link = f"{public_url.rstrip('/')}/console/cases/{notice.case_id}"
+    if notice.step is None or notice.waits_for is None:
+        lines = [f"Case {notice.case_id} needs your action: {notice.reason}.", ""]
+    else:
+        lines = [f"Case {notice.case_id}: {STEP_WORDS[notice.step]}.", ""]
+        waits_for = WAIT_WORDS[notice.waits_for]
+        if notice.wait_subject:
+            waits_for += f" ({notice.wait_subject})"
+        rows = [("Step", STEP_WORDS[notice.step]), ("Waiting for", waits_for),
+                ("Why", notice.reason)]
+        if notice.waiting_since is not None:
+            rows.append(("Waiting since", _when(notice.waiting_since)))
+        if notice.due_at is not None:
+            rows.append(("Due", _when(notice.due_at)))
+        lines += [f"{label + ':':<15}{value}" for label, value in rows] + [""]
+        if notice.step == SlaStep.ESCALATE_SUPERVISOR:
+            lines += ["The reminder and the coordinator's escalation have not resolved it.", ""]
+    lines += [
+        f"Open the case: {link}",
+        f"Or from a shell: caseflow case status {notice.case_id}",
+        "",
+        "This notice carries no patient data; sign in to see the case.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 class CaseMailer:
@@ -45,11 +98,8 @@ class CaseMailer:
         if "supervisor" in notice.audience:
             recipients.append(self._routing.supervisor_email)
         message = self._message(f"notice.{notice.notice_id}", recipients)
-        message["Subject"] = f"caseflow: case {notice.case_id} needs attention"
-        message.set_content(
-            f"case {notice.case_id} needs attention: {notice.reason}\n\n"
-            "Open the case with `caseflow case status " + notice.case_id + "`.\n"
-        )
+        message["Subject"] = notice_subject(notice)
+        message.set_content(notice_body(notice, self._routing.public_url))
         await self._send(message)
         return NoticeReceipt(message_id=message["Message-ID"], recipients=recipients)
 
@@ -79,7 +129,9 @@ class CaseMailer:
         return NoticeReceipt(message_id=message["Message-ID"], recipients=[recipient])
 
     def _message(self, key: str, recipients: list[str]) -> EmailMessage:
-        message = EmailMessage()
+        # Unfolded headers: the stdlib folds a subject of ~80 characters after "Subject:", which
+        # readers then show with a leading space. 998 is RFC 5322's line limit.
+        message = EmailMessage(policy=email.policy.SMTP.clone(max_line_length=998))
         message["From"] = self._routing.sender
         message["To"] = ", ".join(recipients)
         # Same key, same Message-ID: a retry after a lost reply is a duplicate the receiver drops.

@@ -20,6 +20,7 @@ from caseflow.documents import DocumentKind, DocumentRef
 from caseflow.hospitals import Hospital
 from caseflow.ids import CaseId
 from caseflow.intake import CaseIntake, ConsentGrant, DestinationCountry, HospitalIdRef
+from caseflow.sla import SlaStep, WaitKind
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
 _PACKET_ID = r"^[a-z0-9-]{8,64}$"
@@ -173,7 +174,9 @@ def packet_prefix(case_id: str, packet_id: str) -> str:
 
 
 class Notice(BaseModel):
-    """'case <id> needs attention: <reason>' to the coordinator or, at level 3, the supervisor."""
+    """A notice to the coordinator or, at level 3, also the supervisor: the reason, and for an
+    SLA step which step it is, what the case waits for, since when and when it was due. The
+    SLA fields default to None so notices that are not SLA steps (and old payloads) decode."""
 
     model_config = _FROZEN
 
@@ -182,6 +185,12 @@ class Notice(BaseModel):
     coordinator_id: str
     reason: str = Field(min_length=1, max_length=300, pattern=r"^[^\r\n]+$")
     audience: list[Literal["coordinator", "supervisor"]] = Field(min_length=1)
+    step: SlaStep | None = None
+    waits_for: WaitKind | None = None
+    # What the wait concerns (a hospital id, a travel step, "day-30"): never patient data.
+    wait_subject: str = Field(default="", max_length=120, pattern=r"^[^\r\n]*$")
+    waiting_since: datetime | None = None
+    due_at: datetime | None = None
 
 
 class NoticeReceipt(BaseModel):

@@ -23,6 +23,8 @@ class WaitKind(StrEnum):
     HOSPITAL_RESPONSE = "hospital_response"
     HOSPITAL_ACKNOWLEDGEMENT = "hospital_acknowledgement"
     TRANSLATION = "translation"
+    # The selected hospital needs a translation the patient has not consented to.
+    TRANSLATION_CONSENT = "translation_consent"
     VISA_LETTER = "visa_letter"
     TRAVEL = "travel"
     ADMISSION = "admission"
@@ -172,6 +174,8 @@ _DEFAULT_POLICIES: dict[WaitKind, SlaPolicy] = {
     # "First contact within 24 h of an inquiry": the hospital confirming it has the packet.
     WaitKind.HOSPITAL_ACKNOWLEDGEMENT: _policy(24 * _H, 48 * _H, 72 * _H, TIME_LIMITS_SOURCE),
     WaitKind.TRANSLATION: _policy(2 * _D, 4 * _D, 7 * _D, CASEFLOW_DEFAULT),
+    # A consent (or the coordinator's decision to skip) blocks the translation itself.
+    WaitKind.TRANSLATION_CONSENT: _policy(1 * _D, 2 * _D, 4 * _D, CASEFLOW_DEFAULT),
     # "Urgent visa invitation letter within 24 h".
     WaitKind.VISA_LETTER: _policy(24 * _H, 48 * _H, 72 * _H, TIME_LIMITS_SOURCE),
     WaitKind.TRAVEL: _policy(3 * _D, 7 * _D, 14 * _D, CASEFLOW_DEFAULT),
@@ -185,3 +189,29 @@ _DEFAULT_POLICIES: dict[WaitKind, SlaPolicy] = {
 }
 
 DEFAULT_SLAS = SlaDefaults(policies=dict(_DEFAULT_POLICIES))
+
+
+# -- how a notice names the step and the wait (activities/notifications.py) ---------------------
+# Plain words for the people mailed; the console has its own gettext words (web/console_words.py).
+
+STEP_WORDS: dict[SlaStep, str] = {
+    SlaStep.REMIND: "reminder",
+    SlaStep.ESCALATE_COORDINATOR: "escalated to the coordinator",
+    SlaStep.ESCALATE_SUPERVISOR: "escalated to the supervisor",
+}
+
+WAIT_WORDS: dict[WaitKind, str] = {
+    WaitKind.INQUIRY_ACCEPTANCE: "a coordinator to accept or decline the patient's inquiry",
+    WaitKind.RECORDS_UPLOAD: "the patient's records",
+    WaitKind.SPECIALIST_REVIEW: "the specialist's review",
+    WaitKind.HOSPITAL_RESPONSE: "the hospital's answer to the referral",
+    WaitKind.HOSPITAL_ACKNOWLEDGEMENT: "the hospital to acknowledge the referral packet",
+    WaitKind.TRANSLATION: "the translated documents",
+    WaitKind.TRANSLATION_CONSENT: "the patient's translation consent (or a decision to skip it)",
+    WaitKind.VISA_LETTER: "the hospital's visa invitation letter",
+    WaitKind.TRAVEL: "a travel step",
+    WaitKind.ADMISSION: "the admission to be recorded",
+    WaitKind.DISCHARGE: "the discharge to be recorded",
+    WaitKind.FOLLOW_UP: "a follow-up to be recorded",
+    WaitKind.STEP_FAILURE: "a decision on a failed step (retry_step or skip_step)",
+}

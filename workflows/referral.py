@@ -417,6 +417,7 @@ class HospitalReferralWorkflow:
             step=SlaStep.ESCALATE_COORDINATOR,
             level=2,
             reason=reason,
+            sla_step=False,
         )
         self._status.escalation_level = max(self._status.escalation_level, 2)
         self._publish()

@@ -23,13 +23,6 @@ with workflow.unsafe.imports_passed_through():
     from caseflow.case_status import Deadline, Escalation, FailedStep
     from caseflow.sla import SlaPolicy, SlaStep, WaitKind
 
-# How a notice names each step.
-STEP_WORDS = {
-    SlaStep.REMIND: "reminder",
-    SlaStep.ESCALATE_COORDINATOR: "escalated to the coordinator",
-    SlaStep.ESCALATE_SUPERVISOR: "escalated to the supervisor",
-}
-
 # Error types an activity raises for input that can never succeed; retrying them is pointless.
 NON_RETRYABLE_ERRORS = ["ValidationError", "InvalidInput", "ConsentMissing"]
 
@@ -293,9 +286,13 @@ async def notify_escalation(
     step: SlaStep,
     level: int,
     reason: str,
+    waiting_since: datetime | None = None,
+    due_at: datetime | None = None,
+    sla_step: bool = True,
 ) -> Escalation:
     """Mail the notice for one escalation step and return its record; level 3 also goes to the
-    supervisor. The caller records it (the case's escalations, or a referral's progress)."""
+    supervisor. The caller records it (the case's escalations, or a referral's progress). An
+    immediate escalation (`sla_step=False`, e.g. a gone webhook) is worded by its reason alone."""
     notified = await send_notice(
         Notice(
             notice_id=notice_id,
@@ -303,6 +300,11 @@ async def notify_escalation(
             coordinator_id=coordinator_id,
             reason=reason,
             audience=["coordinator", "supervisor"] if level == 3 else ["coordinator"],
+            step=step if sla_step else None,
+            waits_for=wait if sla_step else None,
+            wait_subject=subject if sla_step else "",
+            waiting_since=waiting_since if sla_step else None,
+            due_at=due_at if sla_step else None,
         )
     )
     return Escalation(
@@ -331,5 +333,7 @@ async def escalate_deadline(
         subject=deadline.subject,
         step=step,
         level=level,
-        reason=f"{reason} ({STEP_WORDS[step]})",
+        reason=reason,
+        waiting_since=deadline.started_at,
+        due_at=deadline.due_at,
     )

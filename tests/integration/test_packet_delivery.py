@@ -440,6 +440,13 @@ async def test_a_gone_webhook_falls_back_to_manual_and_escalates(packet_stack):
     assert any(e.subject == f"endpoint {WEBHOOK}" and e.level == 2 for e in status.escalations)
     coordinator = mails_to(packet_stack.mail, "coord-1@coordinators.example.invalid")
     assert any("is gone" in plain_body(m) for m in coordinator)
+    # An immediate escalation is named by its reason, not as a wait for retry_step/skip_step.
+    assert any(
+        m["Subject"].startswith(
+            f"caseflow: case {handle.id.removeprefix('case-')}: webhook of hospital {WEBHOOK} "
+            "is gone"
+        ) for m in coordinator
+    ), [m["Subject"] for m in coordinator]
     await handle.execute_update(CaseWorkflow.withdraw, Withdraw(reason="test finished"))
 
 

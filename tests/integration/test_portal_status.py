@@ -199,7 +199,10 @@ async def test_a_patient_withdraws_the_records_review_consent_from_the_status_pa
         if notices:
             break
         await asyncio.sleep(0.2)
-    assert notices and notices[0]["Subject"] == f"caseflow: case {case_id} needs attention"
+    assert notices and notices[0]["Subject"].startswith(
+        f"caseflow: case {case_id}: the patient withdrew the records review consent"
+    )
+    assert f"/console/cases/{case_id}" in plain_text(notices[0])
     assert "caseflow case withdraw --erase" in plain_text(notices[0])
     # The API takes the same event without a country, and the case refuses it a second time.
     async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:

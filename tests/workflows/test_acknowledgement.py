@@ -9,7 +9,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from caseflow.case_events import HospitalAcknowledgement
 from caseflow.case_status import CaseStage, ReferralState
 from caseflow.ids import referral_workflow_id
-from caseflow.sla import DEFAULT_SLAS, WaitKind
+from caseflow.sla import DEFAULT_SLAS, SlaStep, WaitKind
 from workflows.case import CaseWorkflow
 
 from .cases import case_id_of, start_case, wait_for, wait_for_stage
@@ -43,8 +43,10 @@ async def test_acknowledgement_has_its_own_sla_beside_the_answer(env, worker, re
     (reminder,) = of_kind(status, WaitKind.HOSPITAL_ACKNOWLEDGEMENT)
     assert reminder.level == 1 and abs(reminder.at - (started + ACK.remind_after)) < MARGIN
     assert of_kind(status, WaitKind.HOSPITAL_RESPONSE) == []
-    notices = [n.reason for n in recorded.of(case_id_of(handle), "send_notice")]
-    assert f"hospital {SELECTED} has not acknowledged the referral packet (reminder)" in notices
+    notices = [(n.reason, n.step, n.waits_for, n.wait_subject)
+               for n in recorded.of(case_id_of(handle), "send_notice")]
+    assert (f"hospital {SELECTED} has not acknowledged the referral packet", SlaStep.REMIND,
+            WaitKind.HOSPITAL_ACKNOWLEDGEMENT, SELECTED) in notices
 
     ack = await handle.execute_update(
         CaseWorkflow.record_hospital_acknowledgement,
