@@ -14,11 +14,16 @@ from caseflow.documents import (
     ACCEPTED_CONTENT_TYPES,
     DICOM,
     DOCX,
+    ELF,
     JPEG,
+    MACH_O,
     PDF,
     PNG,
+    PROGRAMS,
+    SCRIPT,
     TEXT,
     TIFF,
+    WINDOWS_EXECUTABLE,
     ZIP,
     DocumentKind,
 )
@@ -64,6 +69,9 @@ def detect_content_type(path: Path) -> str:
 def content_type_of(head: bytes) -> str:
     """The content type from a file's first bytes. DOCX needs the zip directory: see
     detect_content_type."""
+    program = _program_of(head)
+    if program is not None:
+        return program
     if head.startswith(b"\xff\xd8\xff"):
         return JPEG
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -81,6 +89,25 @@ def content_type_of(head: bytes) -> str:
     if _is_text(head):
         return TEXT
     return UNKNOWN
+
+
+# Mach-O thin (32/64-bit, either byte order) and fat binaries.
+_MACH_O_MAGICS = (b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe",
+                  b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe")
+
+
+def _program_of(head: bytes) -> str | None:
+    """A program's type from its magic, checked before anything else: a script is valid text
+    and would otherwise pass wherever plain text does."""
+    if head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n").startswith(b"#!"):
+        return SCRIPT
+    if head.startswith(b"\x7fELF"):
+        return ELF
+    if head.startswith(b"MZ") and not _is_text(head):  # not a text that begins "MZ"
+        return WINDOWS_EXECUTABLE
+    if head.startswith(_MACH_O_MAGICS):
+        return MACH_O
+    return None
 
 
 def _is_docx(path: Path) -> bool:
@@ -115,6 +142,8 @@ def check_document(kind: DocumentKind, size: int, content_type: str, max_bytes: 
         raise rejected(
             f"file: {size} bytes is over the limit of {max_bytes} bytes (max_document_bytes)"
         )
+    if content_type in PROGRAMS:
+        raise rejected(f"file: content is {PROGRAMS[content_type]}, which no kind accepts")
     accepted = ACCEPTED_CONTENT_TYPES[kind]
     if content_type not in accepted:
         found = "an unrecognised type" if content_type == UNKNOWN else content_type

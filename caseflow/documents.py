@@ -51,6 +51,19 @@ ZIP = "application/zip"
 TEXT = "text/plain"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
+# Programs, refused for every kind whatever the name says (issue 12: a shell script named
+# `.pdf` passed as plain text). Sniffed by activities/document_content.py from the magic bytes.
+SCRIPT = "text/x-script"  # "#!" interpreter line
+ELF = "application/x-elf"
+WINDOWS_EXECUTABLE = "application/x-msdownload"  # "MZ": DOS/PE executables and DLLs
+MACH_O = "application/x-mach-binary"
+PROGRAMS: dict[str, str] = {
+    SCRIPT: "a script (#!)",
+    ELF: "an executable program (ELF)",
+    WINDOWS_EXECUTABLE: "an executable program (Windows, MZ)",
+    MACH_O: "an executable program (Mach-O)",
+}
+
 _REPORTS = frozenset({PDF, JPEG, PNG, TIFF, TEXT, DOCX})
 _IMAGES = frozenset({PDF, DICOM, JPEG, PNG, TIFF, ZIP})
 _SCANS = frozenset({PDF, JPEG, PNG, TIFF})

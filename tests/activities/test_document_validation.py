@@ -15,7 +15,21 @@ from activities.document_content import (
     content_type_of,
     detect_content_type,
 )
-from caseflow.documents import DICOM, DOCX, JPEG, PDF, PNG, TEXT, TIFF, ZIP, DocumentKind
+from caseflow.documents import (
+    DICOM,
+    DOCX,
+    ELF,
+    JPEG,
+    MACH_O,
+    PDF,
+    PNG,
+    SCRIPT,
+    TEXT,
+    TIFF,
+    WINDOWS_EXECUTABLE,
+    ZIP,
+    DocumentKind,
+)
 
 
 @pytest.mark.parametrize(
@@ -33,7 +47,7 @@ from caseflow.documents import DICOM, DOCX, JPEG, PDF, PNG, TEXT, TIFF, ZIP, Doc
         ("肌酐 1.1 mg/dL — हीमोग्लोबिन 12.9\n".encode(), TEXT),
         (b"\xef\xbb\xbfwith a BOM\n", TEXT),
         (b"text with a NUL\x00 byte", UNKNOWN),
-        (b"\x7fELF\x02\x01\x01", UNKNOWN),
+        (b"\x7fELF\x02\x01\x01", ELF),
         (b"\xff\xfe\x00\x00 not utf-8", UNKNOWN),
         (b"", UNKNOWN),
         (b"\x00" * 128 + b"DICX", UNKNOWN),
@@ -141,3 +155,36 @@ def test_a_content_type_the_kind_does_not_accept_is_rejected(kind, content_type)
 )
 def test_accepted_content_types_pass(kind, content_type):
     check_document(kind, 10, content_type, 100)
+
+
+# Issue 12: a shell script named `.pdf` was accepted as a biopsy report, being plain text.
+PROGRAM_HEADS = [
+    (b"#!/bin/sh\nrm -rf ~\n", SCRIPT, "a script (#!)"),
+    (b"\xef\xbb\xbf\n#!/usr/bin/env python3\n", SCRIPT, "a script (#!)"),
+    (b"\x7fELF\x02\x01\x01\x00", ELF, "an executable program (ELF)"),
+    (b"MZ\x90\x00\x03\x00\x00\x00", WINDOWS_EXECUTABLE,
+     "an executable program (Windows, MZ)"),
+    (b"\xcf\xfa\xed\xfe\x07\x00\x00\x01", MACH_O, "an executable program (Mach-O)"),
+]
+
+
+@pytest.mark.parametrize(("head", "content_type", "words"), PROGRAM_HEADS)
+def test_programs_are_refused_for_every_kind(head, content_type, words):
+    assert content_type_of(head) == content_type
+    for kind in DocumentKind:
+        with pytest.raises(ApplicationError) as raised:
+            check_document(kind, 100, content_type, 10_000)
+        assert raised.value.message == f"file: content is {words}, which no kind accepts"
+        assert raised.value.non_retryable
+
+
+def test_a_script_named_pdf_is_refused_as_a_biopsy_report(tmp_path):
+    path = tmp_path / "biopsy.pdf"
+    path.write_bytes(b"#!/bin/bash\necho report\n")
+    with pytest.raises(ApplicationError, match="content is a script"):
+        check_document(DocumentKind.BIOPSY_REPORT, path.stat().st_size,
+                       detect_content_type(path), 10_000)
+
+
+def test_a_text_that_begins_with_mz_is_still_text():
+    assert content_type_of(b"MZ-2 ward, creatinine 1.1 mg/dL\n") == TEXT
