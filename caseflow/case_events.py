@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from caseflow.consent import RECORDS_REVIEW
 from caseflow.contacts import CoordinatorContact
 from caseflow.documents import DocumentKind, DocumentRef
-from caseflow.hospitals import Modality
+from caseflow.hospitals import Hospital, Modality
 
 _EVENT_CONFIG = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -154,6 +154,31 @@ class TranslationReceived(BaseModel):
 
     documents: list[DocumentRef] = Field(min_length=1, max_length=100)
     language: str = Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+
+class SkipTranslation(BaseModel):
+    """The coordinator goes on without a translation (no consent, or none needed), with why."""
+
+    model_config = _EVENT_CONFIG
+
+    reason: Note
+    skipped_by: PersonId | None = None
+
+
+class ChangeDestinations(BaseModel):
+    """New destination countries after intake. The client adds the directory's hospitals in
+    them (the workflow reads no files); referral consent must be in force for each country."""
+
+    model_config = _EVENT_CONFIG
+
+    countries: list[Literal["IN", "CN"]] = Field(min_length=1, max_length=2)
+    reason: Note
+    hospitals: list[Hospital] = Field(default_factory=list, max_length=200)
+
+    @field_validator("countries")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
 
 
 class TravelEventKind(StrEnum):

@@ -31,6 +31,7 @@ from caseflow.case_events import (
     AddPatientDocument,
     AdmissionRecorded,
     AssignCoordinator,
+    ChangeDestinations,
     DischargeRecorded,
     FollowUpRecorded,
     Hold,
@@ -42,6 +43,7 @@ from caseflow.case_events import (
     RetryStep,
     SelectHospital,
     SkipStep,
+    SkipTranslation,
     SubmitReview,
     TranslationReceived,
     TravelEvent,
@@ -431,6 +433,34 @@ async def skip_step(client: Client, case_id: str, step_id: str, reason: str) -> 
     return await _update(
         client, case_id, CaseWorkflow.skip_step, SkipStep(step_id=step_id, reason=reason)
     )
+
+
+# -- issue 12: translation skipped, destinations changed ---------------------------------------
+
+
+async def skip_translation(
+    client: Client, case_id: str, reason: str, skipped_by: str | None = None
+) -> EventAck:
+    """Go on without a translation (no consent, or the hospital reads the records as they are)."""
+    event = SkipTranslation(reason=reason, skipped_by=skipped_by)
+    return await _update(client, case_id, CaseWorkflow.skip_translation, event)
+
+
+async def change_destinations(
+    client: Client,
+    case_id: str,
+    countries: list[str],
+    reason: str,
+    directory: HospitalDirectory | None = None,
+) -> EventAck:
+    """New destination countries; the case gets the directory's hospitals in them (the workflow
+    reads no files). The case refuses a country without referral consent, and says so."""
+    directory = directory or HospitalDirectory.load_default()
+    hospitals = [h for country in dict.fromkeys(countries) for h in directory.in_country(country)]
+    event = ChangeDestinations.model_validate(
+        {"countries": countries, "reason": reason, "hospitals": hospitals}
+    )
+    return await _update(client, case_id, CaseWorkflow.change_destinations, event)
 
 
 # -- reading ------------------------------------------------------------------------------------

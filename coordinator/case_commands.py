@@ -621,6 +621,34 @@ def skip(
     _emit(json_output, ack, _ack_text(ack, f"skipped {step_id}"))
 
 
+@case_app.command("translation-skip")
+def translation_skip(
+    case_id: CaseIdArg,
+    reason: Annotated[str, typer.Option("--reason", help="Why the case goes on untranslated.")],
+    json_output: Json = False,
+) -> None:
+    """Go on without a translation (no consent, or the hospital reads the records)."""
+    ack = _with_client(lambda c, _s: case_client.skip_translation(c, case_id, reason))
+    _emit(json_output, ack, _ack_text(ack, "translation skipped"))
+
+
+@case_app.command("destinations")
+def destinations(
+    case_id: CaseIdArg,
+    countries: Annotated[
+        str, typer.Option("--countries", help="Destination countries, e.g. IN,CN.")
+    ],
+    reason: Annotated[str, typer.Option("--reason", help="Why the destinations change.")],
+    json_output: Json = False,
+) -> None:
+    """Change the case's destination countries; referral consent must be in force for each."""
+    wanted = [c.strip().upper() for c in countries.split(",") if c.strip()]
+    ack = _with_client(
+        lambda c, _s: case_client.change_destinations(c, case_id, wanted, reason)
+    )
+    _emit(json_output, ack, _ack_text(ack, f"destinations {','.join(wanted)}"))
+
+
 @case_app.command("withdraw")
 def withdraw_case(
     case_id: CaseIdArg,

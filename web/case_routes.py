@@ -323,6 +323,35 @@ async def translation(
     return await cases.record_translation(client, case_id, event)
 
 
+@router.post("/{case_id}/translation/skip")
+async def skip_translation(
+    request: Request, case_id: str, body: ReasonBody, principal: Staff, client: TemporalClient
+) -> EventAck:
+    """Go on without a translation, with a reason (issue 12)."""
+    await _authorized(request, client, case_id, principal, "skip_translation")
+    return await cases.skip_translation(client, case_id, body.reason, actor_id(principal))
+
+
+class DestinationsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    countries: list[str]
+    reason: str
+
+
+@router.post("/{case_id}/destinations")
+async def change_destinations(
+    request: Request,
+    case_id: str,
+    body: DestinationsBody,
+    principal: Staff,
+    client: TemporalClient,
+) -> EventAck:
+    """New destination countries after intake; referral consent must be in force for each."""
+    await _authorized(request, client, case_id, principal, "change_destinations")
+    return await cases.change_destinations(client, case_id, body.countries, body.reason)
+
+
 @router.post("/{case_id}/travel")
 async def travel(
     request: Request, case_id: str, event: TravelEvent, principal: Staff, client: TemporalClient

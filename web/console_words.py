@@ -129,6 +129,7 @@ WAIT = {
     "hospital_response": N_("hospital's answer"),
     "hospital_acknowledgement": N_("hospital's acknowledgement"),
     "translation": N_("translation"),
+    "translation_consent": N_("translation consent"),
     "visa_letter": N_("visa letter"),
     "travel": N_("travel"),
     "admission": N_("admission"),

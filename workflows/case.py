@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         AddPatientDocument,
         AdmissionRecorded,
         AssignCoordinator,
+        ChangeDestinations,
         DeclineInquiry,
         DischargeRecorded,
         FollowUpRecorded,
@@ -54,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
         ReviewOutcome,
         SelectHospital,
         SkipStep,
+        SkipTranslation,
         SubmitReview,
         TranslationReceived,
         TravelEvent,
@@ -77,6 +79,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from caseflow.checklist import ChecklistError, RecordsChecklist
     from caseflow.consent import RECORDS_REVIEW, ConsentEvent, ConsentLedger
+    from caseflow.destinations import destination_change_error, outside_destinations
     from caseflow.documents import ACCEPTED_CONTENT_TYPES, DocumentKind, DocumentRef
     from caseflow.hospitals import Hospital
     from caseflow.ids import document_key, referral_workflow_id
@@ -90,6 +93,7 @@ with workflow.unsafe.imports_passed_through():
         state_after_answer,
     )
     from caseflow.sla import SlaStep, WaitKind
+    from caseflow.translation_need import translation_language_error, translation_need
     from caseflow.travel import TravelError, check_travel_event, record_travel_event
     from caseflow.triage import triage
     from workflows.case_state import CaseState, CaseWorkflowInput
@@ -120,6 +124,9 @@ REFERRAL_STATUS_PATCH = "referral-status-owned-by-child"
 PATIENT_NOTICES_PATCH = "patient-notices"
 # Since: a withdrawn records review consent mails the coordinator that erasure is next.
 REVIEW_CONSENT_WITHDRAWN_PATCH = "review-consent-withdrawn"
+# Since: the translation is decided from the languages, and a missing translation consent is a
+# wait that escalates (issue 12). Before: a job was always sent, or a note said why not.
+TRANSLATION_BY_LANGUAGE_PATCH = "translation-by-language"
 # A referral in these states is waiting (or about to wait) for the hospital's answer.
 _AWAITING_ANSWER = frozenset(
     {
@@ -156,6 +163,8 @@ class CaseWorkflow:
                 coordinator_contact=input.coordinator_contact,
                 checklist=RecordsChecklist.build(input.intake),
             )
+        if self._state.hospitals is not None:  # destinations changed after intake (issue 12)
+            self._hospitals = {h.hospital_id: h for h in self._state.hospitals}
         if self._state.consent is None:
             self._state.consent = (
                 ConsentLedger().recorded(*input.consent_events)
@@ -448,6 +457,9 @@ class CaseWorkflow:
         return [d for d in self._state.documents.values() if d.kind != DocumentKind.TRANSLATION]
 
     async def _translation(self) -> None:
+        if workflow.patched(TRANSLATION_BY_LANGUAGE_PATCH):
+            await self._translation_by_language()
+            return
         s = self._state
         hospital_id = s.selected_hospital_id
         assert hospital_id is not None
@@ -459,41 +471,45 @@ class CaseWorkflow:
         elif not documents:
             self._note("translation_job_not_sent", "no documents to translate")
         elif not s.translation_job_sent:
-            if s.translation_job_id is None:
-                s.translation_job_id = str(workflow.uuid4())
-            job_id = s.translation_job_id
-            packet = await self._watch.run_step(
-                f"translation-{job_id}-packet",
-                ReferralLetters.store_translation_packet,
-                TranslationPacketRequest(
-                    packet_id=job_id,
-                    case_id=self._case_id,
-                    target_language=language,
-                    documents=documents,
-                ),
-            )
-            if packet is not None:
-                sent = await self._watch.run_step(
-                    f"translation-{job_id}-mail",
-                    CaseMailer.send_translation_job,
-                    TranslationJob(
-                        job_id=job_id,
-                        case_id=self._case_id,
-                        target_language=language,
-                        documents=[
-                            TranslationDocument(**d.model_dump(include=set(
-                                TranslationDocument.model_fields)))
-                            for d in packet.documents
-                        ],
-                        manifest_url=packet.manifest_url,
-                        links_expire_at=packet.links_expire_at,
-                    ),
-                )
-                if sent is not None:
-                    s.translation_job_sent = True
-                    self._note("translation_job_sent", f"job {job_id} into {language}")
+            await self._send_translation_job(language, documents)
         await self._wait(WaitKind.TRANSLATION, "translation", lambda: s.translation is not None)
         self._enter(CaseStage.TRAVEL)
+
+    async def _send_translation_job(self, language: str, documents: list[DocumentRef]) -> None:
+        s = self._state
+        if s.translation_job_id is None:
+            s.translation_job_id = str(workflow.uuid4())
+        job_id = s.translation_job_id
+        packet = await self._watch.run_step(
+            f"translation-{job_id}-packet",
+            ReferralLetters.store_translation_packet,
+            TranslationPacketRequest(
+                packet_id=job_id,
+                case_id=self._case_id,
+                target_language=language,
+                documents=documents,
+            ),
+        )
+        if packet is not None:
+            sent = await self._watch.run_step(
+                f"translation-{job_id}-mail",
+                CaseMailer.send_translation_job,
+                TranslationJob(
+                    job_id=job_id,
+                    case_id=self._case_id,
+                    target_language=language,
+                    documents=[
+                        TranslationDocument(**d.model_dump(include=set(
+                            TranslationDocument.model_fields)))
+                        for d in packet.documents
+                    ],
+                    manifest_url=packet.manifest_url,
+                    links_expire_at=packet.links_expire_at,
+                ),
+            )
+            if sent is not None:
+                s.translation_job_sent = True
+                self._note("translation_job_sent", f"job {job_id} into {language}")
 
     async def _travel(self) -> None:
         s = self._state
@@ -723,6 +739,12 @@ class CaseWorkflow:
                 return "specialist review pending"
             case WaitKind.TRANSLATION:
                 return "translated documents not received"
+            case WaitKind.TRANSLATION_CONSENT:
+                return (
+                    f"no translation consent for hospital {subject}: record the patient's "
+                    "consent, or skip the translation with a reason (caseflow case "
+                    f"translation-skip {self._case_id} --reason ...)"
+                )
             case WaitKind.VISA_LETTER:
                 return f"visa invitation letter not received from hospital {subject}"
             case WaitKind.TRAVEL:
@@ -913,10 +935,10 @@ class CaseWorkflow:
             for hospital_id in review.target_hospital_ids:
                 hospital = self._hospitals.get(hospital_id)
                 if hospital is None:
-                    known = ", ".join(self._hospitals)
-                    raise _reject(
-                        f"target_hospital_ids: unknown hospital {hospital_id!r}; known: {known}"
-                    )
+                    raise _reject("target_hospital_ids: " + outside_destinations(
+                        hospital_id, self._destination_countries(), list(self._hospitals),
+                        self._case_id,
+                    ))
                 if not self._consent.allows(hospital.country, hospital_id, "referral"):
                     raise _reject(
                         f"target_hospital_ids: no referral consent for hospital {hospital_id}"
@@ -1086,6 +1108,7 @@ class CaseWorkflow:
         self._require_stage("record_translation", CaseStage.TRANSLATION)
         if self._state.translation is not None:
             raise _reject("record_translation: the translation is already recorded")
+        self._check_translation_language(event.language)
         for ref in event.documents:
             self._check_ref("documents", ref)
 
@@ -1356,6 +1379,106 @@ class CaseWorkflow:
         s = self._state
         if s.inquiry_accepted is not None or s.inquiry_declined is not None:
             raise _reject(f"{event}: the inquiry is already decided")
+
+    # -- translation from the languages, and destinations after intake (issue 12) ----------------
+
+    async def _translation_by_language(self) -> None:
+        """Translate only when the records' language is not the selected hospital's working one
+        (caseflow/translation_need.py); a missing translation consent is a wait that escalates
+        until the patient grants it or the coordinator skips the translation."""
+        s = self._state
+        assert s.selected_hospital_id is not None
+        hospital = self._hospitals[s.selected_hospital_id]
+        # Documents carry no language yet: the patient's stands for theirs.
+        need = translation_need(self._input.intake.patient.preferred_language, [], hospital)
+        if not s.translation_decided:
+            s.translation_decided = True
+            self._note("translation_needed" if need.needed else "translation_not_needed", need.why)
+
+        def settled() -> bool:
+            return s.translation is not None or s.translation_skipped is not None
+
+        def consented() -> bool:
+            return self._consent.allows(hospital.country, hospital.hospital_id, "translation")
+
+        if need.needed and not settled():
+            if not consented():
+                await self._wait(
+                    WaitKind.TRANSLATION_CONSENT, "translation-consent",
+                    lambda: consented() or settled(), subject=hospital.hospital_id,
+                )
+            documents = self._clinical_documents()
+            if not settled() and not s.translation_job_sent:
+                if documents:
+                    await self._send_translation_job(need.target_language, documents)
+                else:
+                    self._note("translation_job_not_sent", "no documents to translate")
+            await self._wait(WaitKind.TRANSLATION, "translation", settled)
+        self._enter(CaseStage.TRAVEL)
+
+    @workflow.update
+    def skip_translation(self, event: SkipTranslation) -> EventAck:
+        if self._state.translation_skipped is not None:
+            return self._ack("already recorded: the translation is skipped")
+        self._state.translation_skipped = event
+        self._note("translation_skipped", event.reason, actor=event.skipped_by)
+        return self._ack("translation skipped")
+
+    @skip_translation.validator
+    def _validate_skip_translation(self, event: SkipTranslation) -> None:
+        if self._state.translation_skipped is not None:
+            return  # a repeat: answered "already recorded"
+        self._require_stage("skip_translation", CaseStage.TRANSLATION)
+        if self._state.translation is not None:
+            raise _reject("skip_translation: the translation is already recorded")
+
+    def _check_translation_language(self, language: str) -> None:
+        hospital_id = self._state.selected_hospital_id
+        if hospital_id is None:
+            return
+        error = translation_language_error(language, self._hospitals[hospital_id])
+        if error is not None:
+            raise _reject(f"language: {error}")
+
+    def _destination_countries(self) -> list[str]:
+        return list(self._state.destination_countries
+                    or self._input.intake.destinations.countries)
+
+    @workflow.update
+    def change_destinations(self, event: ChangeDestinations) -> EventAck:
+        s = self._state
+        before = self._destination_countries()
+        if before == list(event.countries):
+            return self._ack(f"already recorded: destinations {','.join(before)}")
+        # Hospitals already referred stay, whatever their country: their referrals are history.
+        kept = {
+            h.hospital_id: h for h in self._hospitals.values()
+            if h.country in event.countries or h.hospital_id in s.referrals
+        }
+        self._hospitals = kept | {h.hospital_id: h for h in event.hospitals
+                                  if h.country in event.countries}
+        s.hospitals = list(self._hospitals.values())
+        s.destination_countries = list(event.countries)
+        self._note("destinations_changed", f"{','.join(before)} to {','.join(event.countries)}: "
+                   f"{event.reason}")
+        self._publish()
+        return self._ack(f"destinations {','.join(event.countries)}; "
+                         f"{len(self._hospitals)} hospital(s) in scope")
+
+    @change_destinations.validator
+    def _validate_change_destinations(self, event: ChangeDestinations) -> None:
+        if self._destination_countries() == list(event.countries):
+            return  # a repeat: answered "already recorded"
+        self._require_stage(
+            "change_destinations", CaseStage.INTAKE, CaseStage.RECORDS, CaseStage.SPECIALIST_REVIEW
+        )
+        error = destination_change_error(
+            list(event.countries), list(self._hospitals.values()), event.hospitals, self._consent
+        )
+        if error is not None:
+            raise _reject(error)
+
+    # -- end of issue 12's translation and destinations ----------------------------------------
 
     # -- updates: any stage ----------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ with workflow.unsafe.imports_passed_through():
     from caseflow.case_events import (
         AcceptInquiry,
         DeclineInquiry,
+        SkipTranslation,
         SubmitReview,
         TranslationReceived,
         Withdraw,
@@ -87,6 +88,13 @@ class CaseState(BaseModel):
     inquiry_accepted: AcceptInquiry | None = None
     inquiry_declined: DeclineInquiry | None = None
     decline_mail_sent: bool = False
+    # Issue 12: the translation decided from the languages (noted once), a coordinator's
+    # decision to go on without one, and destinations changed after intake (None: the
+    # intake's countries and `CaseWorkflowInput.hospitals`).
+    translation_decided: bool = False
+    translation_skipped: SkipTranslation | None = None
+    destination_countries: list[str] | None = None
+    hospitals: list[Hospital] | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -538,3 +538,30 @@ async def test_unknown_and_closed_cases_in_caseflow_words(case_stack: CaseStack,
             code, out, err = await case_stack.caseflow("case", *args, "--json")
             assert code != 0 and out == ""
             assert set(json.loads(err)) == {"error"}, (args, err)
+
+
+async def test_destinations_change_through_the_cli(case_stack: CaseStack):
+    """Issue 12: the example goes to IN and CN; narrowing it to CN works once, a repeat says
+    "already recorded", and a country caseflow does not serve is one line."""
+    case_id = await start_example(case_stack)
+    code, out, err = await case_stack.caseflow(
+        "case", "destinations", case_id, "--countries", "cn", "--reason", "BNCT only", "--json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["detail"].startswith("destinations CN; ")
+    code, out, err = await case_stack.caseflow(
+        "case", "destinations", case_id, "--countries", "CN", "--reason", "BNCT only"
+    )
+    assert code == 0, err
+    assert "already recorded: destinations CN" in out
+    code, _, err = await case_stack.caseflow(
+        "case", "destinations", case_id, "--countries", "IN,US", "--reason", "x"
+    )
+    one_line(code, err, "countries.1")
+    code, _, err = await case_stack.caseflow(
+        "case", "translation-skip", case_id, "--reason", "not needed"
+    )
+    one_line(code, err, "skip_translation: case is in")
+    status = await case_client.case_status(case_stack.client, case_id)
+    assert any(e.event == "destinations_changed" and e.detail.startswith("IN,CN to CN")
+               for e in status.timeline)

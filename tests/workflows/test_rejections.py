@@ -56,7 +56,7 @@ def _rejections():
             CaseStage.SPECIALIST_REVIEW,
             "submit_review",
             lambda c: proceed_review(["xx-unknown"]),
-            "unknown hospital 'xx-unknown'",
+            "hospital 'xx-unknown' is outside the case's destination countries",
         ),
         (
             CaseStage.SPECIALIST_REVIEW,
