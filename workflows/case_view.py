@@ -56,7 +56,9 @@ class CaseView:
         wanted: dict[str, object] = {
             sa.CASE_STAGE.name: s.stage.value,
             sa.PATHWAY.name: intake.pathway,
-            sa.DESTINATION_COUNTRIES.name: list(intake.destinations.countries),
+            sa.DESTINATION_COUNTRIES.name: list(
+                s.destination_countries or intake.destinations.countries
+            ),
             sa.HOSPITALS.name: hospitals,
             sa.ESCALATED.name: level >= 2,
             sa.ESCALATION_LEVEL.name: level,
