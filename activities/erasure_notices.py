@@ -16,8 +16,8 @@ import time
 from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate
+from typing import TYPE_CHECKING
 
-import httpx
 from pydantic import SecretStr
 from temporalio.exceptions import ApplicationError
 
@@ -25,6 +25,9 @@ from activities.audit import AuditAction, AuditTrail, activity_event
 from activities.email_delivery import contact_lines, reply_to
 from activities.payloads import ErasureNotice, NoticeSent
 from caseflow.webhook_signature import parse_secret, sign
+
+if TYPE_CHECKING:
+    import httpx  # loaded by whoever makes the client, not by every importer (the web service)
 
 
 def erasure_body(notice: ErasureNotice) -> str:
@@ -158,6 +161,8 @@ class ErasureNotices:
         }
         where = f"erasure notice to endpoint {hospital.hospital_id}"
         assert hospital.webhook_url is not None
+        import httpx
+
         try:
             response = await self._http.post(hospital.webhook_url, content=body, headers=headers)
         except httpx.HTTPError as error:

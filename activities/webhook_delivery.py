@@ -6,14 +6,16 @@ Secrets never travel in Temporal payloads: the request names an endpoint, and th
 class holds the endpoint-id -> secret mapping loaded from settings.
 """
 
+from __future__ import annotations
+
 import asyncio
 import random
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 
-import httpx
 from pydantic import SecretStr
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -22,6 +24,11 @@ from activities.audit import AuditAction, AuditTrail, activity_event
 from activities.consent_gate import ConsentGate
 from activities.payloads import WebhookDeliveryRequest, WebhookReceipt
 from caseflow.webhook_signature import parse_secret, sign
+
+if TYPE_CHECKING:
+    # Workflows import this module, and through them the web service and the CLI, which never
+    # deliver: httpx (and the CLI libraries it pulls in) loads only where a delivery is made.
+    import httpx
 
 
 def retry_after(value: str | None, now: float, limit: timedelta) -> timedelta | None:
@@ -106,6 +113,8 @@ class WebhookDelivery:
             "webhook-timestamp": str(timestamp),
             "webhook-signature": sign(key, request.packet_id, timestamp, body),
         }
+        import httpx
+
         try:
             response = await self._http.post(request.url, content=body, headers=headers)
         except httpx.TimeoutException:

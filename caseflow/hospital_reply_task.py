@@ -19,13 +19,15 @@ The mapping (README, "Hospitals' reply path"):
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from fhir.resources.R4B.codeableconcept import CodeableConcept
-from fhir.resources.R4B.task import Task, TaskOutput
 from pydantic import ValidationError
 
-from caseflow.referral_bundle import CASEFLOW_SYSTEM, DOCUMENT_ID_SYSTEM, REFERRAL_ID_SYSTEM
+from caseflow.fhir_systems import CASEFLOW_SYSTEM, DOCUMENT_ID_SYSTEM, REFERRAL_ID_SYSTEM
+
+if TYPE_CHECKING:
+    from fhir.resources.R4B.codeableconcept import CodeableConcept
+    from fhir.resources.R4B.task import Task, TaskOutput
 
 REPLY_OUTPUT_SYSTEM = f"{CASEFLOW_SYSTEM}/reply-output"
 NEEDS_MORE_INFORMATION_CODE = "needs-more-information"
@@ -57,6 +59,10 @@ def is_task(data: Any) -> bool:
 
 def parse_task(data: dict) -> Task:
     """The Task, validated by fhir.resources; the error names elements, never values."""
+    # Loaded here, not at import: the FHIR models cost the web service ~25 MiB of memory, and
+    # most hospitals reply in caseflow's own JSON.
+    from fhir.resources.R4B.task import Task
+
     try:
         return Task.model_validate(data)
     except ValidationError as error:

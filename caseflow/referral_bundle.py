@@ -40,32 +40,28 @@ from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from caseflow.contacts import CoordinatorContact
 from caseflow.documents import DocumentRef
+from caseflow.fhir_systems import (
+    CASE_ID_SYSTEM,
+    CONSENT_PURPOSE_SYSTEM,
+    COORDINATOR_ID_SYSTEM,
+    DOCUMENT_ID_SYSTEM,
+    DOCUMENT_KIND_SYSTEM,
+    FRACTIONS_EXTENSION,
+    HOSPITAL_ID_SYSTEM,
+    LINK_EXPIRES_EXTENSION,
+    MODALITY_SYSTEM,
+    PRIMARY_SITE_SYSTEM,
+    REFERRAL_ID_SYSTEM,
+    SHA256_EXTENSION,
+    TOTAL_DOSE_EXTENSION,
+    URI_SYSTEM,
+)
 from caseflow.hospitals import Hospital
 from caseflow.intake import CaseIntake, ConsentGrant, PriorRtCourse
 
 # Namespace for the bundle's UUIDv5 fullUrls; fixed forever, or old packets stop reproducing.
 BUNDLE_NAMESPACE = uuid.UUID("5d0e7a52-2f5c-4c43-9d8e-3b0c8f6b9a11")
 
-# caseflow's own identifier systems and extensions. ".invalid" until an IG is published: the
-# URLs only need to be absolute and stable for receivers to key on them.
-CASEFLOW_SYSTEM = "https://caseflow.invalid/fhir"
-REFERRAL_ID_SYSTEM = f"{CASEFLOW_SYSTEM}/referral-id"
-CASE_ID_SYSTEM = f"{CASEFLOW_SYSTEM}/case-id"
-DOCUMENT_ID_SYSTEM = f"{CASEFLOW_SYSTEM}/document-id"
-HOSPITAL_ID_SYSTEM = f"{CASEFLOW_SYSTEM}/hospital-id"
-COORDINATOR_ID_SYSTEM = f"{CASEFLOW_SYSTEM}/coordinator-id"
-DOCUMENT_KIND_SYSTEM = f"{CASEFLOW_SYSTEM}/document-kind"
-# The letter shows sites and modalities in words; the bundle keeps caseflow's codes.
-PRIMARY_SITE_SYSTEM = f"{CASEFLOW_SYSTEM}/primary-site"
-MODALITY_SYSTEM = f"{CASEFLOW_SYSTEM}/modality"
-CONSENT_PURPOSE_SYSTEM = f"{CASEFLOW_SYSTEM}/consent-purpose"
-SHA256_EXTENSION = f"{CASEFLOW_SYSTEM}/StructureDefinition/attachment-sha256"
-LINK_EXPIRES_EXTENSION = f"{CASEFLOW_SYSTEM}/StructureDefinition/attachment-url-expires"
-TOTAL_DOSE_EXTENSION = f"{CASEFLOW_SYSTEM}/StructureDefinition/rt-total-dose"
-FRACTIONS_EXTENSION = f"{CASEFLOW_SYSTEM}/StructureDefinition/rt-fractions"
-# RFC 6920 names content by its hash ("ni:///sha-256;<base64url>"): a standard URI, so any
-# receiver can check a download against DocumentReference.identifier without caseflow's IG.
-URI_SYSTEM = "urn:ietf:rfc:3986"
 
 SNOMED = "http://snomed.info/sct"
 UCUM = "http://unitsofmeasure.org"

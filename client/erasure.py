@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import httpx
 from pydantic import BaseModel
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
@@ -33,6 +33,9 @@ from client import cases as case_client
 from client.coordinator_contacts import lookup_contact
 from client.referral_routes import erase_routes
 from workflows.case_state import CaseWorkflowInput
+
+if TYPE_CHECKING:
+    import httpx
 
 NOTIFIED_CHANNELS = ("email", "webhook")
 
@@ -157,7 +160,10 @@ async def erase_case(
     # Whom hospitals confirm the deletion to: the case's coordinator as the directory has them.
     contact = await lookup_contact(settings, status.coordinator_id)
     own_http = http is None
-    http = http or httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)
+    if http is None:
+        import httpx  # only erasure sends over HTTP; the web service need not load it at start
+
+        http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)
     notices = ErasureNotices(
         smtp_host=settings.smtp_host,
         smtp_port=settings.smtp_port,

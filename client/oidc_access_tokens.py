@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 import time
 
-import httpx
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -43,6 +42,8 @@ class OidcAccessTokens:
         with self._lock:
             stale = time.monotonic() - self._fetched > _KEYS_KEPT_SECONDS
             if self._keys is None or refresh or stale:
+                import httpx  # loaded with the first key fetch, not by every importer
+
                 response = httpx.get(self._jwks_url, timeout=10)
                 response.raise_for_status()
                 self._keys = KeySet.import_key_set(response.json())

@@ -10,10 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import quote, urlparse
 
-import httpx
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
@@ -32,6 +31,9 @@ from client.payload_decoding import (
 from web.access import Authenticator, Forbidden, NotAuthenticated, Principal, Role
 from web.errors import error_response
 
+if TYPE_CHECKING:
+    import httpx
+
 OPS_ROLES = (Role.OPS, Role.SUPERVISOR)
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 # The one kind of UI write the proxy lets through: a workflow query (the UI's stack trace and
@@ -44,6 +46,7 @@ _FORWARDED_REQUEST_HEADERS = (
     "accept", "accept-encoding", "accept-language", "content-type", "if-none-match",
     "if-modified-since", "range", "user-agent", "x-csrf-token",
 )
+
 # The UI server's own cookie: its CSRF token for the UI's API writes (queries here).
 _UI_COOKIES = frozenset({"_csrf"})
 _HOP_BY_HOP = frozenset({
@@ -54,12 +57,22 @@ _HOP_BY_HOP = frozenset({
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    # One pooled client to the UI server for the whole service: a UI page loads dozens of assets.
-    app.state.ops_ui = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
+    app.state.ops_ui = None
     try:
         yield
     finally:
-        await app.state.ops_ui.aclose()
+        if app.state.ops_ui is not None:
+            await app.state.ops_ui.aclose()
+
+
+def _ui_client(request: Request) -> httpx.AsyncClient:
+    """One pooled client to the UI server for the whole service (a UI page loads dozens of
+    assets), made at the first ops request: most of the service's users never need it."""
+    import httpx
+
+    if request.app.state.ops_ui is None:
+        request.app.state.ops_ui = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
+    return request.app.state.ops_ui
 
 
 router = APIRouter(tags=["ops"], lifespan=lifespan)
@@ -202,10 +215,12 @@ async def temporal_ui(request: Request, path: str, _principal: OpsPrincipal) -> 
         request.method == "POST" and _QUERY_PATH.fullmatch(path)
     ):
         raise Forbidden("the ops view is read-only: case actions go through the caseflow API")
+    import httpx
+
     settings: CaseflowSettings = request.app.state.settings
     ui_origin = _origin(settings.temporal_ui_url)
     url = httpx.URL(f"{ui_origin}{OPS_UI_PATH}/{path}", query=request.url.query.encode())
-    client: httpx.AsyncClient = request.app.state.ops_ui
+    client = _ui_client(request)
     body = await request.body() if request.method == "POST" else None
     upstream_request = client.build_request(
         request.method, url, headers=_forwarded_headers(request), content=body
