@@ -1,7 +1,8 @@
 """The portal's resumable upload in a real browser on the real stack: a patient sends a 300 MiB
-file, the tab is closed halfway, a new tab resumes from the parts S3 holds and the stored object
-has the file's SHA-256; the coordinator accepts it onto the checklist; a wrong type is refused
-before anything moves; an abandoned upload leaves no parts once the sweeper has run."""
+file from a Chinese-language browser, the tab is closed halfway, a new tab resumes from the parts
+S3 holds and the stored object has the file's SHA-256; the coordinator accepts it onto the
+checklist; a wrong type is refused before anything moves; an abandoned upload leaves no parts
+once the sweeper has run."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from babel.messages.pofile import read_po
 from playwright.async_api import BrowserContext, Page, expect
 
 from activities.portal_uploads import PortalUploadStore
@@ -28,6 +30,20 @@ pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 MiB = 1024**2
 SAVED = "Array.from({length: localStorage.length}, (_, i) => localStorage.key(i))"
+CATALOGUES = Path(__file__).resolve().parents[2] / "web" / "locale"
+
+
+def words_in(language: str):
+    """The page's words in `language`, from its catalogue: what a patient reading it sees."""
+    with open(CATALOGUES / language / "LC_MESSAGES" / "messages.po", "rb") as po:
+        catalogue = read_po(po)
+
+    def word(english: str) -> str:
+        message = catalogue.get(english)
+        assert message is not None and message.string, f"no {language} words for {english!r}"
+        return str(message.string)
+
+    return word
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +87,7 @@ async def status_when(stack: ConsoleStack, case_id: str, ready, seconds: float =
     raise AssertionError(f"case {case_id} did not get there")
 
 
-async def patient(stack: ConsoleStack, case_id: str) -> BrowserContext:
+async def patient(stack: ConsoleStack, case_id: str, locale: str = "en-GB") -> BrowserContext:
     """A patient's browser that opened the case's status link from the e-mail."""
     secret = stack.settings.portal_link_secret
     assert secret is not None
@@ -80,10 +96,11 @@ async def patient(stack: ConsoleStack, case_id: str) -> BrowserContext:
     claims = PortalClaims(
         purpose="case_status", subject_id=case_id, email_sha256=email_digest(email)
     )
-    context = await stack.browser.new_context(base_url=stack.url, locale="en-GB")
+    context = await stack.browser.new_context(base_url=stack.url, locale=locale)
     page = await context.new_page()
     await page.goto(f"/portal/open/{make_token(secret.get_secret_value(), claims)}")
-    await expect(page.locator("h1")).to_have_text("Your request")  # the status page
+    word = words_in(locale.replace("-", "_")) if locale.startswith("zh") else str
+    await expect(page.locator("h1")).to_have_text(word("Your request"))  # the status page
     await expect(page.locator("a[href='/portal/records']")).to_be_visible()
     await page.close()
     return context
@@ -103,7 +120,8 @@ async def test_an_upload_cut_halfway_resumes_and_is_accepted_onto_the_checklist(
     path = tmp_path / "scan.pdf"
     size = 300 * MiB
     sha256 = scan(path, size)
-    context = await patient(stack, case_id)
+    context = await patient(stack, case_id, locale="zh-CN")
+    zh = words_in("zh_CN")
 
     page = await context.new_page()
     first_puts: list[str] = []
@@ -120,7 +138,9 @@ async def test_an_upload_cut_halfway_resumes_and_is_accepted_onto_the_checklist(
     await asyncio.wait_for(halfway.wait(), 60)
     # The connection drops in the middle of the upload (parts in flight are lost)...
     await context.set_offline(True)
-    await expect(page.locator("[data-status]")).to_contain_text("connection dropped")
+    await expect(page.locator("[data-status]")).to_have_text(
+        zh("The connection dropped. Waiting to go on…")
+    )
     await screenshot(page, "portal-upload-midway")
     # The tab keeps only an opaque id and the hash state, under the file's name, size and date.
     assert len(await page.evaluate(SAVED)) == 1
@@ -135,8 +155,12 @@ async def test_an_upload_cut_halfway_resumes_and_is_accepted_onto_the_checklist(
     (saved,) = await page.evaluate(SAVED)
     assert "scan.pdf" in saved
     await choose(page, path, "imaging_mri")
-    await expect(page.locator("[data-status]")).to_contain_text("Resuming")
-    await expect(page.locator("[data-status]")).to_contain_text("Received", timeout=60_000)
+    await expect(page.locator("[data-status]")).to_have_text(
+        zh("Resuming where the upload stopped…")
+    )
+    await expect(page.locator("[data-status]")).to_have_text(
+        zh("Received. Your coordinator will check it and add it to your case."), timeout=60_000
+    )
     await expect(page.locator(".uploader")).to_have_attribute("data-state", "done")
     await screenshot(page, "portal-upload-done")
     parts = -(-size // stack.settings.multipart_chunk_bytes)
