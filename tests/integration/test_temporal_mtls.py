@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 import trustme
+from temporalio import workflow
 from temporalio.client import WorkflowExecutionStatus
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from caseflow.keyring import ensure_key_file
 from caseflow.settings import CaseflowSettings, get_settings
@@ -19,6 +21,13 @@ from caseflow.temporal_client import connect, tls_config
 from coordinator.cli import run
 from infra.grpc_tls_proxy import GrpcTlsProxy
 from infra.server_process import free_port
+
+
+@workflow.defn(name="MtlsEcho")
+class MtlsEcho:
+    @workflow.run
+    async def run(self, text: str) -> str:
+        return f"echo: {text}"
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,17 @@ async def test_a_client_with_the_certificate_starts_a_workflow_through_the_proxy
     # It went through nginx: the proxy logged the gRPC calls.
     log = (proxy.state_dir / "access.log").read_text()
     assert "/temporal.api.workflowservice.v1.WorkflowService/StartWorkflowExecution" in log
+
+
+async def test_a_worker_polls_through_the_proxy(proxy, certs, data_dir):
+    client = await connect(settings_through(proxy, data_dir, **mtls(certs)))
+    queue = f"mtls-{uuid.uuid4().hex}"
+    async with Worker(client, task_queue=queue, workflows=[MtlsEcho],
+                      workflow_runner=UnsandboxedWorkflowRunner()):
+        result = await client.execute_workflow(
+            MtlsEcho.run, "over mTLS", id=f"mtls-echo-{uuid.uuid4().hex}", task_queue=queue
+        )
+    assert result == "echo: over mTLS"
 
 
 async def test_the_server_name_can_differ_from_the_address(proxy, certs, data_dir):
