@@ -6,7 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # WeasyPrint renders the PDF letters through Pango; Chinese letters need a CJK font to embed.
 # The browser tests drive Debian's chromium through Playwright (no browser build is downloaded).
-SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-wqy-microhei chromium
+# The Temporal mTLS test puts Debian's nginx (grpc_pass, client certificates) in front of it.
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-wqy-microhei chromium \
+	nginx-light
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test test-unit stack-up stack-down worker bench lint messages shell install-cli \

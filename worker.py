@@ -35,6 +35,7 @@ def build_worker(
     from activities.notifications import CaseMailer, NoticeRouting
     from activities.patient_mail import PatientMailer, PatientMailRouting
     from activities.s3_client import build_s3_client
+    from activities.smtp_relay import SmtpTransport
     from activities.webhook_delivery import WebhookDelivery
     from workflows.case import CaseWorkflow
     from workflows.inquiry import InquiryWorkflow
@@ -43,11 +44,12 @@ def build_worker(
     # Packets, deliveries, presigned links and erasures are recorded as they happen.
     audit = AuditTrail(settings)
     documents = DocumentStore(settings, audit=audit)
+    # Every mail goes through one relay, over TLS with a login when settings say so.
+    smtp = SmtpTransport.from_settings(settings)
     letters = ReferralLetters(settings, audit=audit)
     mailer = CaseMailer(
         NoticeRouting(
-            smtp_host=settings.smtp_host,
-            smtp_port=settings.smtp_port,
+            smtp=smtp,
             sender=settings.smtp_sender,
             coordinator_domain=settings.coordinator_email_domain,
             supervisor_email=settings.supervisor_email,
@@ -61,8 +63,7 @@ def build_worker(
     secret = settings.portal_link_secret
     inquiry_mail = InquiryMailer(
         PatientMailSettings(
-            smtp_host=settings.smtp_host,
-            smtp_port=settings.smtp_port,
+            smtp=smtp,
             sender=settings.smtp_sender,
             public_url=settings.public_url,
             link_secret=secret.get_secret_value() if secret is not None else None,
@@ -77,8 +78,7 @@ def build_worker(
         audit=audit,
     )
     email = EmailDelivery(
-        smtp_host=settings.smtp_host,
-        smtp_port=settings.smtp_port,
+        smtp=smtp,
         sender=settings.smtp_sender,
         s3_client=build_s3_client(settings),
         bucket=settings.s3_bucket,

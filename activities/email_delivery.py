@@ -7,7 +7,6 @@ system can drop duplicates, as a webhook receiver does with webhook-id.
 
 import asyncio
 import hashlib
-import smtplib
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -20,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 from activities.audit import AuditAction, AuditTrail, activity_event
 from activities.consent_gate import ConsentGate
 from activities.payloads import EmailDeliveryRequest, EmailReceipt, PacketNotice
+from activities.smtp_relay import SmtpTransport, relay
 from caseflow.contacts import CoordinatorContact
 
 DECIDER_LINE = "A qualified oncologist at the receiving hospital decides on treatment."
@@ -27,6 +27,9 @@ CONFIDENTIAL = (
     "Confidential health information for the named recipient only. If you received this in "
     "error, delete it and tell the sender."
 )
+
+# The delivery channels' shared failure types (webhook_delivery.py uses the same), by the relay's.
+CHANNEL_FAILURES = {"SmtpUnavailable": "EndpointUnavailable", "SmtpRejected": "DeliveryRejected"}
 
 # The pathway in words for the subject line; an unknown pathway reads as its code in words.
 PATHWAYS = {"recurrent_after_rt": "recurrent cancer after radiotherapy"}
@@ -105,13 +108,12 @@ def packet_body(notice: PacketNotice) -> str:
 
 
 class EmailDelivery:
-    """Holds the SMTP settings and the S3 client the letter is read from."""
+    """Holds the SMTP transport and the S3 client the letter is read from."""
 
     def __init__(
         self,
         *,
-        smtp_host: str,
-        smtp_port: int,
+        smtp: SmtpTransport,
         sender: str,
         s3_client,
         bucket: str,
@@ -119,7 +121,7 @@ class EmailDelivery:
         timeout: float = 30.0,
         audit: AuditTrail | None = None,
     ) -> None:
-        self._smtp_host, self._smtp_port, self._sender = smtp_host, smtp_port, sender
+        self._smtp, self._sender = smtp, sender
         self._s3, self._bucket = s3_client, bucket
         self._consent = consent_gate
         self._timeout = timeout
@@ -156,10 +158,6 @@ class EmailDelivery:
         )
         return message
 
-    def _send(self, message: EmailMessage) -> None:
-        with smtplib.SMTP(self._smtp_host, self._smtp_port, timeout=self._timeout) as smtp:
-            smtp.send_message(message)
-
     @activity.defn(name="deliver_packet_email")
     async def deliver_packet_email(self, request: EmailDeliveryRequest) -> EmailReceipt:
         attempt = activity.info().attempt
@@ -168,24 +166,12 @@ class EmailDelivery:
         message = self._message(request, letter)
         where = f"mail to hospital {request.notice.hospital_id}"
         try:
-            await asyncio.to_thread(self._send, message)
-        except smtplib.SMTPRecipientsRefused:
+            await relay(self._smtp, message, self._timeout)
+        except ApplicationError as failed:
             raise ApplicationError(
-                f"{where}: recipient refused", type="DeliveryRejected", non_retryable=True
-            ) from None
-        except smtplib.SMTPResponseException as err:
-            if 500 <= err.smtp_code < 600:
-                raise ApplicationError(
-                    f"{where}: rejected with {err.smtp_code}",
-                    type="DeliveryRejected",
-                    non_retryable=True,
-                ) from None
-            raise ApplicationError(
-                f"{where}: deferred with {err.smtp_code}", type="EndpointUnavailable"
-            ) from None
-        except (smtplib.SMTPException, OSError) as err:
-            raise ApplicationError(
-                f"{where}: SMTP unavailable: {type(err).__name__}", type="EndpointUnavailable"
+                f"{where}: {failed.message}",
+                type=CHANNEL_FAILURES.get(failed.type or "", failed.type),
+                non_retryable=failed.non_retryable,
             ) from None
         activity.logger.info("email %s attempt %d sent", request.packet_id, attempt)
         if self._audit is not None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import smtplib
 import time
 from collections.abc import Mapping
 from email.message import EmailMessage
@@ -24,6 +23,7 @@ from temporalio.exceptions import ApplicationError
 from activities.audit import AuditAction, AuditTrail, activity_event
 from activities.email_delivery import contact_lines, reply_to
 from activities.payloads import ErasureNotice, NoticeSent
+from activities.smtp_relay import SmtpTransport, relay
 from caseflow.webhook_signature import parse_secret, sign
 
 if TYPE_CHECKING:
@@ -53,19 +53,18 @@ def erasure_body(notice: ErasureNotice) -> str:
 
 
 class ErasureNotices:
-    """Holds the SMTP settings, the HTTP client and the webhook secrets."""
+    """Holds the SMTP transport, the HTTP client and the webhook secrets."""
 
     def __init__(
         self,
         *,
-        smtp_host: str,
-        smtp_port: int,
+        smtp: SmtpTransport,
         sender: str,
         http: httpx.AsyncClient,
         webhook_secrets: Mapping[str, str | SecretStr],
         audit: AuditTrail | None = None,
     ) -> None:
-        self._smtp_host, self._smtp_port, self._sender = smtp_host, smtp_port, sender
+        self._smtp, self._sender = smtp, sender
         self._http = http
         self._secrets = {
             k: v.get_secret_value() if isinstance(v, SecretStr) else v
@@ -107,17 +106,13 @@ class ErasureNotices:
             message["Reply-To"] = address  # the confirmation reaches them
         message.set_content(erasure_body(notice))
 
-        def send() -> None:
-            with smtplib.SMTP(self._smtp_host, self._smtp_port, timeout=30) as smtp:
-                smtp.send_message(message)
-
         try:
-            await asyncio.to_thread(send)
-        except (smtplib.SMTPException, OSError) as error:
+            await relay(self._smtp, message, 30)
+        except ApplicationError as failed:
             raise ApplicationError(
-                f"erasure notice to hospital {notice.hospital.hospital_id}: mail failed "
-                f"({type(error).__name__})",
-                type="EndpointUnavailable",
+                f"erasure notice to hospital {notice.hospital.hospital_id}: {failed.message}",
+                type="EndpointUnavailable" if failed.type == "SmtpUnavailable" else failed.type,
+                non_retryable=failed.non_retryable,
             ) from None
         return NoticeSent(
             hospital_id=notice.hospital.hospital_id,

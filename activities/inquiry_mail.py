@@ -19,7 +19,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.payloads import InquiryConfirmationMail, InquiryDeclinedMail, PatientMailReceipt
-from activities.smtp_relay import relay
+from activities.smtp_relay import SmtpTransport, relay
 from caseflow.portal_links import PortalClaims, email_digest, make_token
 
 TEXTS_DIR = Path(__file__).resolve().parent / "patient_mail_texts"
@@ -29,12 +29,10 @@ _CONFIG = ConfigDict(extra="forbid", frozen=True)
 class PatientMailSettings(BaseModel):
     model_config = _CONFIG
 
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 8025
+    smtp: SmtpTransport = Field(default_factory=SmtpTransport)
     sender: str = "caseflow@example.invalid"
     public_url: str = "http://127.0.0.1:8000"
     link_secret: str | None = Field(default=None, repr=False)
-    timeout_seconds: float = 20.0
 
 
 @cache
@@ -98,6 +96,5 @@ class InquiryMailer:
         return message
 
     async def _send(self, message: EmailMessage) -> None:
-        settings = self._settings
-        await relay(settings.smtp_host, settings.smtp_port, settings.timeout_seconds, message)
+        await relay(self._settings.smtp, message)
 

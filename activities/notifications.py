@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from temporalio import activity
 
 from activities.payloads import Notice, NoticeReceipt, TranslationJob
-from activities.smtp_relay import relay
+from activities.smtp_relay import SmtpTransport, relay
 from caseflow.sla import STEP_WORDS, WAIT_WORDS, SlaStep
 
 _MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True)
@@ -24,13 +24,11 @@ class NoticeRouting(BaseModel):
 
     model_config = _MODEL_CONFIG
 
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 8025
+    smtp: SmtpTransport = Field(default_factory=SmtpTransport)
     sender: str = "caseflow@example.invalid"
     coordinator_domain: str = "coordinators.example.invalid"
     supervisor_email: str = "supervisor@example.invalid"
     translation_vendor_email: str = "translations@example.invalid"
-    timeout_seconds: float = 20.0
     # Where the console is reached: each notice links to its case there.
     public_url: str = "http://127.0.0.1:8000"
 
@@ -140,5 +138,4 @@ class CaseMailer:
         return message
 
     async def _send(self, message: EmailMessage) -> None:
-        routing = self._routing
-        await relay(routing.smtp_host, routing.smtp_port, routing.timeout_seconds, message)
+        await relay(self._routing.smtp, message)

@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from temporalio import activity
 
 from activities.payloads import NoticeReceipt, PatientNotice
-from activities.smtp_relay import relay, send_blocking
+from activities.smtp_relay import SmtpTransport, relay, send_blocking
 from caseflow import patient_words as words
 from caseflow.case_status import CaseStage
 from caseflow.message_catalogues import best_language, translations
@@ -28,20 +28,17 @@ from caseflow.settings import CaseflowSettings
 class PatientMailRouting(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 8025
+    smtp: SmtpTransport = Field(default_factory=SmtpTransport)
     sender: str = "caseflow@example.invalid"
     public_url: str = "http://127.0.0.1:8000"
     # None: mails go out without a link (they say to ask the coordinator for one).
     portal_link_secret: SecretStr | None = None
     portal_link_days: int = 14
-    timeout_seconds: float = 20.0
 
     @classmethod
     def from_settings(cls, settings: CaseflowSettings) -> PatientMailRouting:
         return cls(
-            smtp_host=settings.smtp_host,
-            smtp_port=settings.smtp_port,
+            smtp=SmtpTransport.from_settings(settings),
             sender=settings.smtp_sender,
             public_url=settings.public_url,
             portal_link_secret=settings.portal_link_secret,
@@ -104,7 +101,7 @@ def patient_message(routing: PatientMailRouting, notice: PatientNotice) -> Email
 
 def send_message(routing: PatientMailRouting, message: EmailMessage) -> None:
     """Send now, from a caller that is not an activity (the portal's new-link form)."""
-    send_blocking(routing.smtp_host, routing.smtp_port, routing.timeout_seconds, message)
+    send_blocking(routing.smtp, message)
 
 
 class PatientMailer:
@@ -116,6 +113,5 @@ class PatientMailer:
     @activity.defn(name="send_patient_notice")
     async def send_patient_notice(self, notice: PatientNotice) -> NoticeReceipt:
         message = patient_message(self._routing, notice)
-        routing = self._routing
-        await relay(routing.smtp_host, routing.smtp_port, routing.timeout_seconds, message)
+        await relay(self._routing.smtp, message)
         return NoticeReceipt(message_id=message["Message-ID"], recipients=["patient"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -20,6 +20,8 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+
+from caseflow.secret_files import SecretFilesSource
 
 # Where the web service serves the Temporal Web UI (a reverse proxy behind its login) and the UI's
 # codec endpoint (web/ops_routes.py). The dev server's UI is started with this public path, so its
@@ -93,6 +95,25 @@ class CaseflowSettings(BaseSettings):
     coordination_team: str = "caseflow patient coordination"
     supervisor_email: str = "supervisor@example.invalid"
     translation_vendor_email: str = "translations@example.invalid"
+
+    # --- In transit (docs/data-protection.md): TLS and logins for SMTP and Temporal. ---
+    # SMTP: "none" for the loopback sink, "starttls" (usually port 587) or "tls" (implicit TLS,
+    # usually 465). The relay's certificate is checked against the system's CA store, or
+    # smtp_ca_file. Plain SMTP to a host off this machine is refused unless smtp_allow_plaintext.
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_ca_file: Path | None = None
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_allow_plaintext: bool = False
+    # Temporal mTLS: the client certificate and key (PEM files) the cluster checks, and the CA
+    # its server certificate is checked against (the system's when unset). Any of them turns
+    # TLS on; temporal_tls_server_name overrides the name checked (SNI) when it differs from the
+    # address's host.
+    temporal_tls_client_cert: Path | None = None
+    temporal_tls_client_key: Path | None = None
+    temporal_tls_server_ca: Path | None = None
+    temporal_tls_server_name: str | None = None
+    # --- end of in transit ---
 
     # Webhook delivery: one Standard Webhooks secret (whsec_<base64>, >= 24 bytes) per hospital
     # id, e.g. CASEFLOW_WEBHOOK_SECRETS='{"cn-xiamen-bnct": "whsec_..."}'. Kept in the worker;
@@ -191,13 +212,20 @@ class CaseflowSettings(BaseSettings):
         """The env file is the data directory's: the one given to the constructor, or the one
         found from where the command runs (unless `_env_file` names another)."""
         if getattr(dotenv_settings, "env_file", None) is not None:
-            return init_settings, env_settings, dotenv_settings, file_secret_settings
-        given: Any = getattr(init_settings, "init_kwargs", {}).get("data_dir")
-        data_dir = Path(given).expanduser().resolve() if given is not None else find_data_dir()
-        dotenv = DotEnvSettingsSource(
-            settings_cls, env_file=data_dir / ENV_FILE_NAME, env_file_encoding="utf-8"
+            dotenv = dotenv_settings
+        else:
+            given: Any = getattr(init_settings, "init_kwargs", {}).get("data_dir")
+            data_dir = Path(given).expanduser().resolve() if given is not None else find_data_dir()
+            dotenv = DotEnvSettingsSource(
+                settings_cls, env_file=data_dir / ENV_FILE_NAME, env_file_encoding="utf-8"
+            )
+        # Secrets may come from mounted files: CASEFLOW_<NAME>_FILE (caseflow/secret_files.py).
+        secret_files = SecretFilesSource(
+            settings_cls,
+            env_prefix=settings_cls.model_config.get("env_prefix", ""),
+            variables=[getattr(env_settings, "env_vars", {}), getattr(dotenv, "env_vars", {})],
         )
-        return init_settings, env_settings, dotenv, file_secret_settings
+        return init_settings, secret_files, env_settings, dotenv, file_secret_settings
 
     def ops_codec_endpoint(self) -> str:
         """The codec endpoint the Web UI is configured with: the web service's, same origin as

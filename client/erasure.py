@@ -25,6 +25,7 @@ from activities.documents import DocumentStore
 from activities.erasure_notices import ErasureNotices
 from activities.payloads import EraseCaseDocumentsInput, ErasureNotice, NoticeSent
 from activities.s3_client import build_s3_client
+from activities.smtp_relay import SmtpTransport
 from caseflow.case_events import Withdraw
 from caseflow.hospitals import Hospital, HospitalDirectory
 from caseflow.ids import case_workflow_id
@@ -165,8 +166,7 @@ async def erase_case(
 
         http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)
     notices = ErasureNotices(
-        smtp_host=settings.smtp_host,
-        smtp_port=settings.smtp_port,
+        smtp=SmtpTransport.from_settings(settings),
         sender=settings.smtp_sender,
         http=http,
         webhook_secrets=settings.webhook_secrets,

@@ -43,7 +43,7 @@ from caseflow.case_status import (
 from caseflow.documents import DocumentKind, DocumentRef
 from caseflow.intake import parse_intake
 from caseflow.settings import CaseflowSettings, get_settings
-from caseflow.temporal_client import connect
+from caseflow.temporal_client import connect, uses_tls
 from client import cases as case_client
 from client import packets
 
@@ -69,6 +69,11 @@ async def reach_temporal(settings: CaseflowSettings) -> Client:
     try:
         return await connect(settings)
     except RuntimeError:
+        if uses_tls(settings):
+            raise ConnectionError(
+                f"cannot reach Temporal at {settings.temporal_address} over TLS (check "
+                "temporal_tls_client_cert, temporal_tls_client_key and temporal_tls_server_ca)"
+            ) from None
         raise ConnectionError(
             f"cannot reach Temporal at {settings.temporal_address} "
             "(is the stack up? 'caseflow dev up')"

@@ -23,6 +23,7 @@ from activities.payloads import (
     PacketLink,
     PacketNotice,
 )
+from activities.smtp_relay import SmtpTransport
 from caseflow.consent import ConsentLedger
 from caseflow.contacts import CoordinatorContact
 from caseflow.fictional_case import CASE_ID, CREATED_AT, documents, email_hospital, intake, links
@@ -51,8 +52,7 @@ def stored_letter(seaweed):
 
 def sender(mail_sink, seaweed) -> EmailDelivery:
     return EmailDelivery(
-        smtp_host="127.0.0.1",
-        smtp_port=mail_sink.port,
+        smtp=SmtpTransport(port=mail_sink.port),
         sender="caseflow@example.invalid",
         s3_client=seaweed.client(),
         bucket=seaweed.bucket,
@@ -157,7 +157,7 @@ async def test_a_missing_letter_is_not_retried_and_sends_nothing(mail_sink, seaw
 
 
 async def test_an_unreachable_smtp_server_is_retryable(seaweed, stored_letter):
-    dead = EmailDelivery(smtp_host="127.0.0.1", smtp_port=free_port(), sender="c@example.invalid",
+    dead = EmailDelivery(smtp=SmtpTransport(port=free_port()), sender="c@example.invalid",
                          s3_client=seaweed.client(), bucket=seaweed.bucket,
                          consent_gate=ConsentGate(), timeout=2)
     with pytest.raises(ApplicationError) as caught:
@@ -203,7 +203,7 @@ async def test_an_erasure_notice_asks_to_confirm_to_the_named_coordinator(mail_s
     packet_id = f"pk-{uuid.uuid4()}"
     async with httpx.AsyncClient() as http:
         notices = ErasureNotices(
-            smtp_host="127.0.0.1", smtp_port=mail_sink.port, sender="caseflow@example.invalid",
+            smtp=SmtpTransport(port=mail_sink.port), sender="caseflow@example.invalid",
             http=http, webhook_secrets={},
         )
         sent = await notices.send_erasure_notice(

@@ -9,6 +9,7 @@ import pytest
 
 from activities.notifications import CaseMailer, NoticeRouting
 from activities.payloads import Notice
+from activities.smtp_relay import SmtpTransport
 from caseflow.sla import SlaStep, WaitKind
 from infra.mail_sink import MailSink
 from infra.server_process import free_port
@@ -25,8 +26,8 @@ def mail_sink(tmp_path_factory):
 
 
 def mailer(sink: MailSink) -> CaseMailer:
-    return CaseMailer(NoticeRouting(smtp_host="127.0.0.1", smtp_port=sink.port,
-                                    public_url="http://127.0.0.1:18000", timeout_seconds=5))
+    return CaseMailer(NoticeRouting(smtp=SmtpTransport(port=sink.port, timeout_seconds=5),
+                                    public_url="http://127.0.0.1:18000"))
 
 
 def read(sink: MailSink) -> list[email.message.EmailMessage]:

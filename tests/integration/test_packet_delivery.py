@@ -40,6 +40,7 @@ from activities.letter_pdf import CJK_FAMILY
 from activities.letters import ReferralLetters
 from activities.notifications import CaseMailer, NoticeRouting
 from activities.payloads import ReferralPacketRequest
+from activities.smtp_relay import SmtpTransport
 from activities.webhook_delivery import WebhookDelivery
 from caseflow.case_events import (
     AddDocument,
@@ -260,8 +261,7 @@ async def packet_stack(
     gate = ConsentGate(client)
     mailer = CaseMailer(
         NoticeRouting(
-            smtp_host=settings.smtp_host,
-            smtp_port=settings.smtp_port,
+            smtp=SmtpTransport.from_settings(settings),
             sender=settings.smtp_sender,
             coordinator_domain=settings.coordinator_email_domain,
             supervisor_email=settings.supervisor_email,
@@ -272,8 +272,7 @@ async def packet_stack(
         async with httpx.AsyncClient(timeout=10) as http:
             webhook = WebhookDelivery(http, {WEBHOOK: SECRET}, gate)
             mailer_of_packets = EmailDelivery(
-                smtp_host=settings.smtp_host,
-                smtp_port=settings.smtp_port,
+                smtp=SmtpTransport.from_settings(settings),
                 sender=settings.smtp_sender,
                 s3_client=seaweed.client(),
                 bucket=seaweed.bucket,
