@@ -7,6 +7,7 @@ system can drop duplicates, as a webhook receiver does with webhook-id.
 
 import asyncio
 import hashlib
+from datetime import UTC
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -18,12 +19,13 @@ from temporalio.exceptions import ApplicationError
 
 from activities.audit import AuditAction, AuditTrail, activity_event
 from activities.consent_gate import ConsentGate
+from activities.letter_words import N_, LetterWords, translate
 from activities.payloads import EmailDeliveryRequest, EmailReceipt, PacketNotice
 from activities.smtp_relay import SmtpTransport, relay
 from caseflow.contacts import CoordinatorContact
 
-DECIDER_LINE = "A qualified oncologist at the receiving hospital decides on treatment."
-CONFIDENTIAL = (
+DECIDER_LINE = N_("A qualified oncologist at the receiving hospital decides on treatment.")
+CONFIDENTIAL = N_(
     "Confidential health information for the named recipient only. If you received this in "
     "error, delete it and tell the sender."
 )
@@ -32,17 +34,26 @@ CONFIDENTIAL = (
 CHANNEL_FAILURES = {"SmtpUnavailable": "EndpointUnavailable", "SmtpRejected": "DeliveryRejected"}
 
 # The pathway in words for the subject line; an unknown pathway reads as its code in words.
-PATHWAYS = {"recurrent_after_rt": "recurrent cancer after radiotherapy"}
+PATHWAYS = {"recurrent_after_rt": N_("recurrent cancer after radiotherapy")}
 
 
 def packet_subject(request: EmailDeliveryRequest) -> str:
     """What the mail is, for the staff who triage the inbox: the pathway, the hospital's own
-    reference when it gave one, and caseflow's case id. Opaque ids and words only."""
-    pathway = PATHWAYS.get(request.pathway, request.pathway.replace("_", " "))
-    parts = [f"Referral for assessment: {pathway}"]
+    reference when it gave one, and caseflow's case id, in the letter's languages. Opaque ids
+    and words only."""
+    words = LetterWords(request.notice.language)
+    pathway = PATHWAYS.get(request.pathway)
+    code_words = request.pathway.replace("_", " ")
+    # Each language's sentence with the pathway in that language.
+    titles = dict.fromkeys(
+        translate(lang, "Referral for assessment: %(pathway)s",
+                  pathway=translate(lang, pathway) if pathway else code_words)
+        for lang in words.languages
+    )
+    parts = [" / ".join(titles)]
     if request.hospital_reference:
-        parts.append(f"your ref. {request.hospital_reference}")
-    parts.append(f"caseflow case {request.notice.case_id}")
+        parts.append(words.plain("your ref. %(reference)s", reference=request.hospital_reference))
+    parts.append(words.plain("caseflow case %(case)s", case=request.notice.case_id))
     return " | ".join(parts)
 
 
@@ -50,18 +61,21 @@ def message_id_for(packet_id: str, sender: str) -> str:
     return f"<{packet_id}@{sender.rsplit('@', 1)[-1]}>"
 
 
-def contact_lines(contact: CoordinatorContact | None, reply_url: str | None) -> list[str]:
+def contact_lines(
+    contact: CoordinatorContact | None, reply_url: str | None, words: LetterWords | None = None
+) -> list[str]:
     """The signature: whom to write to about the referral. Staff details, never patient data."""
     if contact is None:
         return []
-    lines = ["", "Your contact for this referral:", contact.name]
+    words = words or LetterWords("en")
+    lines = ["", *words.lines("Your contact for this referral:"), contact.name]
     if contact.organisation:
         lines.append(contact.organisation)
-    lines.append(f"E-mail: {contact.email}")
+    lines.append(words.plain("E-mail: %(address)s", address=contact.email))
     if contact.phone:
-        lines.append(f"Phone: {contact.phone}")
+        lines.append(words.plain("Phone: %(number)s", number=contact.phone))
     if reply_url:
-        lines.append(f"Reply link: {reply_url}")
+        lines.append(words.plain("Reply link: %(url)s", url=reply_url))
     return lines
 
 
@@ -78,32 +92,42 @@ def reply_to(contact: CoordinatorContact | None) -> Address | None:
 
 
 def packet_body(notice: PacketNotice) -> str:
+    """The mail's text in the letter's languages (a Chinese hospital's reads Chinese, then
+    English, sentence by sentence): what the packet is, where its files are, how to answer."""
+    words = LetterWords(notice.language)
+    expires = notice.links_expire_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
-        f"Referral packet {notice.packet_id} (case {notice.case_id}).",
+        *words.lines("Referral packet %(packet)s (case %(case)s).",
+                     packet=notice.packet_id, case=notice.case_id),
         "",
-        "The referral letter is attached as PDF. The records are at the links below; each",
-        f"link expires at {notice.links_expire_at.isoformat()}. Check downloads against SHA-256.",
+        *words.lines("The referral letter is attached as PDF. The records are at the links "
+                     "below; each link expires at %(expires)s. Check every download against its "
+                     "SHA-256.", expires=expires),
         "",
-        f"Manifest: {notice.manifest_url}",
+        words.plain("Manifest: %(url)s", url=notice.manifest_url),
     ]
     if notice.bundle_url:
-        lines.append(f"FHIR R4B bundle: {notice.bundle_url}")
+        lines.append(words.plain("FHIR R4B bundle: %(url)s", url=notice.bundle_url))
     if notice.reply_url:
         lines += [
             "",
-            "Acknowledge, answer (accept, decline, or ask for more information) and upload your",
-            "documents at this link, which also gives fresh download links after they expire:",
+            *words.lines("Acknowledge, answer (accept, decline, or ask for more information) "
+                         "and upload your documents at this link, which also gives fresh "
+                         "download links after they expire:"),
             notice.reply_url,
         ]
-    lines.append("")
+    lines += ["", words.plain("Documents:")]
     for index, document in enumerate(notice.documents, start=1):
         lines += [
-            f"{index}. {document.kind} ({document.content_type}, {document.size} bytes)",
-            f"   sha256 {document.sha256}",
+            f"{index}. {words.plain_words('kind', document.kind)}"
+            f" ({document.content_type}, {words.size(document.size)})",
+            f"   SHA-256 {document.sha256}",
             f"   {document.url}",
         ]
-    lines += contact_lines(notice.contact, notice.reply_url)
-    lines += ["", DECIDER_LINE, "", CONFIDENTIAL]
+    if not notice.documents:
+        lines += words.lines("No documents.")
+    lines += contact_lines(notice.contact, notice.reply_url, words)
+    lines += ["", *words.lines(DECIDER_LINE), "", *words.lines(CONFIDENTIAL)]
     return "\n".join(lines) + "\n"
 
 

@@ -303,8 +303,14 @@ class LetterWords:
 
     def plain(self, message: str, **params: object) -> str:
         """Text without markup (a <title>, a mail subject): the languages joined by " / "."""
-        texts = dict.fromkeys(translate(lang, message, **params) for lang in self.languages)
-        return " / ".join(texts)
+        return " / ".join(self.lines(message, **params))
+
+    def lines(self, message: str, **params: object) -> list[str]:
+        """A sentence of a plain-text mail: one line per language, first language first."""
+        return list(dict.fromkeys(translate(lang, message, **params) for lang in self.languages))
+
+    def plain_words(self, table: str, code: str) -> str:
+        return " / ".join(dict.fromkeys(word(lang, table, code) for lang in self.languages))
 
     def reason(self, intake: CaseIntake, today: date) -> Markup:
         return self._join(((lang, reason_text(lang, intake, today)) for lang in self.languages),

@@ -137,13 +137,19 @@ class ReferralLetters:
         packet_files: list[dict[str, str]],
     ) -> str:
         """index.html: the packet's files and documents with their links, for people."""
+        words = LetterWords(request.language)
         return self._templates.get_template("packet_index.html.j2").render(
+            language=words.language,
+            say=words.say,
+            plain=words.plain,
+            words=words.words,
+            date=words.date,
+            size=words.size,
             packet_id=request.packet_id,
             case_id=request.case_id,
             hospital_name=request.hospital.name,
-            created_at=request.created().isoformat(),
-            links_expire_at=expires_at.isoformat(timespec="seconds"),
-            decider_line=DECIDER_LINE,
+            created_at=request.created().astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            links_expire_at=expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             packet_files=packet_files,
             documents=request.documents,
             links=links,

@@ -256,6 +256,8 @@ class PacketNotice(BaseModel):
     reply_url: str | None = None
     # The coordinator to write to (staff data, not PHI): the mail's Reply-To and signature.
     contact: CoordinatorContact | None = None
+    # The letter's language: the mail to a Chinese hospital is in Chinese and English.
+    language: str = "en"
 
 
 class WebhookDeliveryRequest(BaseModel):

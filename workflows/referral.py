@@ -339,6 +339,7 @@ class HospitalReferralWorkflow:
             documents=[PacketLink(**d.model_dump()) for d in stored.documents],
             reply_url=stored.reply_url,  # the hospitals' reply path (issue 8)
             contact=self._contact,
+            language=self._input.letter_language,
         )
         consent = DeliveryConsent(
             country=hospital.country,

@@ -321,9 +321,12 @@ def test_every_string_of_the_letter_has_a_chinese_translation():
     found = [
         message
         for method, path in (("jinja2", "templates/referral_letter.html.j2"),
-                             ("python", "activities/letter_words.py"))
+                             ("jinja2", "templates/packet_index.html.j2"),
+                             ("python", "activities/letter_words.py"),
+                             ("python", "activities/email_delivery.py"))
         for _, message, _, _ in extract_from_file(
-            method, path, keywords={"say": None, "plain": None, "N_": None}
+            method, path,
+            keywords={"say": None, "plain": None, "lines": None, "translate": (2,), "N_": None},
         )
     ]
     assert len(found) > 100
@@ -438,3 +441,50 @@ def test_presigned_downloads_name_a_file_with_its_extension():
     query = parse_qs(urlsplit(url).query)
     assert query["response-content-disposition"] == [content_disposition(chinese)]
     assert "Wanjiru" not in url and "Kamau" not in url
+
+
+def test_the_chinese_index_page_says_every_label_in_chinese_then_english(replying_letters):
+    request = contact_request("zh-CN")
+    html = replying_letters.render_index(
+        request,
+        datetime(2025, 6, 8, tzinfo=UTC),
+        {ref.document_id: "https://s3.example/doc" for ref in request.documents},
+        [{"name": "letter.pdf", "content_type": "application/pdf", "sha256": "0" * 64,
+          "url": "https://s3.example/letter"}],
+    )
+    text = plain(html)
+    for bilingual in ("文件清单 / Documents", "答复 / Reply", "联系人 / Your contact",
+                      "大小 / Size", "活检报告 / Biopsy report"):
+        assert bilingual in text
+    assert "治疗方案由接收医院的合格肿瘤科医生决定。" in text
+    # The kind in words, not its code (the fixture's file happens to be named biopsy_report.pdf).
+    assert "biopsy_report" not in text.replace("biopsy_report.pdf", "")
+    assert '<html lang="zh-CN">' in html
+
+
+def test_the_hospital_mail_to_a_chinese_hospital_is_in_chinese_then_english():
+    from activities.email_delivery import packet_body
+    from activities.payloads import PacketLink, PacketNotice
+
+    notice = PacketNotice(
+        packet_id="0f0e0d0c-aaaa-bbbb-cccc-000000000003",
+        case_id=new_case_id(),
+        hospital_id="cn-beijing-cancer",
+        created_at=datetime(2025, 6, 1, tzinfo=UTC),
+        manifest_url="https://s3.example/manifest",
+        links_expire_at=datetime(2025, 6, 8, 9, 30, tzinfo=UTC),
+        documents=[PacketLink(document_id="d1", kind="biopsy_report", size=2_400_000,
+                              sha256="a" * 64, content_type="application/pdf",
+                              url="https://s3.example/d1")],
+        contact=CONTACT,
+        language="zh-CN",
+    )
+    body = packet_body(notice).splitlines()
+    at = body.index("转诊信以 PDF 附件形式提供。病历资料见以下链接，每个链接于 2025-06-08 09:30 UTC"
+                    " 失效。请用 SHA-256 校验每个下载文件。")
+    assert body[at + 1].startswith("The referral letter is attached as PDF.")
+    assert "1. 活检报告 / Biopsy report (application/pdf, 2.4 MB)" in body
+    assert "清单：https://s3.example/manifest / Manifest: https://s3.example/manifest" in body
+    assert "biopsy_report" not in "\n".join(body)
+    english = packet_body(notice.model_copy(update={"language": "en"}))
+    assert "转诊" not in english and "1. Biopsy report (application/pdf, 2.4 MB)" in english
