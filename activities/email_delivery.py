@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.audit import AuditAction, AuditTrail, activity_event
 from activities.consent_gate import ConsentGate
+from activities.failures import step_activity
 from activities.payloads import EmailDeliveryRequest, EmailReceipt, PacketNotice
 from caseflow.contacts import CoordinatorContact
 
@@ -161,6 +162,7 @@ class EmailDelivery:
             smtp.send_message(message)
 
     @activity.defn(name="deliver_packet_email")
+    @step_activity
     async def deliver_packet_email(self, request: EmailDeliveryRequest) -> EmailReceipt:
         attempt = activity.info().attempt
         await self._consent.check(request.consent)  # every attempt, before anything is sent
