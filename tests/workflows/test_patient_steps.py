@@ -56,7 +56,8 @@ async def test_long_outage_escalates_while_retrying_then_continues(env, worker, 
         timeout=30,
     )
     assert status.failed_steps == []  # still retrying: nothing parked
-    reminders = [n for n in recorded.of(input.case_id, "send_notice") if "still retrying" in n.reason]
+    notices = recorded.of(input.case_id, "send_notice")
+    reminders = [n for n in notices if "still retrying" in n.reason]
     assert reminders
     recorded.packet_failures[input.case_id] = 0  # storage is back
     status = await wait_for(
