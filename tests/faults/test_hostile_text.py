@@ -26,12 +26,11 @@ async def test_hostile_text_is_refused_or_kept_as_text(faults: FaultStack, tmp_p
     case_id = json.loads(out)["case_id"]
     await until("RECORDS", lambda: case_client.case_status(faults.client, case_id))
 
-    code, _, err = faults.caseflow("case", "waive", case_id, "organ_function", "--reason", "\x1b[2Jgone")
-    refused(code, err, "reason")
-    code, _, err = faults.caseflow("case", "waive", case_id, "organ_function", "--reason", "ok\u202eevil")
-    refused(code, err, "reason")
-    code, _, err = faults.caseflow("case", "waive", case_id, "organ_function", "--reason", "x" * 5000)
-    refused(code, err, "reason")
+    for hostile in ("\x1b[2Jgone", "ok\u202eevil", "x" * 5000):
+        code, _, err = faults.caseflow(
+            "case", "waive", case_id, "organ_function", "--reason", hostile
+        )
+        refused(code, err, "reason")
     status = await case_client.case_status(faults.client, case_id)
     assert "organ_function" in status.missing_items  # nothing was waived
 
@@ -44,7 +43,9 @@ async def test_hostile_text_is_refused_or_kept_as_text(faults: FaultStack, tmp_p
     assert out == ""
 
     text = "<script>alert(1)</script> reviewed\u200don paper\nsecond line"
-    code, _, err = faults.caseflow("case", "waive", case_id, "organ_function", "--reason", text)
+    code, _, err = faults.caseflow(
+        "case", "waive", case_id, "organ_function", "--reason", text
+    )
     assert code == 0, err
     code, out, err = faults.caseflow("case", "status", case_id, "--json")
     assert code == 0, err

@@ -5,12 +5,14 @@ number of attempts."""
 from datetime import timedelta
 
 from caseflow.case_status import CaseStage
+from caseflow.hospitals import HospitalDirectory
 from caseflow.sla import DEFAULT_SLAS, SlaPolicy, WaitKind
+from workflows.case import CaseWorkflow
 from workflows.sla_watch import RETRYING_PREFIX, StepRetry
 from workflows.step_policies import StepKind, StepPatience
 
 from .cases import case_input, start_case, wait_for
-from .drive import SELECTED, drive_to
+from .drive import drive_to, proceed_review
 
 PATIENT = StepRetry(
     patience=StepPatience(
@@ -68,15 +70,18 @@ async def test_long_outage_escalates_while_retrying_then_continues(env, worker, 
 
 
 async def test_real_failure_is_parked_at_once_with_its_attempts(env, worker, recorded):
-    input = case_input(retry=PATIENT)
+    webhook = "cn-xiamen-bnct"  # delivers by signed webhook
+    directory = HospitalDirectory.load_default()
+    input = case_input(retry=PATIENT, hospitals=directory.subset([webhook]).hospitals)
     # Three infrastructure errors, then the hospital refuses: parked, after four attempts.
-    recorded.delivery_errors[(input.case_id, SELECTED)] = ["EndpointUnavailable"] * 3 + [
+    recorded.delivery_errors[(input.case_id, webhook)] = ["EndpointUnavailable"] * 3 + [
         "DeliveryRejected"
     ]
     handle = await start_case(env, input)
-    await drive_to(env, handle, CaseStage.HOSPITAL_SUBMISSION)
+    await drive_to(env, handle, CaseStage.SPECIALIST_REVIEW)
+    await handle.execute_update(CaseWorkflow.submit_review, proceed_review([webhook]))
     status = await wait_for(handle, lambda s: len(s.failed_steps) == 1, timeout=30)
     (failed,) = status.failed_steps
-    assert failed.step_id == f"referral-{SELECTED}-delivery"
+    assert failed.step_id == f"referral-{webhook}-delivery"
     assert failed.error_type == "DeliveryRejected"
     assert failed.attempts == 4
