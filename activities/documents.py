@@ -37,6 +37,7 @@ from activities.document_content import (
     mismatch,
     rejected,
 )
+from activities.failures import step_activity
 from activities.payloads import (
     CaseErasure,
     DocumentCheck,
@@ -255,6 +256,7 @@ class DocumentStore:
     # --- erase ----------------------------------------------------------------------------------
 
     @activity.defn
+    @step_activity
     def erase_case_documents(self, request: EraseCaseDocumentsInput) -> CaseErasure:
         """Delete every version and delete marker under cases/<case_id>/, and abort unfinished
         uploads there. Repeating it deletes nothing more."""

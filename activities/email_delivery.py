@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.audit import AuditAction, AuditTrail, activity_event
 from activities.consent_gate import ConsentGate
+from activities.failures import step_activity
 from activities.letter_words import N_, LetterWords, translate
 from activities.payloads import EmailDeliveryRequest, EmailReceipt, PacketNotice
 from activities.smtp_relay import SmtpTransport, relay
@@ -183,6 +184,7 @@ class EmailDelivery:
         return message
 
     @activity.defn(name="deliver_packet_email")
+    @step_activity
     async def deliver_packet_email(self, request: EmailDeliveryRequest) -> EmailReceipt:
         attempt = activity.info().attempt
         await self._consent.check(request.consent)  # every attempt, before anything is sent

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.failures import step_activity
 from activities.payloads import InquiryConfirmationMail, InquiryDeclinedMail, PatientMailReceipt
 from activities.smtp_relay import SmtpTransport, relay
 from caseflow.portal_links import PortalClaims, email_digest, make_token
@@ -79,6 +80,7 @@ class InquiryMailer:
         return PatientMailReceipt(message_id=message["Message-ID"])
 
     @activity.defn(name="send_inquiry_declined")
+    @step_activity
     async def send_inquiry_declined(self, mail: InquiryDeclinedMail) -> PatientMailReceipt:
         texts = mail_texts(mail.language)
         message = self._message(f"case.{mail.case_id}.inquiry-declined", mail.email)

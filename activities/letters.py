@@ -20,6 +20,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.audit import AuditAction, AuditTrail, activity_event
+from activities.failures import step_activity
 from activities.letter_words import (
     LetterWords,
     content_disposition,
@@ -179,6 +180,7 @@ class ReferralLetters:
         self._put_once(packet_route_key(request.packet_id), body, "application/json")
 
     @activity.defn(name="render_referral_packet")
+    @step_activity
     def render_referral_packet(self, request: ReferralPacketRequest) -> StoredPacket:
         """Store letter.html, letter.pdf, bundle.json, then manifest.json for one hospital, and
         the routing object the reply path finds the packet by."""
@@ -251,6 +253,7 @@ class ReferralLetters:
         )
 
     @activity.defn(name="store_translation_packet")
+    @step_activity
     def store_translation_packet(self, request: TranslationPacketRequest) -> StoredPacket:
         """A manifest (no letter) of the documents the translation vendor is to fetch."""
         prefix = packet_prefix(request.case_id, request.packet_id)

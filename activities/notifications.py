@@ -12,6 +12,7 @@ from email.utils import format_datetime
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio import activity
 
+from activities.failures import step_activity
 from activities.payloads import Notice, NoticeReceipt, TranslationJob
 from activities.smtp_relay import SmtpTransport, relay
 from caseflow.sla import STEP_WORDS, WAIT_WORDS, SlaStep
@@ -102,6 +103,7 @@ class CaseMailer:
         return NoticeReceipt(message_id=message["Message-ID"], recipients=recipients)
 
     @activity.defn(name="send_translation_job")
+    @step_activity
     async def send_translation_job(self, job: TranslationJob) -> NoticeReceipt:
         recipient = self._routing.translation_vendor_email
         message = self._message(f"translation.{job.job_id}", [recipient])

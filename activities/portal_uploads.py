@@ -74,6 +74,7 @@ class PortalUploadStore:
         self._bucket = settings.s3_bucket
         self._client = build_s3_client(settings, pool=10)
         self._expiry = timedelta(hours=settings.portal_upload_expiry_hours)
+        self._abandoned_after = timedelta(hours=settings.incomplete_upload_expiry_hours)
 
     def close(self) -> None:
         self._client.close()
@@ -331,18 +332,27 @@ class PortalUploadStore:
             ]
         return found
 
-    def sweep(self, now: datetime | None = None) -> int:
-        """Abort every unfinished upload past the expiry (choose_aborts) and mark the portal's
-        record of it aborted; returns how many were aborted."""
+    def sweep(self, now: datetime | None = None, older_than: timedelta | None = None) -> int:
+        """Abort every unfinished multipart upload under `cases/` (every key caseflow writes)
+        begun longer ago than its expiry, and mark the portal's record of it aborted; returns
+        how many were aborted. A portal upload expires when its record says it may no longer be
+        resumed (portal_upload_expiry_hours); any other (a `case upload` or an API upload whose
+        process died: they abort themselves on every error they live through) after
+        incomplete_upload_expiry_hours. `older_than` replaces both (`caseflow uploads sweep`)."""
         now = now or datetime.now(UTC)
-        chosen = choose_aborts(self.pending(), now, self._expiry)
-        for upload in chosen:
+        other = older_than if older_than is not None else self._abandoned_after
+        portal = older_than if older_than is not None else self._expiry
+        aborted = 0
+        for upload in choose_aborts(self.pending(), now, min(other, portal)):
+            _, case_id, upload_id = upload.key.split("/", 2)
+            record = self.load(case_id, upload_id) if "/" not in upload_id else None
+            if record is not None and now - upload.initiated < portal:
+                continue  # a patient may still resume it
             with contextlib.suppress(ClientError):
                 self._client.abort_multipart_upload(
                     Bucket=self._bucket, Key=upload.key, UploadId=upload.s3_upload_id
                 )
-            _, case_id, upload_id = upload.key.split("/", 2)
-            record = self.load(case_id, upload_id) if "/" not in upload_id else None
+            aborted += 1
             if record is not None and record.state == "uploading":
                 self._finish(record, "aborted")
-        return len(chosen)
+        return aborted

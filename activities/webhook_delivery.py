@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.audit import AuditAction, AuditTrail, activity_event
 from activities.consent_gate import ConsentGate
+from activities.failures import step_activity
 from activities.payloads import WebhookDeliveryRequest, WebhookReceipt
 from caseflow.webhook_signature import parse_secret, sign
 
@@ -93,6 +94,7 @@ class WebhookDelivery:
         )
 
     @activity.defn(name="deliver_packet_webhook")
+    @step_activity
     async def deliver_packet_webhook(self, request: WebhookDeliveryRequest) -> WebhookReceipt:
         attempt = activity.info().attempt
         # First, on every attempt: nothing leaves without consent in force now.

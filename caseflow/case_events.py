@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from caseflow.consent import RECORDS_REVIEW
 from caseflow.contacts import CoordinatorContact
 from caseflow.documents import DocumentKind, DocumentRef
+from caseflow.free_text import MultiLineText, SingleLineText
 from caseflow.hospitals import Hospital, Modality
 
 _EVENT_CONFIG = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
@@ -20,7 +21,7 @@ _EVENT_CONFIG = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=Tru
 HospitalId = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,60}$")]
 PersonId = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,40}$")]
 # Free text a person types (reasons, opinions). It stays in workflow state and packets only.
-Note = Annotated[str, Field(min_length=1, max_length=4000)]
+Note = Annotated[MultiLineText, Field(min_length=1, max_length=4000)]
 # Who recorded a hospital's acknowledgement or answer, as the timeline names it: an identity such
 # as "hospital:cn-xiamen-bnct (signed callback)", "hospital:<id> (reply link)" or "user:<login>".
 AnsweredBy = Annotated[str, Field(pattern=r"^[a-z]+:[A-Za-z0-9@._-]{1,80}( \([a-z ]{1,30}\))?$")]
@@ -71,7 +72,7 @@ class RejectPatientDocument(BaseModel):
 class WaiveRequirement(BaseModel):
     model_config = _EVENT_CONFIG
 
-    item_id: str = Field(min_length=1, max_length=80)
+    item_id: SingleLineText = Field(min_length=1, max_length=80)
     reason: Note
     waived_by: PersonId | None = None
 
@@ -269,13 +270,13 @@ class RetryStep(BaseModel):
 
     model_config = _EVENT_CONFIG
 
-    step_id: str = Field(min_length=1, max_length=200)
+    step_id: SingleLineText = Field(min_length=1, max_length=200)
 
 
 class SkipStep(BaseModel):
     model_config = _EVENT_CONFIG
 
-    step_id: str = Field(min_length=1, max_length=200)
+    step_id: SingleLineText = Field(min_length=1, max_length=200)
     reason: Note
 
 
@@ -302,7 +303,7 @@ class RecordConsent(BaseModel):
     text_version: str | None = Field(default=None, pattern=r"^[0-9A-Za-z.-]{1,20}$")
     language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
     text_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
-    text: str | None = Field(default=None, max_length=8000)
+    text: MultiLineText | None = Field(default=None, max_length=8000)
     given_by: Literal["patient", "representative"] | None = None
 
     @field_validator("granted_at")

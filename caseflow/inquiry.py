@@ -22,6 +22,7 @@ from pydantic_core import PydanticCustomError
 
 from caseflow.consent import RECORDS_REVIEW, ConsentEvent, LedgerPurpose
 from caseflow.consent_texts import text_digest
+from caseflow.free_text import MultiLineText, SingleLineText
 from caseflow.hospitals import Modality
 from caseflow.intake import (
     CaseIntake,
@@ -56,7 +57,7 @@ class InquiryConsent(BaseModel):
     text_id: str = Field(pattern=r"^[a-z_]{1,40}$")
     text_version: str = Field(pattern=r"^[0-9A-Za-z.-]{1,20}$")
     language: str = Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
-    text: str = Field(min_length=1, max_length=8000)
+    text: MultiLineText = Field(min_length=1, max_length=8000)
     text_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     given_by: GivenBy
     given_at: datetime
@@ -84,7 +85,7 @@ class Representative(BaseModel):
 
     model_config = _CONFIG
 
-    name: str = Field(min_length=1, max_length=200)
+    name: SingleLineText = Field(min_length=1, max_length=200)
     relation: Relation
 
 
@@ -99,7 +100,7 @@ class PatientInquiry(BaseModel):
     modalities_of_interest: list[Modality] = Field(default_factory=list, max_length=20)
     filled_in_by: GivenBy
     representative: Representative | None = None
-    note: str | None = Field(default=None, max_length=2000)
+    note: MultiLineText | None = Field(default=None, max_length=2000)
     consents: list[InquiryConsent] = Field(default_factory=list, max_length=20)
 
     @field_validator("patient")

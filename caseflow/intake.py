@@ -21,6 +21,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from caseflow.free_text import SingleLineText
+
 # Why the future-date check lives in a validation context and not in a plain validator:
 # Temporal's pydantic converter re-validates every payload (workflow input, update arguments) on
 # each replay, possibly years later. A check against `date.today()` would make the same history
@@ -136,8 +138,8 @@ class PriorRtCourse(BaseModel):
 
     model_config = _MODEL_CONFIG
 
-    site: str = Field(min_length=1, max_length=120)
-    technique: str = Field(min_length=1, max_length=80)
+    site: SingleLineText = Field(min_length=1, max_length=120)
+    technique: SingleLineText = Field(min_length=1, max_length=80)
     total_dose_gy: float = Field(gt=0, le=200)
     fractions: int = Field(gt=0, le=100)
     completed_on: date
@@ -202,7 +204,7 @@ class ClinicalSummary(BaseModel):
     model_config = _MODEL_CONFIG
 
     primary_site: PrimarySite
-    histology: str = Field(min_length=1, max_length=200)
+    histology: SingleLineText = Field(min_length=1, max_length=200)
     recurrence_pattern: RecurrencePattern
     lesion_count: int = Field(ge=1, le=999)
     largest_lesion_cm: float = Field(gt=0, le=50)
@@ -275,8 +277,8 @@ class Patient(BaseModel):
 
     model_config = _MODEL_CONFIG
 
-    given_name: str = Field(min_length=1, max_length=100)
-    family_name: str = Field(min_length=1, max_length=100)
+    given_name: SingleLineText = Field(min_length=1, max_length=100)
+    family_name: SingleLineText = Field(min_length=1, max_length=100)
     date_of_birth: date
     sex: Literal["female", "male", "other", "unknown"]
     country_of_residence: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")

@@ -191,6 +191,25 @@ class CaseflowSettings(BaseSettings):
     # Largest JSON body the API reads; uploads stream and are bounded by max_document_bytes.
     max_json_body_bytes: int = Field(default=1024**2, gt=0)
 
+    # --- Faults a case survives (issue 11, f2-faults) ---------------------------------------
+    # How long each kind of workflow step retries infrastructure errors (S3 or an endpoint
+    # unreachable, 5xx, timeouts, the mail relay down) before it is parked for retry_step or
+    # skip_step, in minutes, by kind (workflows/step_policies.py StepKind: packet, storage,
+    # webhook, email, mail), e.g. CASEFLOW_STEP_PATIENCE_MINUTES='{"packet": 60}'; kinds not
+    # named get step_patience_default_minutes. The case reminds and escalates meanwhile.
+    # Read when a case starts (it keeps them).
+    step_patience_minutes: dict[str, float] = Field(
+        default_factory=lambda: {"packet": 240.0, "storage": 240.0, "webhook": 1440.0,
+                                 "email": 1440.0, "mail": 480.0}
+    )
+    step_patience_default_minutes: float = Field(default=240.0, gt=0)
+    step_retry_initial_seconds: float = Field(default=1.0, gt=0)
+    step_retry_maximum_seconds: float = Field(default=300.0, gt=0)
+    # Multipart uploads not completed within this many hours are aborted (their parts freed)
+    # by the sweeper the web service runs every portal_upload_sweep_minutes, under every prefix.
+    incomplete_upload_expiry_hours: float = Field(default=24, gt=0)
+    # --- end of issue 11 ---------------------------------------------------------------------
+
     # Where the embedded stack keeps its state; its caseflow.env is the env file read.
     data_dir: Path = Field(default_factory=find_data_dir)
 

@@ -258,6 +258,10 @@ async def start_case(
     hospitals = hospitals_for(intake, directory)
     if "coordinator_contact" not in overrides:
         overrides["coordinator_contact"] = await lookup_contact(settings, intake.coordinator_id)
+    if "retry" not in overrides:  # issue 11: infrastructure errors retried as settings say
+        from client.step_retry import step_retry
+
+        overrides["retry"] = step_retry(settings)
     chosen = case_id is not None
     case_id = check_case_id(case_id) if case_id is not None else new_case_id()
     workflow_input = CaseWorkflowInput(

@@ -56,6 +56,10 @@ async def submit(
     check_intake(inquiry.to_intake(), today)  # the date checks that need today
     directory = directory or HospitalDirectory.load_default()
     inquiry_id = inquiry_id_for(_secret(settings), form_nonce)
+    if "retry" not in case_overrides:  # issue 11: the case retries as settings say
+        from client.step_retry import step_retry
+
+        case_overrides["retry"] = step_retry(settings).model_dump(mode="json")
     # The same form sent before: WorkflowAlreadyStartedError, and that inquiry stands.
     with contextlib.suppress(WorkflowAlreadyStartedError):
         await client.start_workflow(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from temporalio.client import Client
 
@@ -14,6 +15,7 @@ from activities.portal_uploads import PortalUploadStore
 from caseflow.case_status import EventAck
 from caseflow.documents import DocumentKind, DocumentRef
 from caseflow.portal_uploads import PortalUpload, StoredPart
+from caseflow.settings import CaseflowSettings
 from client.cases import add_patient_document, ensure_open
 
 log = logging.getLogger(__name__)
@@ -85,3 +87,12 @@ async def sweep_forever(store: PortalUploadStore, every_seconds: float) -> None:
         except Exception as error:  # the next round tries again
             log.warning("portal upload sweep failed: %s", type(error).__name__)
         await asyncio.sleep(every_seconds)
+
+
+def sweep_abandoned_uploads(settings: CaseflowSettings, older_than: timedelta | None) -> int:
+    """One sweep now, as the service's periodic one (`caseflow uploads sweep`)."""
+    store = PortalUploadStore(settings)
+    try:
+        return store.sweep(older_than=older_than)
+    finally:
+        store.close()

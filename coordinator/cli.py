@@ -16,6 +16,7 @@ from coordinator.identity_commands import tokens_app, users_app
 from coordinator.keys_commands import keys_app
 from coordinator.schema_command import schema_app
 from coordinator.serve_command import serve_command
+from coordinator.upload_commands import uploads_app
 from coordinator.worker_command import worker_command
 
 cli = typer.Typer(
@@ -34,6 +35,7 @@ cli.add_typer(keys_app, name="keys")
 cli.add_typer(users_app, name="users")
 cli.add_typer(tokens_app, name="tokens")
 cli.add_typer(schema_app, name="schema")
+cli.add_typer(uploads_app, name="uploads")
 cli.command("demo")(demo_command)
 
 

@@ -104,6 +104,7 @@ with workflow.unsafe.imports_passed_through():
         StepAction,
         escalate_deadline,
         send_notice,
+        step_failure_reason,
     )
 
 from workflows.referral import (
@@ -756,7 +757,7 @@ class CaseWorkflow:
             case WaitKind.FOLLOW_UP:
                 return f"follow-up {subject} not recorded"
             case WaitKind.STEP_FAILURE:
-                return f"step {subject} failed and needs retry_step or skip_step"
+                return step_failure_reason(deadline)
             case _:
                 return f"{deadline.wait.value} {subject} overdue"
 

@@ -68,6 +68,7 @@ with workflow.unsafe.imports_passed_through():
         escalate_deadline,
         notify_escalation,
         send_notice,
+        step_failure_reason,
     )
 
 
@@ -516,7 +517,7 @@ class HospitalReferralWorkflow:
     async def _escalate(self, deadline: Deadline, step: SlaStep, level: int) -> None:
         hospital_id = self._input.hospital.hospital_id
         if deadline.wait == WaitKind.STEP_FAILURE:
-            reason = f"referral step {deadline.subject} failed and needs retry_step or skip_step"
+            reason = f"referral {step_failure_reason(deadline)}"
         elif deadline.wait == WaitKind.HOSPITAL_ACKNOWLEDGEMENT:
             reason = f"hospital {hospital_id} has not acknowledged the referral packet"
         else:

@@ -22,11 +22,17 @@ with workflow.unsafe.imports_passed_through():
     from activities.payloads import Notice
     from caseflow.case_status import Deadline, Escalation, FailedStep
     from caseflow.sla import SlaPolicy, SlaStep, WaitKind
+    from workflows.step_policies import StepPatience
 
 # Error types an activity raises for input that can never succeed; retrying them is pointless.
 NON_RETRYABLE_ERRORS = ["ValidationError", "InvalidInput", "ConsentMissing"]
 
 StepAction = Literal["retry", "skip"]
+
+# Steps run with their kind's timeouts, heartbeat and patience, escalating while they retry.
+PATIENT_STEPS_PATCH = "steps-retry-infrastructure-errors-patiently"
+# The deadline of a step still retrying (as opposed to one that failed and is parked).
+RETRYING_PREFIX = "retrying-"
 
 ArgT = TypeVar("ArgT")
 ResultT = TypeVar("ResultT")
@@ -44,6 +50,10 @@ class StepRetry(BaseModel):
     # Packet deliveries keep their channel's own policy (backoff, non-retryable errors); this
     # only caps its attempts (tests). None: the channel's maximum_attempts.
     delivery_attempts: int | None = None
+    # Issue 11: retry infrastructure errors for as long as each kind of step's patience, and
+    # escalate while retrying (workflows/step_policies.py). None (cases started before, and
+    # tests of the fixed budget): maximum_attempts as above.
+    patience: StepPatience | None = None
 
     def delivery_policy(self, channel_policy: RetryPolicy) -> RetryPolicy:
         if self.delivery_attempts is None:
@@ -209,8 +219,15 @@ class SlaWatch:
         # Every activity is registered under its method's name (failed steps show it).
         name = activity.__name__
         attempt = 0
+        attempts = 0  # the activity's attempts over every round, as `case status` shows them
+        patient = self._retry.patience is not None and workflow.patched(PATIENT_STEPS_PATCH)
         while True:
             try:
+                if patient:
+                    assert self._retry.patience is not None
+                    return await self._run_patiently(
+                        step_id, activity, arg, self._retry.patience, retry_policy
+                    )
                 return await workflow.execute_activity_method(
                     activity,
                     arg,
@@ -228,12 +245,13 @@ class SlaWatch:
                 if error_type in raise_types:
                     raise
                 attempt += 1
+                attempts += attempts_of(error) or 1
                 self._failed_steps[step_id] = FailedStep(
                     step_id=step_id,
                     activity=name,
                     failed_at=workflow.now(),
                     error_type=error_type or type(cause).__name__,
-                    attempts=attempt,
+                    attempts=attempts,
                     hospital_id=hospital_id,
                 )
                 await self._record(
@@ -253,6 +271,72 @@ class SlaWatch:
                 await self._record(f"step_{action}", step_id, step_id)
                 if action == "skip":
                     return None
+
+    async def _run_patiently(
+        self,
+        step_id: str,
+        activity: Callable[[Any, Any], Any],
+        arg: Any,
+        patience: StepPatience,
+        channel_policy: RetryPolicy | None,
+    ) -> Any:
+        """The activity with its kind's options; while it is still retrying once the step-failure
+        policy's first step falls due, the case reminds and escalates as for a failed step."""
+        options = patience.options(activity.__name__)
+        policy = options.retry_policy
+        if self._retry.delivery_attempts is not None:  # tests cap deliveries
+            policy = dataclasses.replace(policy, maximum_attempts=self._retry.delivery_attempts)
+        del channel_policy  # the kind's policy replaces the channel's
+        started = workflow.now()
+        handle = workflow.start_activity_method(
+            activity,
+            arg,
+            start_to_close_timeout=options.start_to_close,
+            heartbeat_timeout=options.heartbeat,
+            schedule_to_close_timeout=options.patience,
+            retry_policy=policy,
+        )
+        try:
+            await workflow.wait_condition(
+                handle.done,
+                timeout=self._step_policy.remind_after,
+                timeout_summary=f"{RETRYING_PREFIX}{step_id}",
+            )
+        except TimeoutError:
+            # Still retrying: the wait's clock runs from the step's start, so its first step is
+            # due now; it ends by itself when the activity does.
+            await self.wait(
+                f"{RETRYING_PREFIX}{step_id}",
+                WaitKind.STEP_FAILURE,
+                self._step_policy,
+                handle.done,
+                subject=step_id,
+                start=started,
+            )
+        return await handle
+
+
+def attempts_of(error: BaseException) -> int | None:
+    """The attempts an activity made, from the detail activities/failures.py puts on each
+    failure (also found under a timeout, whose cause is the last attempt's failure)."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ApplicationError) and cause.details:
+            first = cause.details[0]
+            if isinstance(first, dict) and isinstance(first.get("attempt"), int):
+                return int(first["attempt"])
+        cause = cause.__cause__
+    return None
+
+
+def step_failure_reason(deadline: Deadline) -> str:
+    """How a notice names a step's wait: still retrying, or failed and parked."""
+    if deadline.deadline_id.startswith(RETRYING_PREFIX):
+        return (
+            f"step {deadline.subject} is still retrying: storage, an endpoint or the mail "
+            "relay is unreachable"
+        )
+    return f"step {deadline.subject} failed and needs retry_step or skip_step"
 
 
 NOTICE_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(seconds=30))

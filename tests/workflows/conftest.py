@@ -130,6 +130,7 @@ class RecordedActivities:
             self.calls[case_id].append((f"{name}_failed", request))
             raise ApplicationError(
                 f"test: {error}",
+                {"attempt": activity.info().attempt},  # as activities/failures.py adds it
                 type=error,
                 non_retryable=error != "EndpointUnavailable",
                 next_retry_delay=self.delivery_retry_delay.get(
