@@ -85,7 +85,7 @@ messages: $(STAMP)
 	for lang in $$(ls web/locale | grep -v messages.pot); do \
 		$(BIN)/pybabel -q update -N -i web/locale/messages.pot -d web/locale -l $$lang; done
 	# The referral letter's catalogue (templates/locale/<lang>/LC_MESSAGES/letters.po).
-	$(BIN)/pybabel -q extract -F templates/babel.cfg -k say -k plain -k lines -k translate:2 -k N_ -k _flag:3 \
+	$(BIN)/pybabel -q extract -F templates/babel.cfg -k say -k plain -k lines -k translate:2 -k N_ -k _flag:3 -k phrase \
 		--no-location --omit-header -w 100 -o templates/locale/letters.pot .
 	for lang in en zh_CN; do $(BIN)/pybabel -q update -N -i templates/locale/letters.pot \
 		-d templates/locale -D letters -l $$lang -w 100; done

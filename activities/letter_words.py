@@ -19,13 +19,16 @@ from urllib.parse import quote
 
 from babel import Locale
 from babel.dates import format_date
+from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 from babel.units import format_unit
 from markupsafe import Markup, escape
 
+from caseflow.case_status import TriageFlagEntry
 from caseflow.intake import CaseIntake
+from caseflow.triage import Phrase
 
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "templates" / "locale"
 DOMAIN = "letters"
@@ -199,6 +202,18 @@ def human_size(language: str, size: int) -> str:
     return format_unit(size, "digital-byte", length="short", locale=_folder(language))
 
 
+def phrase_text(language: str, phrase: Phrase) -> str:
+    """A flag's sentence in one language: its numbers as given, its reasons translated and
+    listed as that language lists things ("a、b和c"). English is the flag's own message."""
+    if language == SOURCE_LANGUAGE:
+        return phrase.english()
+    values: dict[str, object] = dict(phrase.params)
+    if phrase.reasons:
+        values["reasons"] = format_list([translate(language, r) for r in phrase.reasons],
+                                        locale=_folder(language))
+    return translate(language, phrase.text, **values)
+
+
 def short_hash(sha256: str) -> str:
     """The first 12 hex digits: enough to tell files apart by eye; the manifest has the rest."""
     return sha256[:12] + "…"
@@ -321,6 +336,17 @@ class LetterWords:
         codes = list(modalities)
         return self._join(
             ((lang, question_text(lang, codes)) for lang in self.languages), True
+        )
+
+    def flag(self, flag: TriageFlagEntry) -> Markup:
+        """A triage flag's message in each language; one recorded before flags kept their
+        phrases is looked up whole, as it was."""
+        if not flag.phrases:
+            return self.say(flag.message, block=True)
+        return self._join(
+            ((lang, " ".join(phrase_text(lang, p) for p in flag.phrases))
+             for lang in self.languages),
+            True,
         )
 
     def words(self, table: str, code: str) -> Markup:

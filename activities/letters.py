@@ -106,6 +106,7 @@ class ReferralLetters:
             say=words.say,
             plain=words.plain,
             words=words.words,
+            flag_text=words.flag,
             country=words.country,
             language_name=words.language_name,
             date=words.date,

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from caseflow.case_events import HospitalResponse, ReviewOutcome
 from caseflow.documents import DocumentKind, DocumentRef
 from caseflow.sla import WaitKind
+from caseflow.triage import Phrase
 
 _VIEW_CONFIG = ConfigDict(extra="forbid")
 
@@ -191,6 +192,9 @@ class TriageFlagEntry(BaseModel):
     level: str
     message: str
     source: str
+    # The message as the letter's catalogue knows it (cases opened before this have none: their
+    # letters show `message` in each language the catalogue has it in).
+    phrases: list[Phrase] = Field(default_factory=list)
 
 
 class FailedStep(BaseModel):

@@ -12,7 +12,7 @@ way its message says which flag outweighs it.
 """
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from enum import StrEnum
 
@@ -81,6 +81,39 @@ class Approach(StrEnum):
     SYSTEMIC = "systemic"  # targeted agents, checkpoint inhibitors, chemotherapy
 
 
+def N_(message: str) -> str:
+    """Marks a name for the letter's catalogue (`make messages`); the letter translates it."""
+    return message
+
+
+class Phrase(BaseModel):
+    """One sentence of a flag as the letter's catalogue knows it: a message with %(name)s
+    parameters (numbers, in any language's digits), and `reasons`, names of other flags or
+    unmet criteria, each translated and listed in the reader's language. The letter writes a
+    flag in every language from its phrases; `english()` is the message the CLI and console show."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str
+    params: dict[str, str] = {}
+    reasons: tuple[str, ...] = ()
+
+    def english(self) -> str:
+        values = dict(self.params)
+        if self.reasons:
+            values["reasons"] = english_list(self.reasons)
+        return self.text % values if values else self.text
+
+
+def phrase(text: str, *, reasons: Sequence[str] = (), **params: str) -> Phrase:
+    """A Phrase; also the keyword `make messages` extracts the text by."""
+    return Phrase(text=text, params=params, reasons=tuple(reasons))
+
+
+def english_list(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 class TriageFlag(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -88,6 +121,8 @@ class TriageFlag(BaseModel):
     level: TriageLevel
     message: str
     source: str
+    # The message as the catalogue knows it, for the letter's other languages.
+    phrases: tuple[Phrase, ...] = ()
     favours: tuple[Approach, ...] = ()
     against: tuple[Approach, ...] = ()
     cautions: tuple[Approach, ...] = ()
@@ -98,12 +133,13 @@ class TriageFlag(BaseModel):
     qualified_by: tuple[str, ...] = ()
 
 
-def _flag(code: str, level: TriageLevel, message: str, source: str, *,
+def _flag(code: str, level: TriageLevel, message: str | Sequence[Phrase], source: str, *,
           favours: Iterable[Approach] = (), against: Iterable[Approach] = (),
           cautions: Iterable[Approach] = (), as_reason: str = "") -> TriageFlag:
-    return TriageFlag(code=code, level=level, message=message, source=source,
-                      favours=tuple(favours), against=tuple(against),
-                      cautions=tuple(cautions), as_reason=as_reason)
+    phrases = (phrase(message),) if isinstance(message, str) else tuple(message)
+    return TriageFlag(code=code, level=level, message=" ".join(p.english() for p in phrases),
+                      source=source, phrases=phrases, favours=tuple(favours),
+                      against=tuple(against), cautions=tuple(cautions), as_reason=as_reason)
 
 
 REIRRADIATION = Approach.REIRRADIATION
@@ -171,16 +207,20 @@ def reconcile(flags: list[TriageFlag]) -> list[TriageFlag]:
         against = [f for f in others if favours & set(f.against)]
         cautions = [f for f in others if favours & set(f.cautions) and f not in against]
         if against and opposed == favours:
+            why = phrase("Withdrawn: outweighed by %(reasons)s.", reasons=_reasons(against))
             reconciled.append(flag.model_copy(update={
                 "level": TriageLevel.INFO,
-                "message": f"{flag.message} Withdrawn: outweighed by {_reasons(against)}.",
+                "message": f"{flag.message} {why.english()}",
+                "phrases": (*flag.phrases, why),
                 "withdrawn_by": tuple(f.code for f in against),
             }))
         elif against or cautions:
             by = against + cautions
+            why = phrase("Qualified by %(reasons)s.", reasons=_reasons(by))
             reconciled.append(flag.model_copy(update={
                 "level": TriageLevel.CAUTION,
-                "message": f"{flag.message} Qualified by {_reasons(by)}.",
+                "message": f"{flag.message} {why.english()}",
+                "phrases": (*flag.phrases, why),
                 "qualified_by": tuple(f.code for f in by),
             }))
         else:
@@ -188,9 +228,8 @@ def reconcile(flags: list[TriageFlag]) -> list[TriageFlag]:
     return reconciled
 
 
-def _reasons(flags: list[TriageFlag]) -> str:
-    names = [f.as_reason or f.code for f in flags]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+def _reasons(flags: list[TriageFlag]) -> list[str]:
+    return [f.as_reason or f.code for f in flags]
 
 
 def _interval_flags(months: int) -> list[TriageFlag]:
@@ -202,13 +241,13 @@ def _interval_flags(months: int) -> list[TriageFlag]:
                       "RT-free interval under 3 months: very high toxicity risk for "
                       "re-irradiation.", SEED, against=[REIRRADIATION],
                       cautions=[SBRT_NEW_SITES],
-                      as_reason="the RT-free interval under 3 months")]
+                      as_reason=N_("the RT-free interval under 3 months"))]
     if months < INTERVAL_MINIMUM_MONTHS:
         return [_flag("RT_FREE_INTERVAL_3_TO_6_MONTHS", TriageLevel.CAUTION,
                       "RT-free interval of 3 to 6 months: high toxicity risk; re-irradiation "
                       "needs conservative dose planning.", SEED, cautions=[REIRRADIATION],
-                      as_reason="the RT-free interval of 3 to 6 months (conservative "
-                      "planning)")]
+                      as_reason=N_("the RT-free interval of 3 to 6 months (conservative "
+                      "planning)"))]
     if months < INTERVAL_FAVOURABLE_MONTHS:
         return [_flag("RT_FREE_INTERVAL_6_TO_12_MONTHS", TriageLevel.INFO,
                       "RT-free interval of 6 to 12 months: meets the minimum for safer "
@@ -226,7 +265,7 @@ def _volume_flags(intake: CaseIntake) -> list[TriageFlag]:
                            "Largest lesion over 5 cm: beyond the size where SBRT/SRS "
                            "re-irradiation is favoured.", SEED,
                            cautions=[REIRRADIATION, SBRT_NEW_SITES],
-                           as_reason="the largest lesion over 5 cm"))
+                           as_reason=N_("the largest lesion over 5 cm")))
     elif not clinical.diffuse_locoregional:
         # [seed, "Favour re-irradiation when"] small-volume, localised recurrence.
         flags.append(_flag("SMALL_VOLUME_FAVOURS_SBRT_SRS", TriageLevel.FAVOURABLE,
@@ -241,7 +280,7 @@ def _volume_flags(intake: CaseIntake) -> list[TriageFlag]:
                            # Systemic therapy addresses spread disease [seed]; SBRT to new
                            # sites leaves it untreated, so it is qualified, not withdrawn.
                            cautions=[SBRT_NEW_SITES],
-                           as_reason="the diffuse locoregional recurrence"))
+                           as_reason=N_("the diffuse locoregional recurrence")))
     return flags
 
 
@@ -254,8 +293,8 @@ def _spread_flags(intake: CaseIntake) -> list[TriageFlag]:
                                "More than 5 lesions exceed the oligometastatic SBRT threshold "
                                "(1-5): systemic therapy is preferred.", SEED,
                                favours=[SYSTEMIC], against=[REIRRADIATION, SBRT_NEW_SITES],
-                               as_reason="more than 5 lesions (beyond the oligometastatic "
-                               "threshold)"))
+                               as_reason=N_("more than 5 lesions (beyond the oligometastatic "
+                               "threshold)")))
         else:
             flags.append(_flag("OLIGOMETASTATIC", TriageLevel.FAVOURABLE,
                                "Oligometastatic recurrence (1-5 lesions): SBRT to each lesion "
@@ -437,37 +476,45 @@ def _cord_flags(intake: CaseIntake, today: date) -> list[TriageFlag]:
                           "No prior spinal cord dose recorded for a vertebral recurrence: the "
                           "margin under the cord's cumulative tolerance is unknown until the "
                           "prior dose plan is reviewed.", SEED, cautions=[REIRRADIATION],
-                          as_reason="no recorded prior cord dose")]
+                          as_reason=N_("no recorded prior cord dose"))]
         if site == PrimarySite.HEAD_AND_NECK:
             return [_flag("CORD_DOSE_NOT_RECORDED", TriageLevel.INFO,
                           "No prior spinal cord dose recorded: prior dosimetry is mandatory to "
                           "plan re-irradiation near the cord.", SEED)]
         return []
-    prior = f"prior cord BED about {margin.prior_bed_gy2:.0f} Gy2"
-    left = (f"about {margin.remaining_bed_gy2:.0f} Gy2 (EQD2 about "
-            f"{margin.remaining_bed_gy2 / 2:.0f} Gy)")
+    # Numbers as parameters, so each language's catalogue writes the sentence around them.
+    doses = {"prior": f"{margin.prior_bed_gy2:.0f}", "left": f"{margin.remaining_bed_gy2:.0f}",
+             "left_eqd2": f"{margin.remaining_bed_gy2 / 2:.0f}"}
+    assumption = phrase(_CORD_ASSUMPTION)
     if margin.band == MarginBand.NONE:
-        why = ("a prior course above the per-course 98 Gy2 (the seed's ~50 Gy)"
-               if margin.course_over_limit else
-               "the cumulative limit (135.5 Gy2; 98 Gy2 for courses under 6 months apart, "
-               "less recovery) reached")
-        return [_flag("CORD_MARGIN_NONE", TriageLevel.AGAINST,
-                      f"Spinal cord at its cumulative tolerance ({prior}: {why}): further RT "
-                      f"near the cord carries unacceptable risk. {_CORD_ASSUMPTION}",
+        reached = (
+            phrase("Spinal cord at its cumulative tolerance (prior cord BED about %(prior)s Gy2: "
+                   "a prior course above the per-course 98 Gy2, the seed's ~50 Gy): further RT "
+                   "near the cord carries unacceptable risk.", **doses)
+            if margin.course_over_limit else
+            phrase("Spinal cord at its cumulative tolerance (prior cord BED about %(prior)s Gy2: "
+                   "the cumulative limit of 135.5 Gy2, 98 Gy2 for courses under 6 months apart, "
+                   "less recovery, reached): further RT near the cord carries unacceptable "
+                   "risk.", **doses)
+        )
+        return [_flag("CORD_MARGIN_NONE", TriageLevel.AGAINST, [reached, assumption],
                       f"{SEED}; {_CORD_SOURCES}", against=[REIRRADIATION],
-                      cautions=[SBRT_NEW_SITES], as_reason="no margin left for the spinal cord")]
+                      cautions=[SBRT_NEW_SITES],
+                      as_reason=N_("no margin left for the spinal cord"))]
     if margin.band == MarginBand.NARROW:
-        return [_flag("CORD_MARGIN_NARROW", TriageLevel.CAUTION,
-                      f"Narrow spinal cord margin: {left} left under the cumulative tolerance "
-                      f"({prior}), less than the 37.5 Gy2 left after a course at 98 Gy2. "
-                      "Re-irradiation near the cord needs a cord-sparing plan. "
-                      f"{_CORD_ASSUMPTION}", _CORD_SOURCES, cautions=[REIRRADIATION],
-                      as_reason="the narrow spinal cord margin")]
-    return [_flag("CORD_MARGIN_AMPLE", TriageLevel.INFO,
-                  f"Spinal cord margin: {left} left under the cumulative tolerance ({prior}). "
-                  "Risk stays small up to 135.5 Gy2 cumulative with each course at most "
-                  "98 Gy2 and 6 months or more between; the cord recovers about 25% by 6 "
-                  f"months and 50% by 12. {_CORD_ASSUMPTION}", _CORD_SOURCES)]
+        narrow = phrase("Narrow spinal cord margin: about %(left)s Gy2 (EQD2 about %(left_eqd2)s "
+                        "Gy) left under the cumulative tolerance (prior cord BED about %(prior)s "
+                        "Gy2), less than the 37.5 Gy2 left after a course at 98 Gy2. "
+                        "Re-irradiation near the cord needs a cord-sparing plan.", **doses)
+        return [_flag("CORD_MARGIN_NARROW", TriageLevel.CAUTION, [narrow, assumption],
+                      _CORD_SOURCES, cautions=[REIRRADIATION],
+                      as_reason=N_("the narrow spinal cord margin"))]
+    ample = phrase("Spinal cord margin: about %(left)s Gy2 (EQD2 about %(left_eqd2)s Gy) left "
+                   "under the cumulative tolerance (prior cord BED about %(prior)s Gy2). Risk "
+                   "stays small up to 135.5 Gy2 cumulative with each course at most 98 Gy2 and "
+                   "6 months or more between; the cord recovers about 25%% by 6 months and 50%% "
+                   "by 12.", **doses)
+    return [_flag("CORD_MARGIN_AMPLE", TriageLevel.INFO, [ample, assumption], _CORD_SOURCES)]
 
 
 def _bnct_site(intake: CaseIntake) -> bool:
@@ -484,21 +531,22 @@ def _bnct_flags(intake: CaseIntake, months: int) -> list[TriageFlag]:
         return []
     unmet = []
     if months < BNCT_MIN_MONTHS:
-        unmet.append("under 3 months since RT")
+        unmet.append(N_("under 3 months since RT"))
     if clinical.ecog > BNCT_MAX_ECOG:
-        unmet.append("ECOG above 2")
+        unmet.append(N_("ECOG above 2"))
     if clinical.largest_lesion_cm > BNCT_MAX_TUMOUR_CM:
-        unmet.append("tumour over 12 cm")
+        unmet.append(N_("tumour over 12 cm"))
     if clinical.has_distant_disease:
-        unmet.append("distant metastases")
+        unmet.append(N_("distant metastases"))
     flags = []
     # BNCT bypasses the cumulative photon constraint [seed], so only its own trial criteria
     # [bnct-trial] weigh on it, not the re-irradiation flags.
     if unmet:
         flags.append(_flag("BNCT_CRITERIA_NOT_MET", TriageLevel.CAUTION,
-                           "BNCT suits recurrence after photon RT, but trial entry criteria are "
-                           "not met: " + ", ".join(unmet) + ".", BNCT_TRIAL,
-                           cautions=[Approach.BNCT], as_reason="unmet BNCT trial criteria"))
+                           [phrase("BNCT suits recurrence after photon RT, but trial entry "
+                                   "criteria are not met: %(reasons)s.", reasons=unmet)],
+                           BNCT_TRIAL,
+                           cautions=[Approach.BNCT], as_reason=N_("unmet BNCT trial criteria")))
     else:
         flags.append(_flag("BNCT_CANDIDATE", TriageLevel.FAVOURABLE,
                            "BNCT candidate after prior photon RT: trial entry criteria met (3+ "
@@ -527,7 +575,7 @@ def _site_flags(intake: CaseIntake) -> list[TriageFlag]:
             flags.append(_flag("SINS_SURGICAL_STABILISATION", TriageLevel.CAUTION,
                                "SINS 13 or more: surgical stabilisation should be considered.",
                                SEED, cautions=[REIRRADIATION],
-                               as_reason="SINS 13 or more (stabilisation first)"))
+                               as_reason=N_("SINS 13 or more (stabilisation first)")))
     if site == PrimarySite.PROSTATE:
         flags.append(_flag("PROSTATE_PSMA_OPTIONS", TriageLevel.INFO,
                            "Prostate recurrence after RT: PSMA-directed SBRT, or Lu-177 PSMA "
@@ -549,7 +597,7 @@ def _consensus_flags(intake: CaseIntake) -> list[TriageFlag]:
                            "ECOG 3-4: performance status and expected survival weigh against "
                            "aggressive re-irradiation.", ESTRO_EORTC_2022,
                            cautions=[REIRRADIATION, SBRT_NEW_SITES],
-                           as_reason="ECOG 3-4"))
+                           as_reason=N_("ECOG 3-4")))
     # Overlap from the intake's explicit answer, else from the pattern (`outside_prior_field`).
     outside = clinical.outside_prior_field
     if outside is None:

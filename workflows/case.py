@@ -258,7 +258,8 @@ class CaseWorkflow:
         intake = self._input.intake
         flags = triage(intake, workflow.now().date())
         self._state.triage_flags = [
-            TriageFlagEntry(code=f.code, level=str(f.level), message=f.message, source=f.source)
+            TriageFlagEntry(code=f.code, level=str(f.level), message=f.message, source=f.source,
+                            phrases=list(f.phrases))
             for f in flags
         ]
         self._note("case_opened", f"pathway {intake.pathway}; {len(flags)} triage flag(s)")

@@ -256,7 +256,8 @@ def hospital_request(language: str, hospital_id: str) -> ReferralPacketRequest:
         for (kind, name), size in zip(FILE_NAMES.items(), (183_422, 48_211_778), strict=True)
     ]
     flags = [
-        TriageFlagEntry(code=f.code, level=f.level.value, message=f.message, source=f.source)
+        TriageFlagEntry(code=f.code, level=f.level.value, message=f.message, source=f.source,
+                        phrases=list(f.phrases))
         for f in triage(case_intake, date(2025, 6, 1))
     ]
     return ReferralPacketRequest(
@@ -488,3 +489,35 @@ def test_the_hospital_mail_to_a_chinese_hospital_is_in_chinese_then_english():
     assert "biopsy_report" not in "\n".join(body)
     english = packet_body(notice.model_copy(update={"language": "en"}))
     assert "转诊" not in english and "1. Biopsy report (application/pdf, 2.4 MB)" in english
+
+
+def test_flags_with_numbers_and_reasons_are_written_in_each_language(letters):
+    """A cord margin's numbers and a withdrawn flag's reasons were English f-strings, so the
+    Chinese letter printed them in English only; now the catalogue writes them around the
+    numbers, and lists the reasons as Chinese lists things."""
+    from caseflow.triage import phrase
+
+    narrow = phrase(
+        "Narrow spinal cord margin: about %(left)s Gy2 (EQD2 about %(left_eqd2)s Gy) left under "
+        "the cumulative tolerance (prior cord BED about %(prior)s Gy2), less than the 37.5 Gy2 "
+        "left after a course at 98 Gy2. Re-irradiation near the cord needs a cord-sparing plan.",
+        left="25", left_eqd2="13", prior="110",
+    )
+    withdrawn = phrase("Withdrawn: outweighed by %(reasons)s.",
+                       reasons=["ECOG 3-4", "the largest lesion over 5 cm", "distant metastases"])
+    flags = [
+        TriageFlagEntry(code="CORD_MARGIN_NARROW", level="caution", source="s",
+                        message=narrow.english(), phrases=[narrow]),
+        TriageFlagEntry(code="SMALL_VOLUME", level="info", source="s",
+                        message="Small volume. " + withdrawn.english(),
+                        phrases=[phrase("Small volume."), withdrawn]),
+    ]
+    request = contact_request("zh-CN").model_copy(update={"triage_flags": flags})
+    text = plain(letters.render_letter(request))
+    assert ("脊髓剂量余量狭窄：距累积耐受剂量约剩 25 Gy2（EQD2 约 13 Gy；"
+            "既往脊髓 BED 约 110 Gy2）") in text
+    assert "已撤回：被ECOG 3-4、最大病灶超过 5 cm和远处转移所抵消。" in text
+    # ...and the English after it, as the CLI and console show it.
+    assert ("Withdrawn: outweighed by ECOG 3-4, the largest lesion over 5 cm and distant "
+            "metastases.") in text
+    assert "about 25 Gy2 (EQD2 about 13 Gy) left" in text
