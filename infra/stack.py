@@ -191,7 +191,12 @@ class EmbeddedStack:
             command=[sys.executable, "-m", "coordinator.codec_server", "--port", str(port)],
             ports=[port],
             run_dir=self.data_dir,
+            env=self._child_env(),
         )
+
+    def _child_env(self) -> dict[str, str]:
+        # The stack's processes read this stack's env file, wherever they were started from.
+        return {"CASEFLOW_DATA_DIR": str(self.data_dir)}
 
     def ensure_keys(self) -> None:
         """A development key file when payloads are encrypted and no keys are configured."""
@@ -228,6 +233,7 @@ class EmbeddedStack:
                      "--dir", str(self.data_dir / "webhooks")],
             ports=[port],
             run_dir=self.data_dir,
+            env=self._child_env(),
         )
 
     def web(self) -> ServerProcess:
@@ -237,6 +243,7 @@ class EmbeddedStack:
             command=[sys.executable, "-m", "web.server", "--port", str(port)],
             ports=[port],
             run_dir=self.data_dir,
+            env=self._child_env(),
         )
 
     def worker(self) -> ServerProcess:
@@ -245,6 +252,7 @@ class EmbeddedStack:
             command=[sys.executable, "-m", "worker"],
             ports=[],
             run_dir=self.data_dir,
+            env=self._child_env(),
         )
 
     # -- up: each part starts or reports on its own (issue 11 item 8) ------------------------
