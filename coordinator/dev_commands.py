@@ -11,6 +11,7 @@ from rich.table import Table
 
 from caseflow.settings import CaseflowSettings, get_settings
 from client.identities import ensure_demo_users
+from infra.server_process import StackError
 from infra.stack import EmbeddedStack, ensure_credentials
 
 dev_app = typer.Typer(
@@ -37,7 +38,7 @@ def up(
     """Start Temporal (with Web UI), SeaweedFS S3 and the SMTP sink; reuse what is running.
 
     Each part starts on its own: one that cannot (a taken port) is listed as not up, with why,
-    the others still start, and the command exits with status 1.
+    the others still start, and the command ends with `error: not up: <parts>` (status 1).
     """
     stack = _stack()
     addresses = stack.up(with_worker=with_worker)
@@ -51,7 +52,7 @@ def up(
         print(json.dumps({**shown, "console": console_url, "portal": portal_url,
                           "demo_logins": str(demo_logins), "not_up": problems}))
         if problems:
-            raise typer.Exit(1)
+            raise StackError(f"not up: {', '.join(problems)}")
         return
     # --- what is up and what is not (issue 11 item 8) ---
     if problems:
@@ -80,7 +81,8 @@ def up(
     for part, reason in problems.items():
         console.print(f"  [red]not up[/red] {part}: {escape(reason)}", highlight=False)
     if problems:
-        raise typer.Exit(1)
+        # One line on stderr and exit status 1, as every CLI failure (coordinator/cli.py).
+        raise StackError(f"not up: {', '.join(problems)}")
     # --- end of what is up ---
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from pathlib import Path
 
 import psutil
@@ -37,9 +37,9 @@ def free_block(size: int = BLOCK, attempts: int = 200) -> int:
     raise RuntimeError(f"no {size} consecutive free ports on 127.0.0.1")
 
 
-def stack_in(data_dir: Path, base: int) -> EmbeddedStack:
-    """A stack in `data_dir` on the ports from `base`, written to its env file so every process
-    it starts (web, worker, inbox) reads the same settings."""
+def stack_in(data_dir: Path, base: int, **overrides: str) -> EmbeddedStack:
+    """A stack in `data_dir` on the ports from `base` (and any CASEFLOW_* `overrides`), written
+    to its env file so every process it starts (web, worker, inbox) reads the same settings."""
     env_file = ensure_credentials(data_dir)
     ports = {
         "CASEFLOW_S3_ENDPOINT_URL": f"http://127.0.0.1:{base}",
@@ -49,6 +49,7 @@ def stack_in(data_dir: Path, base: int) -> EmbeddedStack:
         "CASEFLOW_WEB_PORT": str(base + 11),
         "CASEFLOW_PUBLIC_URL": f"http://127.0.0.1:{base + 11}",
         "CASEFLOW_CODEC_SERVER_URL": f"http://127.0.0.1:{base + 12}",
+        **overrides,
     }
     with open(env_file, "a") as out:
         out.writelines(env_line(name, value) for name, value in ports.items())
@@ -67,10 +68,8 @@ def stack_pids(stack: EmbeddedStack) -> set[int]:
         if pid is None:
             continue
         pids.add(pid)
-        try:
+        with suppress(psutil.Error):
             pids.update(child.pid for child in psutil.Process(pid).children(recursive=True))
-        except psutil.Error:
-            pass
     return pids
 
 
