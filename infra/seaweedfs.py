@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import re
 import secrets
 import signal
@@ -62,13 +63,19 @@ class SeaweedPorts:
 
     @classmethod
     def pick_free(cls) -> SeaweedPorts:
-        """Ports the kernel says are free on loopback right now (held open together so they
-        are distinct)."""
-        sockets = []
+        """Ports free on loopback right now (held open together so they are distinct), below
+        the kernel's ephemeral range: the four servers start one after another, and a port in
+        that range could meanwhile become the local end of an outgoing connection."""
+        sockets: list[socket.socket] = []
+        low = _ephemeral_low()
         try:
-            for _ in fields(cls):
+            while len(sockets) < len(fields(cls)):
                 sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                sock.bind((LOOPBACK, 0))
+                try:
+                    sock.bind((LOOPBACK, random.randrange(10000, low) if low > 11000 else 0))
+                except OSError:
+                    sock.close()
+                    continue
                 sockets.append(sock)
             return cls(*(sock.getsockname()[1] for sock in sockets))
         finally:
@@ -91,6 +98,14 @@ class SeaweedPorts:
                 except OSError:
                     busy.append((name, port))
         return busy
+
+
+def _ephemeral_low() -> int:
+    """Where the kernel's ephemeral ports begin (Linux), or 0 when unknown."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def s3_client(endpoint_url: str, access_key: str, secret_key: str, region: str = "us-east-1"):

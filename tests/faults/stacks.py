@@ -4,6 +4,7 @@ second clone would be) through its own caseflow.env on a block of free loopback 
 from __future__ import annotations
 
 import os
+import random
 import socket
 from contextlib import ExitStack, suppress
 from pathlib import Path
@@ -18,14 +19,22 @@ from infra.stack import EmbeddedStack, ensure_credentials, env_line
 BLOCK = 20
 
 
-def free_block(size: int = BLOCK, attempts: int = 200) -> int:
-    """The first of `size` consecutive loopback ports that are all free right now."""
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def free_block(size: int = BLOCK, attempts: int = 500) -> int:
+    """The first of `size` consecutive loopback ports that are all free right now, below the
+    kernel's ephemeral range: there, any process's outgoing connection (the stack's own servers
+    talking to each other) could take one of them before its server binds it."""
+    low, _ = _ephemeral_range()
+    floor = 10000 if low > 10000 + 10 * size else 1024
     for _ in range(attempts):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + size >= 65535:
-            continue
+        base = random.randrange(floor, low - size)
         with ExitStack() as held:
             try:
                 for port in range(base, base + size):
