@@ -1,6 +1,7 @@
 """The boto3 S3 client for the documents bucket, built from settings alone, so the same code talks
-to SeaweedFS on loopback and to AWS S3 in production; and the few S3 operations every activity
-class shares: write once, read if present, presign within the 7-day limit."""
+to SeaweedFS on loopback and to AWS S3 in production; the server-side encryption every write
+asks for (the one place it is decided); and the few S3 operations every activity class shares:
+write once, read if present, presign within the 7-day limit."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def build_s3_client(
     x-amz-checksum-sha256, which the server verifies and the signature covers, so hashing them
     again for SigV4 would only cost CPU."""
     secret = settings.s3_secret_access_key
-    return boto3.client(
+    client = boto3.client(
         "s3",
         endpoint_url=settings.s3_endpoint_url,
         region_name=settings.s3_region,
@@ -42,6 +43,38 @@ def build_s3_client(
             tcp_keepalive=True,
         ),
     )
+    ask_for_encryption(client, settings)
+    return client
+
+
+# The operations that create an object: each names the encryption it is stored under. Parts of a
+# multipart upload take the one named at its creation (SSE-S3 and SSE-KMS need nothing per part).
+WRITES = ("PutObject", "CreateMultipartUpload", "CopyObject")
+
+
+def encryption_params(settings: CaseflowSettings) -> dict[str, Any]:
+    """The server-side encryption parameters of every object caseflow writes."""
+    if settings.s3_server_side_encryption == "aws:kms":
+        params: dict[str, Any] = {"ServerSideEncryption": "aws:kms", "BucketKeyEnabled": True}
+        if settings.s3_kms_key_id:
+            params["SSEKMSKeyId"] = settings.s3_kms_key_id
+        return params
+    return {"ServerSideEncryption": "AES256"}
+
+
+def ask_for_encryption(client, settings: CaseflowSettings) -> None:
+    """Make every write through `client` ask for `encryption_params`, whoever builds the call
+    (documents, letters, audit, portal records, multipart uploads), so no put can forget it.
+    A bucket default would cover SeaweedFS, but on AWS the service need not own the bucket."""
+    wanted = encryption_params(settings)
+
+    def add_encryption(params: dict[str, Any], **_: Any) -> None:
+        # botocore passes the call's parameters as `params`; what the caller named stays.
+        for name, value in wanted.items():
+            params.setdefault(name, value)
+
+    for operation in WRITES:
+        client.meta.events.register(f"provide-client-params.s3.{operation}", add_encryption)
 
 
 # The SigV4 limit for presigned URLs: no link caseflow signs lives longer.

@@ -103,7 +103,7 @@ async def service_stack(
         for process in (worker, web):
             process.start()
             processes.append(process)
-        worker.wait_until(lambda: b"worker started" in worker.log_file.read_bytes(), 60)
+        worker.wait_for_log_line(b"worker started", 60)
         web.wait_until(lambda: port_answers(settings.web_port), 60)
         yield ServiceStack(settings, temporal, seaweed, worker, web)
     finally:

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
@@ -82,6 +82,11 @@ class CaseflowSettings(BaseSettings):
     s3_bucket: str = "caseflow-documents"
     s3_access_key_id: str | None = None
     s3_secret_access_key: SecretStr | None = None
+    # Encryption at rest (docs/data-protection.md): every put asks for it. AES256 is SSE-S3
+    # (the embedded SeaweedFS wraps data keys under the stack's key-encryption key); aws:kms
+    # with a KMS key id (or alias ARN) uses that key on AWS, the account's aws/s3 key without.
+    s3_server_side_encryption: Literal["AES256", "aws:kms"] = "AES256"
+    s3_kms_key_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9:/_.+=@-]{1,2048}$")
 
     # Mail: the stack's SMTP sink by default.
     smtp_host: str = "127.0.0.1"
@@ -212,6 +217,15 @@ class CaseflowSettings(BaseSettings):
 
     # Where the embedded stack keeps its state; its caseflow.env is the env file read.
     data_dir: Path = Field(default_factory=find_data_dir)
+
+    @field_validator("s3_kms_key_id")
+    @classmethod
+    def _kms_key_needs_kms(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("s3_server_side_encryption") != "aws:kms":
+            raise ValueError(
+                "CASEFLOW_S3_KMS_KEY_ID needs CASEFLOW_S3_SERVER_SIDE_ENCRYPTION=aws:kms"
+            )
+        return value
 
     @field_validator("data_dir")
     @classmethod

@@ -6,10 +6,12 @@ import json
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from caseflow.settings import CaseflowSettings, get_settings
 from client.identities import ensure_demo_users
+from infra.server_process import StackError
 from infra.stack import EmbeddedStack, ensure_credentials
 
 dev_app = typer.Typer(
@@ -33,32 +35,55 @@ def up(
     with_worker: bool = typer.Option(False, "--with-worker", help="Also start the worker."),
     json_output: bool = typer.Option(False, "--json", help="Print machine-readable output."),
 ) -> None:
-    """Start Temporal (with Web UI), SeaweedFS S3 and the SMTP sink; reuse what is running."""
+    """Start Temporal (with Web UI), SeaweedFS S3 and the SMTP sink; reuse what is running.
+
+    Each part starts on its own: one that cannot (a taken port) is listed as not up, with why,
+    the others still start, and the command ends with `error: not up: <parts>` (status 1).
+    """
     stack = _stack()
     addresses = stack.up(with_worker=with_worker)
+    problems = addresses.problems
     # The demo's people, so the console can be tried at once; passwords in a mode-600 file.
     demo_logins = ensure_demo_users(stack.settings)
     console_url = f"{addresses.web}/console"
     portal_url = f"{addresses.web}/portal/inquiry"
     if json_output:
-        print(json.dumps({**{k: str(v) for k, v in vars(addresses).items()},
-                          "console": console_url, "portal": portal_url,
-                          "demo_logins": str(demo_logins)}))
+        shown = {k: str(v) for k, v in vars(addresses).items() if k != "problems"}
+        print(json.dumps({**shown, "console": console_url, "portal": portal_url,
+                          "demo_logins": str(demo_logins), "not_up": problems}))
+        if problems:
+            raise StackError(f"not up: {', '.join(problems)}")
         return
-    console.print("[green]caseflow stack is up[/green]")
-    console.print(f"  Temporal gRPC  {addresses.temporal}")
-    console.print(f"  Temporal UI    {addresses.ui}")
-    console.print(f"  S3 (SeaweedFS) {addresses.s3}")
-    console.print(f"  SMTP sink      {addresses.smtp}  (messages in {addresses.maildir})")
-    console.print(f"  Hospital inbox {addresses.hospital_inbox}  (signed webhooks)")
+    # --- what is up and what is not (issue 11 item 8) ---
+    if problems:
+        console.print("[yellow]caseflow stack is partly up[/yellow]")
+    else:
+        console.print("[green]caseflow stack is up[/green]")
+
+    def show(part: str, label: str, text: str) -> None:
+        if part not in problems:
+            console.print(f"  {label:<14} {text}", markup=False, highlight=False)
+
+    show("temporal", "Temporal gRPC", addresses.temporal)
+    show("temporal", "Temporal UI", addresses.ui)
+    show("s3", "S3 (SeaweedFS)", addresses.s3)
+    show("mail", "SMTP sink", f"{addresses.smtp}  (messages in {addresses.maildir})")
+    show("hospital-inbox", "Hospital inbox", f"{addresses.hospital_inbox}  (signed webhooks)")
     if addresses.codec_server:
-        console.print(f"  Codec server   {addresses.codec_server}  (Web UI decodes, audited)")
-    console.print(f"  Web service    {addresses.web}  (API docs at /docs)")
-    console.print(f"  Console        {console_url}")
-    console.print(f"  Patient portal {portal_url}  (confirmation mails in the SMTP sink)")
-    console.print(f"  Demo logins    {demo_logins}  (coord-demo is the demo case's coordinator)")
+        show("codec-server", "Codec server",
+             f"{addresses.codec_server}  (Web UI decodes, audited)")
+    show("web", "Web service", f"{addresses.web}  (API docs at /docs)")
+    show("web", "Console", console_url)
+    show("web", "Patient portal", f"{portal_url}  (confirmation mails in the SMTP sink)")
+    show("", "Demo logins", f"{demo_logins}  (coord-demo is the demo case's coordinator)")
     if with_worker:
-        console.print("  Worker         running on task queue 'cases'")
+        show("worker", "Worker", "running on task queue 'cases'")
+    for part, reason in problems.items():
+        console.print(f"  [red]not up[/red] {part}: {escape(reason)}", highlight=False)
+    if problems:
+        # One line on stderr and exit status 1, as every CLI failure (coordinator/cli.py).
+        raise StackError(f"not up: {', '.join(problems)}")
+    # --- end of what is up ---
 
 
 @dev_app.command()

@@ -3,6 +3,7 @@ remembered in a pid file so that a later `caseflow dev down` stops exactly what 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -60,6 +61,10 @@ class ServerProcess:
     ports: Sequence[int]
     run_dir: Path
     env: dict[str, str] | None = None
+    cwd: Path | None = None
+    # Where this start's output begins in the (appended) log: readiness is read after it only,
+    # so a line an earlier, crashed run left there never counts (see wait_for_log_line).
+    log_offset: int = 0
 
     @property
     def pid_file(self) -> Path:
@@ -96,6 +101,7 @@ class ServerProcess:
                 raise StackError(f"{self.name}: port {port} on 127.0.0.1 is already in use")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as log:
+            self.log_offset = log.tell()
             process = subprocess.Popen(
                 list(self.command),
                 stdout=log,
@@ -103,11 +109,26 @@ class ServerProcess:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # its own process group: stopping it stops its children
                 env={**os.environ, **(self.env or {})},
+                cwd=self.cwd,
             )
         # The pid and its creation time together name this process, even after a settings change
         # alters the command line, and never a later process that reuses the pid.
         self.pid_file.write_text(f"{process.pid} {psutil.Process(process.pid).create_time()}")
         return process.pid
+
+    def logged_since_start(self) -> bytes:
+        """What this start of the process has written to its log so far."""
+        try:
+            with open(self.log_file, "rb") as log:
+                log.seek(self.log_offset)
+                return log.read()
+        except FileNotFoundError:
+            return b""
+
+    def wait_for_log_line(self, text: bytes, timeout: float) -> None:
+        """Wait until the process this object started logs `text` (an earlier run's lines,
+        before `log_offset`, do not count), or fail as `wait_until` does."""
+        self.wait_until(lambda: text in self.logged_since_start(), timeout)
 
     def wait_until(self, ready: Callable[[], bool], timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -138,6 +159,9 @@ class ServerProcess:
             psutil.Process(pid).wait(timeout=timeout)
         except psutil.TimeoutExpired:
             os.killpg(pid, signal.SIGKILL)
+            # Gone before we return, so a restart finds its files unlocked and ports free.
+            with contextlib.suppress(psutil.Error):
+                psutil.Process(pid).wait(timeout=5)
         except psutil.NoSuchProcess:
             pass
         return True

@@ -7,22 +7,28 @@ import base64
 import json
 import re
 import secrets
+import subprocess
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+from botocore.exceptions import BotoCoreError, ClientError
 from dotenv import dotenv_values
 
 from caseflow.hospitals import HospitalDirectory
 from caseflow.keyring import ensure_key_file, key_file_path
 from caseflow.settings import ENV_FILE_NAME, OPS_UI_PATH, CaseflowSettings
+from infra.binaries import BinaryMissing
 from infra.mail_sink import MailSink
-from infra.seaweedfs import SeaweedFS, ensure_bucket, ensure_portal_rules
+from infra.seaweedfs import SeaweedFS, SeaweedPorts, ensure_bucket, ensure_portal_rules
 from infra.server_process import ServerProcess, StackError, port_answers
 from infra.temporal_server import TemporalDevServer
 
 DEFAULT_INBOX_PORT = 8090
+# The embedded store's SSE-S3 key-encryption key (infra/seaweedfs.py: ensure_kek_file).
+STORE_KEK_FILE_NAME = "store-kek"
 # NAME=value as the env file has it (optionally after `export `); a value starting with a quote
 # is already quoted.
 _ENV_LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
@@ -38,6 +44,8 @@ class StackAddresses:
     hospital_inbox: str
     codec_server: str | None
     web: str
+    # Parts that are not up, by name, with the one-line reason (empty: everything is up).
+    problems: dict[str, str] = field(default_factory=dict)
 
 
 def _whsec() -> str:
@@ -127,6 +135,22 @@ def ui_codec_endpoint(settings: CaseflowSettings) -> str | None:
     return settings.ops_codec_endpoint()
 
 
+# What keeps a part from starting, said in one line; anything else is a defect and propagates.
+_PART_FAILURES = (StackError, BinaryMissing, OSError, subprocess.SubprocessError, BotoCoreError,
+                  ClientError)
+
+
+def _attempt(problems: dict[str, str], name: str, start: Callable[[], object]) -> bool:
+    """Start one part; on failure note why under its name and carry on with the others."""
+    try:
+        start()
+    except _PART_FAILURES as error:
+        lines = str(error).strip().splitlines()
+        problems[name] = lines[0] if lines else type(error).__name__
+        return False
+    return True
+
+
 def inbox_port() -> int:
     """The loopback port the directory's webhook hospitals point at (the dev hospital inbox)."""
     for hospital in HospitalDirectory.load_default().hospitals:
@@ -150,6 +174,10 @@ class EmbeddedStack:
             self.data_dir / "temporal",
             grpc_port=grpc.port,
             ui_port=ui.port,
+            # The dev server's own defaults (7243, 7244 beside 7233), kept beside any other
+            # gRPC port, so a second stack on other ports does not collide on these two.
+            http_port=grpc.port + 10,
+            metrics_port=grpc.port + 11,
             # Served by the web service at OPS_UI_PATH behind its login (web/ops_routes.py), and
             # decoding through the service's codec endpoint, so no codec token is in the UI.
             ui_public_path=OPS_UI_PATH,
@@ -163,7 +191,12 @@ class EmbeddedStack:
             command=[sys.executable, "-m", "coordinator.codec_server", "--port", str(port)],
             ports=[port],
             run_dir=self.data_dir,
+            env=self._child_env(),
         )
+
+    def _child_env(self) -> dict[str, str]:
+        # The stack's processes read this stack's env file, wherever they were started from.
+        return {"CASEFLOW_DATA_DIR": str(self.data_dir)}
 
     def ensure_keys(self) -> None:
         """A development key file when payloads are encrypted and no keys are configured."""
@@ -184,7 +217,9 @@ class EmbeddedStack:
             data_dir=self.data_dir / "seaweedfs",
             access_key=access_key,
             secret_key=secret_key.get_secret_value(),
-            s3_port=endpoint.port,
+            ports=SeaweedPorts.beside(endpoint.port),
+            # Beside keys.json, apart from the store; never rotated (docs/data-protection.md).
+            kek_file=self.data_dir / STORE_KEK_FILE_NAME,
         )
 
     def mail(self) -> MailSink:
@@ -198,6 +233,7 @@ class EmbeddedStack:
                      "--dir", str(self.data_dir / "webhooks")],
             ports=[port],
             run_dir=self.data_dir,
+            env=self._child_env(),
         )
 
     def web(self) -> ServerProcess:
@@ -207,6 +243,7 @@ class EmbeddedStack:
             command=[sys.executable, "-m", "web.server", "--port", str(port)],
             ports=[port],
             run_dir=self.data_dir,
+            env=self._child_env(),
         )
 
     def worker(self) -> ServerProcess:
@@ -215,34 +252,37 @@ class EmbeddedStack:
             command=[sys.executable, "-m", "worker"],
             ports=[],
             run_dir=self.data_dir,
+            env=self._child_env(),
         )
 
+    # -- up: each part starts or reports on its own (issue 11 item 8) ------------------------
+
     def up(self, with_worker: bool = False) -> StackAddresses:
+        """Start every part that is not running. A part that cannot start (a taken port, a
+        missing binary) is named in `problems` with its one-line reason and the others still
+        start; only a part that needs it (the worker needs Temporal) is skipped with it."""
         self.ensure_keys()
+        problems: dict[str, str] = {}
         temporal, s3, mail = self.temporal(), self.s3(), self.mail()
-        temporal.start()
-        s3.start()
-        s3.wait_ready()
-        ensure_bucket(s3.endpoint_url, s3.access_key, s3.secret_key, self.settings.s3_bucket)
-        ensure_portal_rules(
-            s3.endpoint_url, s3.access_key, s3.secret_key, self.settings.s3_bucket,
-            self.settings.public_url, max(1, round(self.settings.portal_upload_expiry_hours / 24)),
-        )
-        mail.start()
         inbox = self.hospital_inbox()
-        inbox.start()
-        inbox.wait_until(lambda: port_answers(inbox_port()), timeout=20)
+        _attempt(problems, "temporal", temporal.start)
+        _attempt(problems, "s3", lambda: self._start_s3(s3))
+        _attempt(problems, "mail", mail.start)
+        _attempt(problems, "hospital-inbox", lambda: self._start_server(inbox, 20))
         codec_url = None
-        if self.settings.encrypt_payloads and self.settings.codec_tokens:
-            codec = self.codec_server()
-            codec.start()
-            codec.wait_until(lambda: port_answers(codec.ports[0]), timeout=20)
+        codec = self.codec_server()
+        if (
+            self.settings.encrypt_payloads
+            and self.settings.codec_tokens
+            and _attempt(problems, "codec-server", lambda: self._start_server(codec, 20))
+        ):
             codec_url = self.settings.codec_server_url
-        web = self.web()
-        web.start()
-        web.wait_until(lambda: port_answers(self.settings.web_port), timeout=30)
+        _attempt(problems, "web", lambda: self._start_server(self.web(), 30))
         if with_worker:
-            self.start_worker()
+            if "temporal" in problems:
+                problems["worker"] = "not started: Temporal is not up"
+            else:
+                _attempt(problems, "worker", self.start_worker)
         return StackAddresses(
             temporal=temporal.address,
             # Reached through the web service's login (web/ops_routes.py).
@@ -253,15 +293,31 @@ class EmbeddedStack:
             hospital_inbox=f"http://127.0.0.1:{inbox_port()}/hooks/<hospital_id>",
             codec_server=codec_url,
             web=f"http://127.0.0.1:{self.settings.web_port}",
+            problems=problems,
         )
+
+    def _start_s3(self, s3: SeaweedFS) -> None:
+        s3.start()
+        s3.wait_ready()
+        ensure_bucket(s3.endpoint_url, s3.access_key, s3.secret_key, self.settings.s3_bucket)
+        ensure_portal_rules(
+            s3.endpoint_url, s3.access_key, s3.secret_key, self.settings.s3_bucket,
+            self.settings.public_url, max(1, round(self.settings.portal_upload_expiry_hours / 24)),
+        )
+
+    @staticmethod
+    def _start_server(server: ServerProcess, timeout: float) -> None:
+        server.start()
+        server.wait_until(lambda: all(port_answers(port) for port in server.ports), timeout)
 
     def start_worker(self, timeout: float = 30.0) -> None:
         worker = self.worker()
         if worker.is_running():
             return
         worker.start()
-        # The worker logs this line once it polls the task queue.
-        worker.wait_until(lambda: b"worker started" in worker.log_file.read_bytes(), timeout)
+        # The worker logs this line once it polls the task queue. Only what this start wrote
+        # counts: the log is appended to, and a crashed worker's line is still in it.
+        worker.wait_for_log_line(b"worker started", timeout)
 
     def down(self) -> list[str]:
         """Stop what `up` started, worker first so it drains before its servers go."""
