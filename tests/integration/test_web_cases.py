@@ -229,6 +229,14 @@ async def test_bad_input_is_one_line_and_changes_nothing(web_stack: WebStack, se
             headers={"Content-Type": "application/json"},
         )
         assert huge.status_code == 413 and set(huge.json()) == {"error"}
+        # Control characters in free text: refused with one line naming the field (issue 11).
+        hostile = await api.post(
+            f"/api/v1/cases/{case_id}/waivers",
+            json={"item_id": "performance_status", "reason": "ok\x1b[2J\x1b[31mwiped"},
+        )
+        assert hostile.status_code in (400, 422) and set(hostile.json()) == {"error"}
+        assert "reason" in hostile.json()["error"] and "control" in hostile.json()["error"]
+        assert "\n" not in hostile.json()["error"]
         missing = await api.get(f"/api/v1/cases/{'a' * 26}")
         assert missing.status_code == 404
         assert missing.json() == {"error": f"CASE_ID: no case {'a' * 26}"}
