@@ -21,6 +21,8 @@ STAGE = {
     "RECORDS": N_("Records"),
     "SPECIALIST_REVIEW": N_("Specialist review"),
     "HOSPITAL_SUBMISSION": N_("Hospital submission"),
+    "NEXT_OPTION": N_("Next option"),
+    "TRIAL_SCREENING": N_("Trial screening"),
     "TRANSLATION": N_("Translation"),
     "TRAVEL": N_("Travel"),
     "ADMISSION": N_("Admission"),
@@ -33,6 +35,7 @@ OUTCOME = {
     "withdrawn": N_("withdrawn"),
     "not_a_candidate": N_("not a candidate"),
     "declined": N_("inquiry declined"),
+    "no_further_option": N_("no further option"),
 }
 
 DOCUMENT_KIND = {
