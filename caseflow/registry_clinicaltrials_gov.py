@@ -222,12 +222,14 @@ class ClinicalTrialsGovReader:
 
     def read(self, raw: bytes, name: str) -> list[TrialStudy]:
         try:
-            data = json.loads(raw)
+            text = raw.decode("utf-8-sig")
+            data = json.loads(text)
         except UnicodeDecodeError:
             raise RegistryFileError(f"{name}: not UTF-8 text") from None
         except json.JSONDecodeError as error:
             # A download cut short ends mid-value: say so, since that is the usual cause.
-            cut = error.pos >= len(raw.rstrip()) - 1
+            # (a string left open runs to the end of the file too).
+            cut = error.pos >= len(text.rstrip()) - 1 or error.msg.startswith("Unterminated")
             why = "truncated (the file ends mid-study)" if cut else "not valid JSON"
             raise RegistryFileError(
                 f"{name}: {why} at line {error.lineno}, column {error.colno}"

@@ -96,6 +96,7 @@ with workflow.unsafe.imports_passed_through():
     from caseflow.translation_need import translation_language_error, translation_need
     from caseflow.travel import TravelError, check_travel_event, record_travel_event
     from caseflow.triage import triage
+    from caseflow.trial_matching import TrialMatchProfile, profile_from_intake
     from caseflow.trial_referrals import (
         ChooseNextOption,
         NextOption,
@@ -564,6 +565,11 @@ class CaseWorkflow:
             if not self._consent.allows(site.country, site.hospital_id, "referral"):
                 raise _reject(f"targets: no referral consent for {site.country} "
                               f"(trial site {site.hospital_id})")
+
+    @workflow.query
+    def trial_profile(self) -> TrialMatchProfile:
+        """What trial matching reads of the case: no name, no date of birth, no contact."""
+        return profile_from_intake(self._input.intake, workflow.now().date())
 
     # -- end of the next option and trial screening -----------------------------------------------
 

@@ -156,7 +156,7 @@ async def test_every_hospital_declining_offers_a_new_review_round_keeping_the_an
     assert "NEXT_OPTION" in str(refused.value.cause)
     await handle.execute_update(
         CaseWorkflow.choose_next_option,
-        ChooseNextOption(option="hospitals", reason="ask the Chennai centre again with new imaging"),
+        ChooseNextOption(option="hospitals", reason="ask Chennai again with new imaging"),
     )
     status = await wait_for_stage(handle, CaseStage.SPECIALIST_REVIEW)
     assert {h.hospital_id: h.state for h in status.hospitals} == {
