@@ -11,6 +11,7 @@ keeps the ones it replaced. Production needs nothing more than the S3 caseflow a
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import threading
@@ -206,7 +207,7 @@ async def case_trial_matches(
     client: Client, settings: CaseflowSettings, case_id: str
 ) -> CaseTrialMatches:
     profile = await trial_profile(client, case_id)
-    snapshots = load_snapshots(settings)
+    snapshots = await asyncio.to_thread(load_snapshots, settings)
     if not snapshots:
         raise _no_snapshot()
     studies = _studies(snapshots)
@@ -235,7 +236,7 @@ async def refer_case_to_trials(
     if len(set(study_ids)) != len(study_ids):
         raise ValueError("NCT_ID: a study is named twice")
     profile = await trial_profile(client, case_id)
-    snapshots = load_snapshots(settings)
+    snapshots = await asyncio.to_thread(load_snapshots, settings)
     if not snapshots:
         raise _no_snapshot()
     by_id = {s.study_id.upper(): s for s in _studies(snapshots)}
