@@ -96,3 +96,23 @@ async def test_closing_from_the_next_option_says_why(stack: ConsoleStack, tmp_pa
     await status_when(stack, case_id, lambda s: s.stage == CaseStage.CLOSED)
     await page.goto(f"/console/cases/{case_id}")
     await expect(page.locator("#case-header")).to_contain_text("the patient chose care at home")
+
+
+async def test_the_demos_second_case_is_referred_to_a_trial_and_travels(
+    stack: ConsoleStack, tmp_path
+):
+    """`caseflow demo`'s second case on a real stack: the trial team answers through the reply
+    link in its e-mail."""
+    from coordinator.trial_demo import run_trial_case
+
+    said: list[str] = []
+    case_id = await run_trial_case(stack.client, stack.settings, tmp_path, said.append,
+                                   maildir=stack.mail.maildir)
+    status = await cases.case_status(stack.client, case_id)
+    assert status.stage == CaseStage.TRAVEL
+    assert status.selected_hospital_id == "trial-nct09990001-0"
+    site = status.hospitals[0]
+    assert site.response is not None and site.response.answered_by == (
+        "hospital:trial-nct09990001-0 (reply link)"
+    )
+    assert any("referred to NCT09990001" in line for line in said), said
