@@ -549,7 +549,7 @@ class CaseWorkflow:
         s = self._state
         if s.stage == CaseStage.NEXT_OPTION and s.next_option is not None:
             raise _reject("refer_to_trials: the next option is already chosen")
-        countries = self._input.intake.destinations.countries
+        countries = self._destination_countries()
         for target in event.targets:
             site = target.site
             if not is_trial_site(site.hospital_id):
@@ -569,7 +569,8 @@ class CaseWorkflow:
     @workflow.query
     def trial_profile(self) -> TrialMatchProfile:
         """What trial matching reads of the case: no name, no date of birth, no contact."""
-        return profile_from_intake(self._input.intake, workflow.now().date())
+        profile = profile_from_intake(self._input.intake, workflow.now().date())
+        return profile.model_copy(update={"countries": self._destination_countries()})
 
     # -- end of the next option and trial screening -----------------------------------------------
 
