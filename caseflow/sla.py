@@ -219,4 +219,5 @@ WAIT_WORDS: dict[WaitKind, str] = {
     WaitKind.DISCHARGE: "the discharge to be recorded",
     WaitKind.FOLLOW_UP: "a follow-up to be recorded",
     WaitKind.STEP_FAILURE: "a decision on a failed step (retry_step or skip_step)",
+    WaitKind.NEXT_OPTION: "the coordinator's next option (trials, other hospitals, or close)",
 }
