@@ -74,6 +74,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.web_api
 	$(BIN)/python -m bench.console
 	$(BIN)/python -m bench.portal_upload
+	$(BIN)/python -m bench.trials
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

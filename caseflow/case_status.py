@@ -24,6 +24,11 @@ class CaseStage(StrEnum):
     RECORDS = "RECORDS"
     SPECIALIST_REVIEW = "SPECIALIST_REVIEW"
     HOSPITAL_SUBMISSION = "HOSPITAL_SUBMISSION"
+    # Issue 15: the first option failed (not a candidate, or every hospital declined); the
+    # coordinator chooses trials, other hospitals, or closing with a reason.
+    NEXT_OPTION = "NEXT_OPTION"
+    # Issue 15: referrals to trial sites, waiting for the trial teams' answers.
+    TRIAL_SCREENING = "TRIAL_SCREENING"
     TRANSLATION = "TRANSLATION"
     TRAVEL = "TRAVEL"
     ADMISSION = "ADMISSION"
@@ -37,6 +42,8 @@ class CaseOutcome(StrEnum):
     NOT_A_CANDIDATE = "not_a_candidate"
     # A patient's inquiry a coordinator declined in INTAKE (issue 10).
     DECLINED = "declined"
+    # Issue 15: closed by the coordinator after every hospital or trial team declined.
+    NO_FURTHER_OPTION = "no_further_option"
 
 
 class TimelineEntry(BaseModel):
@@ -232,6 +239,17 @@ class FollowUpState(BaseModel):
     recorded_status: str | None = None
 
 
+class TrialReferralView(BaseModel):
+    """A trial site the case was referred to: the study it stands for (issue 15)."""
+
+    model_config = _VIEW_CONFIG
+
+    site_id: str
+    registry: str
+    study_id: str
+    title: str
+
+
 class CaseStatus(BaseModel):
     """The `status` query's answer."""
 
@@ -273,6 +291,11 @@ class CaseStatus(BaseModel):
     failed_steps: list[FailedStep]
     timeline: list[TimelineEntry]
     run_count: int = 1  # how many runs (continue-as-new) the case has had
+    # Issue 15: why the case waits in NEXT_OPTION, why a closed case closed (in words), and the
+    # studies its trial sites stand for (by site id, as in `hospitals`).
+    next_option_why: str | None = None
+    closed_reason: str | None = None
+    trials: list[TrialReferralView] = Field(default_factory=list)
 
 
 class EventAck(BaseModel):

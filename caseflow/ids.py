@@ -99,3 +99,9 @@ def inquiry_id_for(secret: str, form_nonce: str) -> str:
 
 def inquiry_workflow_id(inquiry_id: str) -> str:
     return f"inquiry-{_check_case_id(inquiry_id)}"
+
+
+def registry_snapshot_key(registry: str) -> str:
+    """A trial registry's imported snapshot (issue 15): public registry data, no patient data,
+    kept apart from `cases/`; the bucket's versioning keeps the snapshots it replaced."""
+    return f"registry/{registry}/snapshot.json"

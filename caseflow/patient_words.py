@@ -29,6 +29,13 @@ STAGE_WORDS: dict[CaseStage, str] = {
     CaseStage.HOSPITAL_SUBMISSION: N_(
         "Your records have gone to the hospitals, and we are waiting for their answers."
     ),
+    CaseStage.NEXT_OPTION: N_(
+        "Your coordinator is looking at the next option for you: other hospitals or clinical "
+        "trials."
+    ),
+    CaseStage.TRIAL_SCREENING: N_(
+        "Your records have gone to clinical trial teams, and we are waiting for their answers."
+    ),
     CaseStage.TRANSLATION: N_("Your records are being translated for the hospital."),
     CaseStage.TRAVEL: N_("We are preparing your travel to the hospital."),
     CaseStage.ADMISSION: N_("You are expected at, or staying in, the hospital."),
@@ -42,6 +49,8 @@ STAGE_NAMES: dict[CaseStage, str] = {
     CaseStage.RECORDS: N_("Medical records"),
     CaseStage.SPECIALIST_REVIEW: N_("Specialist review"),
     CaseStage.HOSPITAL_SUBMISSION: N_("Hospitals"),
+    CaseStage.NEXT_OPTION: N_("Next option"),
+    CaseStage.TRIAL_SCREENING: N_("Clinical trials"),
     CaseStage.TRANSLATION: N_("Translation"),
     CaseStage.TRAVEL: N_("Travel"),
     CaseStage.ADMISSION: N_("Hospital stay"),

@@ -31,6 +31,8 @@ class WaitKind(StrEnum):
     DISCHARGE = "discharge"
     FOLLOW_UP = "follow_up"
     STEP_FAILURE = "step_failure"
+    # Issue 15: the coordinator choosing the next option after the first one failed.
+    NEXT_OPTION = "next_option"
 
 
 class SlaStep(StrEnum):
@@ -186,6 +188,9 @@ _DEFAULT_POLICIES: dict[WaitKind, SlaPolicy] = {
     WaitKind.FOLLOW_UP: _policy(2 * _D, 5 * _D, 10 * _D, CASEFLOW_DEFAULT),
     # A step whose activity exhausted its retries, waiting for retry_step or skip_step.
     WaitKind.STEP_FAILURE: _policy(1 * _H, 4 * _H, 24 * _H, CASEFLOW_DEFAULT),
+    # A case whose first option failed waits on the coordinator, who owes the patient the next
+    # one [seed, "Treatment & Trial Navigation"]; the same clock as a specialist's opinion.
+    WaitKind.NEXT_OPTION: _policy(48 * _H, 72 * _H, 7 * _D, CASEFLOW_DEFAULT),
 }
 
 DEFAULT_SLAS = SlaDefaults(policies=dict(_DEFAULT_POLICIES))
@@ -214,4 +219,5 @@ WAIT_WORDS: dict[WaitKind, str] = {
     WaitKind.DISCHARGE: "the discharge to be recorded",
     WaitKind.FOLLOW_UP: "a follow-up to be recorded",
     WaitKind.STEP_FAILURE: "a decision on a failed step (retry_step or skip_step)",
+    WaitKind.NEXT_OPTION: "the coordinator's next option (trials, other hospitals, or close)",
 }

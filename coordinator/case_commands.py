@@ -39,11 +39,13 @@ from caseflow.case_status import (
     EventAck,
     HospitalReferralStatus,
     ReferralState,
+    TrialReferralView,
 )
 from caseflow.documents import DocumentKind, DocumentRef
 from caseflow.intake import parse_intake
 from caseflow.settings import CaseflowSettings, get_settings
 from caseflow.temporal_client import connect, uses_tls
+from caseflow.trial_referrals import TRIAL_ANSWER_WORDS
 from client import cases as case_client
 from client import packets
 
@@ -745,8 +747,11 @@ def _duration(span: timedelta) -> str:
     return f"{minutes}m {seconds}s"
 
 
-def _hospital_table(h: HospitalReferralStatus) -> Table:
-    table = Table(show_header=False, title=f"hospital {h.hospital_id}", title_justify="left")
+def _hospital_table(h: HospitalReferralStatus, trial: TrialReferralView | None = None) -> Table:
+    title = f"hospital {h.hospital_id}"
+    if trial is not None:  # a trial site (issue 15): the study it stands for
+        title = f"trial {trial.study_id} at {h.hospital_id}: {trial.title}"
+    table = Table(show_header=False, title=title, title_justify="left")
     table.add_column("fact", style="bold", no_wrap=True)
     table.add_column("value", overflow="fold")
     table.add_row("state", h.state.value)
@@ -765,7 +770,8 @@ def _hospital_table(h: HospitalReferralStatus) -> Table:
     table.add_row("acknowledged", acknowledged)
     answered = _when(h.responded_at)
     if h.response is not None:
-        answered += f", {h.response.decision.value}"
+        decision = h.response.decision
+        answered += f", {TRIAL_ANSWER_WORDS[decision] if trial else decision.value}"
     table.add_row("answered", answered)
     table.add_row("recipients", ", ".join(h.recipients) or "-")
     table.add_row("packet sha256", h.packet_sha256[:12] if h.packet_sha256 else "-")
@@ -790,6 +796,11 @@ def render_status(status: CaseStatus, out: Console) -> None:
         head.add_row("outcome", status.outcome.value)
     if status.withdrawal_reason:
         head.add_row("withdrawal reason", status.withdrawal_reason)
+    if status.closed_reason:  # issue 15: a closed case says why in words
+        head.add_row("closed because", status.closed_reason)
+    if status.stage == CaseStage.NEXT_OPTION and status.next_option_why:
+        head.add_row("next option", f"{status.next_option_why}: 'caseflow case next-option' "
+                     "trials|hospitals|close, or 'caseflow case trials' to match studies")
     head.add_row("coordinator", status.coordinator_id)
     head.add_row("pathway", status.pathway)
     if status.selected_hospital_id:
@@ -820,8 +831,9 @@ def render_status(status: CaseStatus, out: Console) -> None:
 
     # One small table per hospital: delivery, acknowledgement and answer are separate facts
     # (docs/sources.md, "Referrals and packets"), and a row of ten columns folds on a terminal.
+    trials = {t.site_id: t for t in status.trials}
     for h in status.hospitals:
-        out.print(_hospital_table(h))
+        out.print(_hospital_table(h, trials.get(h.hospital_id)))
 
     if status.open_deadlines:
         # The hospitals' waits (acknowledgement, answer) are listed beside the case's own.

@@ -16,6 +16,7 @@ from coordinator.identity_commands import tokens_app, users_app
 from coordinator.keys_commands import keys_app
 from coordinator.schema_command import schema_app
 from coordinator.serve_command import serve_command
+from coordinator.trials_commands import trials_app
 from coordinator.upload_commands import uploads_app
 from coordinator.worker_command import worker_command
 
@@ -36,6 +37,7 @@ cli.add_typer(users_app, name="users")
 cli.add_typer(tokens_app, name="tokens")
 cli.add_typer(schema_app, name="schema")
 cli.add_typer(uploads_app, name="uploads")
+cli.add_typer(trials_app, name="trials")
 cli.command("demo")(demo_command)
 
 

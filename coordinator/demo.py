@@ -138,7 +138,9 @@ def _answered(hospital_id: str) -> Callable[[CaseStatus], bool]:
     return answered
 
 
-async def run_demo(settings: CaseflowSettings, say: Callable[[str], None]) -> CaseResult:
+async def run_demo(
+    settings: CaseflowSettings, say: Callable[[str], None], trial_case: list[str] | None = None
+) -> CaseResult:
     client = await reach_temporal(settings)
     await require_worker(client, settings)
     with tempfile.TemporaryDirectory(prefix="caseflow-demo-") as workdir:
@@ -148,6 +150,11 @@ async def run_demo(settings: CaseflowSettings, say: Callable[[str], None]) -> Ca
         )
         case = DemoCase(client, settings, Path(workdir), say, hospitals=DELIVERY_HOSPITALS)
         result = await case.run()
+        if trial_case is not None:  # issue 15: the second case, matched and referred to a trial
+            from coordinator.trial_demo import run_trial_case
+
+            say("demo: a second fictional case, not a candidate for re-irradiation")
+            trial_case.append(await run_trial_case(client, settings, Path(workdir), say))
     say(
         f"packets: the webhook hospital's in {settings.data_dir / 'webhooks'}, "
         f"the email hospital's in {settings.data_dir / 'mail'}"
@@ -177,7 +184,8 @@ def demo_command(
         else:
             console.print(text, highlight=False, soft_wrap=True)
 
-    result = asyncio.run(run_demo(settings, say))
+    trial_case: list[str] = []
+    result = asyncio.run(run_demo(settings, say, trial_case))
     if result.outcome != CaseOutcome.COMPLETED:
         raise DemoError(f"case {result.case_id} closed as {result.outcome.value}")
     ui = case_client.ui_link(settings, result.case_id)
@@ -193,6 +201,7 @@ def demo_command(
                     "seconds": round(seconds, 1),
                     "ui": ui,
                     "console": console_link,
+                    "trial_case_id": trial_case[0] if trial_case else None,
                     "steps": steps,
                 }
             )
@@ -205,3 +214,9 @@ def demo_command(
         highlight=False,
         soft_wrap=True,
     )
+    if trial_case:
+        console.print(
+            f"[green]case {trial_case[0]} in TRAVEL[/green] after a trial referral; in the "
+            f"console: {settings.public_url.rstrip('/')}/console/cases/{trial_case[0]}",
+            highlight=False, soft_wrap=True,
+        )

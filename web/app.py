@@ -171,6 +171,7 @@ def create_app(
         portal_upload_routes,
         queue_pages,
         reply_routes,
+        trial_routes,
     )
 
     # One line per router, so each part of the service is found by its file name.
@@ -178,6 +179,7 @@ def create_app(
     app.include_router(home_routes.router)
     app.include_router(auth_routes.router)
     app.include_router(case_routes.router)
+    app.include_router(trial_routes.router)
     app.include_router(ops_routes.router)
     app.include_router(hospital_routes.router)
     app.include_router(reply_routes.router)

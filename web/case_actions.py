@@ -32,7 +32,7 @@ from client import cases, inquiries, portal
 from client.erasure import erase_case
 from client.errors import one_line
 from web.access import Forbidden, Principal
-from web.case_pages import case_context, load_case
+from web.case_pages import case_context, load_case, trial_matches
 from web.case_routes import actor_id
 from web.page_access import page_principal, refused_page
 from web.pages import render
@@ -286,7 +286,40 @@ async def _reject_upload(
     return (await cases.reject_patient_document(settings, client, case_id, event)).detail
 
 
+# -- the next option and trial referrals (issue 15) ---------------------------------------------
+
+
+async def _next_option(
+    request: Request, client: Client, case_id: str, form: FormData, principal: Principal
+) -> str:
+    from caseflow.trial_referrals import ChooseNextOption
+    from client import trials
+
+    event = ChooseNextOption.model_validate(
+        _given(option=_text(form, "option"), reason=_text(form, "reason"),
+               chosen_by=actor_id(principal))
+    )
+    return (await trials.choose_next_option(client, case_id, event)).detail
+
+
+async def _trial_refer(
+    request: Request, client: Client, case_id: str, form: FormData, principal: Principal
+) -> str:
+    from client import trials
+
+    study_ids = _list(form, "study_ids")
+    if not study_ids:
+        raise FormRefused("study_ids: tick at least one study")
+    ack = await trials.refer_case_to_trials(
+        client, request.app.state.settings, case_id, study_ids,
+        recipient=_text(form, "to"), referred_by=actor_id(principal),
+    )
+    return ack.detail
+
+
 ACTIONS: dict[str, Action] = {
+    "next-option": _next_option,
+    "trial-refer": _trial_refer,
     "accept-inquiry": _accept_inquiry,
     "decline-inquiry": _decline_inquiry,
     "accept-upload": _accept_upload,
@@ -342,7 +375,9 @@ async def case_action(request: Request, case_id: str, action: str) -> Response:
         # ValidationError is a ValueError: the form's own fields, 400; the case said no, 409.
         code = 400 if isinstance(error, ValueError) else 409
         refused = {"action": action, "values": _typed(form), "error": one_line(error)}
-        context = case_context(request, principal, status, start, form=refused)
+        # The whole page again: with the ranked studies when it shows them (issue 15).
+        matches = {} if htmx else await trial_matches(request, client, status)
+        context = case_context(request, principal, status, start, form=refused, **matches)
         template = "console/case/actions.html.j2" if htmx else "console/case.html.j2"
         return render(request, template, status_code=code, **context)
     notice = f"{action}: {detail}" if detail else f"{action}: done"

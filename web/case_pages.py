@@ -95,8 +95,12 @@ def available_actions(status: CaseStatus) -> list[str]:
         shown.append("waive")
     if stage == CaseStage.SPECIALIST_REVIEW:
         shown.append("review")
-    if stage == CaseStage.HOSPITAL_SUBMISSION and accepted_hospitals(status):
+    if stage in (CaseStage.HOSPITAL_SUBMISSION, CaseStage.TRIAL_SCREENING) and (
+        accepted_hospitals(status)
+    ):
         shown.append("select")
+    if stage == CaseStage.NEXT_OPTION:  # issue 15: the coordinator's next option
+        shown.append("next-option")
     if stage == CaseStage.TRANSLATION:
         shown.append("translation")
     if stage == CaseStage.TRAVEL:
@@ -158,7 +162,11 @@ def case_context(
         "status": status,
         "case_id": status.case_id,
         "patient_name": f"{patient.given_name} {patient.family_name}",
-        "hospital_names": {k: h.name for k, h in hospitals.items()},
+        "hospital_names": {
+            **{k: h.name for k, h in hospitals.items()},
+            # Trial sites (issue 15) by the study they stand for.
+            **{t.site_id: f"{t.study_id}: {t.title}" for t in status.trials},
+        },
         "hospitals_in_scope": start.hospitals,
         "stages": stages,
         "stage_index": stages.index(status.stage),
@@ -182,6 +190,8 @@ def case_context(
         "today": datetime.now(UTC).date().isoformat(),
         "form": None,
         "notice": None,
+        "trial_matches": None,
+        "trial_matches_error": None,
         **extra,
     }
 
@@ -207,8 +217,24 @@ async def case_page(request: Request, case_id: str) -> Response:
     notice = request.session.pop("console_notice", None) if "session" in request.scope else None
     return render(
         request, "console/case.html.j2",
-        **case_context(request, principal, status, start, notice=notice),
+        **case_context(request, principal, status, start, notice=notice,
+                       **await trial_matches(request, await _client(request), status)),
     )
+
+
+async def trial_matches(request: Request, client: Client, status: CaseStatus) -> dict[str, Any]:
+    """The ranked studies for a case looking for its next option (issue 15), or why none show."""
+    if status.stage not in (CaseStage.NEXT_OPTION, CaseStage.TRIAL_SCREENING):
+        return {}
+    from client import trials
+
+    try:
+        found = await trials.case_trial_matches(
+            client, request.app.state.settings, status.case_id
+        )
+    except ValueError as error:
+        return {"trial_matches_error": one_line(error)}
+    return {"trial_matches": found}
 
 
 @router.get("/{case_id}/live")

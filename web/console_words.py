@@ -21,6 +21,8 @@ STAGE = {
     "RECORDS": N_("Records"),
     "SPECIALIST_REVIEW": N_("Specialist review"),
     "HOSPITAL_SUBMISSION": N_("Hospital submission"),
+    "NEXT_OPTION": N_("Next option"),
+    "TRIAL_SCREENING": N_("Trial screening"),
     "TRANSLATION": N_("Translation"),
     "TRAVEL": N_("Travel"),
     "ADMISSION": N_("Admission"),
@@ -33,6 +35,7 @@ OUTCOME = {
     "withdrawn": N_("withdrawn"),
     "not_a_candidate": N_("not a candidate"),
     "declined": N_("inquiry declined"),
+    "no_further_option": N_("no further option"),
 }
 
 DOCUMENT_KIND = {
@@ -63,6 +66,13 @@ DOCUMENT_KIND = {
 DECISION = {
     "accept": N_("accepts"),
     "decline": N_("declines"),
+    "needs_more_information": N_("needs more information"),
+}
+
+# A trial team's answer (issue 15): the same decision, in the trial's words.
+TRIAL_DECISION = {
+    "accept": N_("eligible for screening"),
+    "decline": N_("not eligible"),
     "needs_more_information": N_("needs more information"),
 }
 
@@ -136,6 +146,7 @@ WAIT = {
     "discharge": N_("discharge"),
     "follow_up": N_("follow-up"),
     "step_failure": N_("a failed step"),
+    "next_option": N_("the coordinator's next option"),
 }
 
 SLA_STEP = {
@@ -229,6 +240,10 @@ TIMELINE_EVENT = {
     "hospital_acknowledged": N_("hospital acknowledged"),
     "hospital_response": N_("hospital answered"),
     "all_hospitals_declined": N_("every hospital declined"),
+    "next_option_chosen": N_("next option chosen"),
+    "trial_referral_requested": N_("trial referral requested"),
+    "trial_referral_started": N_("trial referral started"),
+    "all_trial_teams_declined": N_("every trial team declined"),
     "hospital_selected": N_("hospital selected"),
     "consent_recorded": N_("consent recorded"),
     "consent_withdrawn": N_("consent withdrawn"),
@@ -265,6 +280,7 @@ TABLES: dict[str, dict[str, str]] = {
     "outcome": OUTCOME,
     "document_kind": DOCUMENT_KIND,
     "decision": DECISION,
+    "trial_decision": TRIAL_DECISION,
     "referral_state": REFERRAL_STATE,
     "review_outcome": REVIEW_OUTCOME,
     "modality": MODALITY,

@@ -96,6 +96,14 @@ with workflow.unsafe.imports_passed_through():
     from caseflow.translation_need import translation_language_error, translation_need
     from caseflow.travel import TravelError, check_travel_event, record_travel_event
     from caseflow.triage import triage
+    from caseflow.trial_matching import TrialMatchProfile, profile_from_intake
+    from caseflow.trial_referrals import (
+        ChooseNextOption,
+        NextOption,
+        ReferToTrials,
+        is_trial_site,
+        screening_review,
+    )
     from workflows.case_state import CaseState, CaseWorkflowInput
     from workflows.case_view import CaseView, escalation_level
     from workflows.sla_watch import (
@@ -128,6 +136,11 @@ REVIEW_CONSENT_WITHDRAWN_PATCH = "review-consent-withdrawn"
 # Since: the translation is decided from the languages, and a missing translation consent is a
 # wait that escalates (issue 12). Before: a job was always sent, or a note said why not.
 TRANSLATION_BY_LANGUAGE_PATCH = "translation-by-language"
+# Cases that closed on "not a candidate", or went back to review when every hospital declined,
+# before the next option existed; replaying them must do so again. Since: NEXT_OPTION (issue 15).
+NEXT_OPTION_PATCH = "next-option-after-first-fails"
+# Stages whose referrals (hospitals' or trial teams') take answers, acknowledgements, selection.
+_REFERRING_STAGES = (CaseStage.HOSPITAL_SUBMISSION, CaseStage.TRIAL_SCREENING)
 # A referral in these states is waiting (or about to wait) for the hospital's answer.
 _AWAITING_ANSWER = frozenset(
     {
@@ -172,6 +185,9 @@ class CaseWorkflow:
                 if input.consent_events is not None
                 else ConsentLedger.from_intake(input.intake)
             )
+        # Trial sites the case was referred to are hospitals to its referral machinery (issue 15).
+        for site_id, target in self._state.trial_targets.items():
+            self._hospitals[site_id] = target.site
         self._children: dict[str, workflow.ChildWorkflowHandle] = {}
         # False only while replaying referrals started before REFERRAL_STATUS_PATCH.
         self._child_owns_status = True
@@ -234,7 +250,7 @@ class CaseWorkflow:
 
     def _should_continue_as_new(self) -> bool:
         # Never with children running: their handles do not survive into the next run.
-        if self._state.stage in (CaseStage.HOSPITAL_SUBMISSION, CaseStage.CLOSED):
+        if self._state.stage in (*_REFERRING_STAGES, CaseStage.CLOSED):
             return False
         info = workflow.info()
         if info.is_continue_as_new_suggested():
@@ -275,6 +291,8 @@ class CaseWorkflow:
             CaseStage.RECORDS: self._records,
             CaseStage.SPECIALIST_REVIEW: self._specialist_review,
             CaseStage.HOSPITAL_SUBMISSION: self._hospital_submission,
+            CaseStage.NEXT_OPTION: self._next_option,
+            CaseStage.TRIAL_SCREENING: self._trial_screening,
             CaseStage.TRANSLATION: self._translation,
             CaseStage.TRAVEL: self._travel,
             CaseStage.ADMISSION: self._admission,
@@ -338,6 +356,8 @@ class CaseWorkflow:
             )
             self._note("records_requested", ", ".join(opened), actor=review.reviewer_id)
             self._enter(CaseStage.RECORDS, requested=list(review.requested_kinds))
+        elif workflow.patched(NEXT_OPTION_PATCH):
+            self._to_next_option("not a candidate for re-irradiation")
         else:
             self._close(CaseOutcome.NOT_A_CANDIDATE)
 
@@ -380,6 +400,9 @@ class CaseWorkflow:
                 handle.cancel()
         if s.selected_hospital_id is None:
             self._note("all_hospitals_declined", ", ".join(targets))
+            if workflow.patched(NEXT_OPTION_PATCH):
+                self._to_next_option("every hospital declined")
+                return
             s.review = None
             self._enter(CaseStage.SPECIALIST_REVIEW)
             return
@@ -391,6 +414,166 @@ class CaseWorkflow:
                     else ReferralState.NOT_SELECTED
                 )
         self._enter(CaseStage.TRANSLATION, f"hospital {s.selected_hospital_id}")
+
+    # -- the next option and trial screening (issue 15) -------------------------------------------
+
+    def _to_next_option(self, why: str) -> None:
+        s = self._state
+        s.next_option_why = why
+        s.next_option = None
+        self._enter(CaseStage.NEXT_OPTION, why)
+
+    async def _next_option(self) -> None:
+        """Wait, under its SLA, for the coordinator's choice: trials, other hospitals (a new
+        review round; earlier answers stay in `referrals`), or close with a stated reason.
+        A trial referral sent here is the choice of trials."""
+        s = self._state
+        await self._wait(
+            WaitKind.NEXT_OPTION, "next-option",
+            lambda: s.next_option is not None or bool(s.trial_pending),
+        )
+        choice = s.next_option
+        if choice is None or choice.option == NextOption.TRIALS:
+            self._enter(CaseStage.TRIAL_SCREENING)
+        elif choice.option == NextOption.HOSPITALS:
+            s.review = None
+            self._enter(CaseStage.SPECIALIST_REVIEW, "a new review round")
+        else:
+            s.closed_reason = choice.reason
+            first_failed = s.next_option_why == "not a candidate for re-irradiation"
+            self._close(
+                CaseOutcome.NOT_A_CANDIDATE if first_failed else CaseOutcome.NO_FURTHER_OPTION
+            )
+
+    async def _trial_screening(self) -> None:
+        """One HospitalReferralWorkflow per trial site, as for hospitals: the same packet,
+        delivery, consent check and answer SLA. Waits for the coordinator's selection of an
+        eligible site, or for every trial team to decline (then the next option again)."""
+        s = self._state
+        s.selected_hospital_id = None
+        followers = []
+        round_sites: list[str] = []
+        try:
+            while True:
+                await self._wait(
+                    WaitKind.NEXT_OPTION, "trial-referral",
+                    lambda: bool(s.trial_pending) or bool(round_sites),
+                )
+                while s.trial_pending:
+                    site_id = s.trial_pending.pop(0)
+                    round_sites.append(site_id)
+                    followers.append(await self._start_trial_referral(site_id))
+                await workflow.wait_condition(
+                    lambda: s.selected_hospital_id is not None
+                    or bool(s.trial_pending)
+                    or none_can_accept(s.referrals[h] for h in round_sites)
+                )
+                if not s.trial_pending:
+                    break
+        except asyncio.CancelledError:
+            for site_id in round_sites:
+                handle = self._children.get(site_id)
+                if handle is not None and not handle.done():
+                    handle.cancel()
+            raise
+        for site_id in round_sites:
+            handle = self._children[site_id]
+            if not handle.done() and site_id != s.selected_hospital_id:
+                handle.cancel()
+        if s.selected_hospital_id is None:
+            self._note("all_trial_teams_declined", ", ".join(round_sites))
+            self._to_next_option("every trial team declined")
+            return
+        for site_id in round_sites:
+            s.referrals[site_id].state = (
+                ReferralState.SELECTED
+                if site_id == s.selected_hospital_id
+                else ReferralState.NOT_SELECTED
+            )
+        # The trial team screens the patient at its site: travel follows, without the hospital
+        # translation job (the screening packet is in English).
+        target = s.trial_targets[s.selected_hospital_id]
+        self._enter(CaseStage.TRAVEL, f"trial {target.study_id} at {s.selected_hospital_id}")
+
+    async def _start_trial_referral(self, site_id: str) -> asyncio.Task:
+        s = self._state
+        target = s.trial_targets[site_id]
+        self._child_owns_status = True
+        s.referrals[site_id] = HospitalReferralStatus(
+            hospital_id=site_id,
+            workflow_id=referral_workflow_id(self._case_id, site_id),
+            channel=target.site.channel,
+        )
+        self._publish()
+        handle = await workflow.start_child_workflow(
+            HospitalReferralWorkflow.run,
+            self._referral_input(site_id, screening_review(target, s.coordinator_id)),
+            id=referral_workflow_id(self._case_id, site_id),
+            static_summary=f"Trial referral of case {self._case_id} to {site_id}",
+        )
+        self._children[site_id] = handle
+        self._note("trial_referral_started", f"study {target.study_id} at {site_id}")
+        return asyncio.create_task(self._follow(site_id, handle))
+
+    @workflow.update
+    def choose_next_option(self, event: ChooseNextOption) -> EventAck:
+        self._state.next_option = event
+        self._note("next_option_chosen", f"{event.option.value}: {event.reason[:300]}",
+                   actor=event.chosen_by)
+        return self._ack(f"next option: {event.option.value}")
+
+    @choose_next_option.validator
+    def _validate_next_option(self, event: ChooseNextOption) -> None:
+        self._require_stage("choose_next_option", CaseStage.NEXT_OPTION)
+        if self._state.next_option is not None or self._state.trial_pending:
+            raise _reject("choose_next_option: the next option is already chosen")
+        if event.option == NextOption.HOSPITALS and self._consent.review_withdrawn():
+            raise _reject("choose_next_option: the patient withdrew the records review consent")
+
+    @workflow.update
+    def refer_to_trials(self, event: ReferToTrials) -> EventAck:
+        s = self._state
+        for target in event.targets:
+            site_id = target.site.hospital_id
+            s.trial_targets[site_id] = target
+            self._hospitals[site_id] = target.site
+            s.trial_pending.append(site_id)
+            self._note("trial_referral_requested", f"study {target.study_id} at {site_id}",
+                       actor=event.referred_by)
+        self._publish()
+        studies = ", ".join(t.study_id for t in event.targets)
+        return self._ack(f"referred to {studies}")
+
+    @refer_to_trials.validator
+    def _validate_refer_to_trials(self, event: ReferToTrials) -> None:
+        self._require_stage("refer_to_trials", CaseStage.NEXT_OPTION, CaseStage.TRIAL_SCREENING)
+        s = self._state
+        if s.stage == CaseStage.NEXT_OPTION and s.next_option is not None:
+            raise _reject("refer_to_trials: the next option is already chosen")
+        countries = self._destination_countries()
+        for target in event.targets:
+            site = target.site
+            if not is_trial_site(site.hospital_id):
+                raise _reject(f"targets: {site.hospital_id} is not a trial site")
+            if site.hospital_id in s.trial_targets or site.hospital_id in s.trial_pending:
+                raise _reject(f"targets: study {target.study_id} at {site.hospital_id} is "
+                              "already referred")
+            if site.country not in countries:
+                raise _reject(f"targets: site {site.hospital_id} is in {site.country}, not in "
+                              "the case's destination countries")
+            # Consent for that country and purpose, as for a hospital [docs/sources.md,
+            # "Consent and erasure"]; the child checks it again before every delivery.
+            if not self._consent.allows(site.country, site.hospital_id, "referral"):
+                raise _reject(f"targets: no referral consent for {site.country} "
+                              f"(trial site {site.hospital_id})")
+
+    @workflow.query
+    def trial_profile(self) -> TrialMatchProfile:
+        """What trial matching reads of the case: no name, no date of birth, no contact."""
+        profile = profile_from_intake(self._input.intake, workflow.now().date())
+        return profile.model_copy(update={"countries": self._destination_countries()})
+
+    # -- end of the next option and trial screening -----------------------------------------------
 
     def _all_referrals_declined(self) -> bool:
         review = self._state.review
@@ -435,9 +618,12 @@ class CaseWorkflow:
             or handle.done()
         )
 
-    def _referral_input(self, hospital_id: str) -> ReferralInput:
+    def _referral_input(
+        self, hospital_id: str, review: SubmitReview | None = None
+    ) -> ReferralInput:
         s = self._state
-        assert s.review is not None
+        review = review or s.review
+        assert review is not None
         return ReferralInput(
             case_id=self._case_id,
             parent_workflow_id=workflow.info().workflow_id,
@@ -445,7 +631,7 @@ class CaseWorkflow:
             intake=self._input.intake,
             documents=self._clinical_documents(),
             triage_flags=s.triage_flags,
-            review=s.review,
+            review=review,
             coordinator_id=s.coordinator_id,
             coordinator_contact=s.coordinator_contact,
             slas=self._input.slas,
@@ -759,6 +945,11 @@ class CaseWorkflow:
                 return f"follow-up {subject} not recorded"
             case WaitKind.STEP_FAILURE:
                 return step_failure_reason(deadline)
+            case WaitKind.NEXT_OPTION if subject == "trial-referral":
+                return "trial screening chosen: refer the case to a study (case trial-refer)"
+            case WaitKind.NEXT_OPTION:
+                return (f"{s.next_option_why or 'the first option failed'}: choose trials, "
+                        "other hospitals, or close with a reason (case next-option)")
             case _:
                 return f"{deadline.wait.value} {subject} overdue"
 
@@ -1009,7 +1200,7 @@ class CaseWorkflow:
     def _validate_response(self, response: HospitalResponse) -> None:
         if response.reply_id in self._state.reply_ids:  # reply path (issue 8): a repeat
             return
-        self._require_stage("record_hospital_response", CaseStage.HOSPITAL_SUBMISSION)
+        self._require_stage("record_hospital_response", *_REFERRING_STAGES)
         self._check_referral(check_answer, response.hospital_id)
         for ref in response.documents:
             self._check_ref("documents", ref)
@@ -1040,7 +1231,7 @@ class CaseWorkflow:
     def _validate_acknowledgement(self, event: HospitalAcknowledgement) -> None:
         if event.reply_id in self._state.reply_ids:  # reply path (issue 8): a repeat
             return
-        self._require_stage("record_hospital_acknowledgement", CaseStage.HOSPITAL_SUBMISSION)
+        self._require_stage("record_hospital_acknowledgement", *_REFERRING_STAGES)
         self._check_referral(check_acknowledgement, event.hospital_id)
 
     def _check_referral(self, check, hospital_id: str) -> None:
@@ -1057,7 +1248,7 @@ class CaseWorkflow:
 
     @select_hospital.validator
     def _validate_select(self, event: SelectHospital) -> None:
-        self._require_stage("select_hospital", CaseStage.HOSPITAL_SUBMISSION)
+        self._require_stage("select_hospital", *_REFERRING_STAGES)
         selected = self._state.selected_hospital_id
         self._check_referral(
             lambda status, hospital_id: check_selection(status, hospital_id, selected),

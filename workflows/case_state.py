@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from caseflow.hospitals import Hospital
     from caseflow.intake import CaseIntake
     from caseflow.sla import DEFAULT_SLAS, SlaDefaults
+    from caseflow.trial_referrals import ChooseNextOption, TrialReferralTarget
     from workflows.sla_watch import StepAction, StepRetry
 
 DEFAULT_FOLLOW_UP_DAYS = [14, 30, 90, 180, 365]
@@ -95,6 +96,13 @@ class CaseState(BaseModel):
     translation_skipped: SkipTranslation | None = None
     destination_countries: list[str] | None = None
     hospitals: list[Hospital] | None = None
+    # Issue 15: why the case waits for the next option, the coordinator's choice, the trial
+    # sites referred to (by site id), trial targets not yet started, and a close's reason.
+    next_option_why: str | None = None
+    next_option: ChooseNextOption | None = None
+    trial_targets: dict[str, TrialReferralTarget] = Field(default_factory=dict)
+    trial_pending: list[str] = Field(default_factory=list)
+    closed_reason: str | None = None
 
     @model_validator(mode="before")
     @classmethod

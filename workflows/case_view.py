@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
         ChecklistEntry,
         Deadline,
         HospitalReferralStatus,
+        TrialReferralView,
         next_due,
     )
     from caseflow.ids import case_workflow_id
@@ -136,4 +137,12 @@ class CaseView:
             failed_steps=list(s.failed_steps.values()),
             timeline=s.timeline,
             run_count=s.run_count,
+            next_option_why=s.next_option_why,
+            closed_reason=s.closed_reason,
+            trials=[
+                TrialReferralView(
+                    site_id=site_id, registry=t.registry, study_id=t.study_id, title=t.title
+                )
+                for site_id, t in s.trial_targets.items()
+            ],
         )

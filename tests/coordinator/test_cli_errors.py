@@ -453,7 +453,7 @@ def test_demo_with_json_prints_one_document_and_no_narration(monkeypatch, capsys
     from caseflow.case_status import CaseOutcome, CaseResult
     from coordinator import demo
 
-    async def scripted(settings, say):
+    async def scripted(settings, say, trial_case=None):
         say("RECORDS: 8 documents uploaded")
         say("HOSPITAL_SUBMISSION: packets delivered")
         return CaseResult(

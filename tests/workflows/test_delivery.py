@@ -189,5 +189,5 @@ async def test_an_answer_recorded_before_the_packet_went_out_counts(env, worker,
     await handle.execute_update(
         CaseWorkflow.skip_step, SkipStep(step_id=step_id, reason="phoned it through")
     )
-    status = await wait_for(handle, lambda s: s.stage == CaseStage.SPECIALIST_REVIEW)
+    status = await wait_for(handle, lambda s: s.stage == CaseStage.NEXT_OPTION)
     assert any(e.event == "all_hospitals_declined" for e in status.timeline)

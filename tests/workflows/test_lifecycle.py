@@ -6,6 +6,7 @@ from caseflow import search_attributes as sa
 from caseflow.case_events import FollowUpRecorded, HospitalResponse, SubmitReview
 from caseflow.case_status import CaseOutcome, CaseStage, ReferralState
 from caseflow.documents import DocumentKind
+from caseflow.trial_referrals import ChooseNextOption
 from workflows.case import CaseWorkflow
 
 from .cases import case_id_of, start_case, wait_for, wait_for_stage
@@ -82,18 +83,24 @@ async def test_need_more_records_returns_to_records_with_the_kinds(env, worker):
     assert status.missing_items == ["boron_pet"]
 
 
-async def test_not_a_candidate_closes_the_case(env, worker):
+async def test_not_a_candidate_closes_the_case_only_when_the_coordinator_says_why(env, worker):
     handle = await start_case(env)
     await drive_to(env, handle, CaseStage.SPECIALIST_REVIEW)
     await handle.execute_update(
         CaseWorkflow.submit_review,
         SubmitReview(outcome="not_a_candidate", reviewer_id="dr-review"),
     )
+    # No silent end (issue 15): the next option waits for the coordinator.
+    await wait_for_stage(handle, CaseStage.NEXT_OPTION)
+    await handle.execute_update(
+        CaseWorkflow.choose_next_option,
+        ChooseNextOption(option="close", reason="the patient declined further treatment"),
+    )
     result = await handle.result()
     assert result.outcome == CaseOutcome.NOT_A_CANDIDATE
 
 
-async def test_all_hospitals_declining_returns_to_specialist_review(env, worker):
+async def test_all_hospitals_declining_leads_to_a_new_review_round_when_chosen(env, worker):
     handle = await start_case(env)
     await drive_to(env, handle, CaseStage.HOSPITAL_SUBMISSION)
     await wait_for(handle, lambda s: all(h.state == "awaiting_response" for h in s.hospitals))
@@ -102,6 +109,11 @@ async def test_all_hospitals_declining_returns_to_specialist_review(env, worker)
             CaseWorkflow.record_hospital_response,
             HospitalResponse(hospital_id=hospital, decision="decline"),
         )
+    await wait_for_stage(handle, CaseStage.NEXT_OPTION)
+    await handle.execute_update(
+        CaseWorkflow.choose_next_option,
+        ChooseNextOption(option="hospitals", reason="a new review round"),
+    )
     status = await wait_for_stage(handle, CaseStage.SPECIALIST_REVIEW)
     assert any(e.event == "all_hospitals_declined" for e in status.timeline)
     # A new review can target again.
