@@ -149,20 +149,20 @@ SYSTEMIC = Approach.SYSTEMIC
 
 # The seed's "Salvage options by tumour site" table, one line per site.
 SALVAGE_OPTIONS: dict[PrimarySite, str] = {
-    PrimarySite.HEAD_AND_NECK: "SBRT re-irradiation 20-24 Gy / 2-3 fx or SRS for small volume; "
-    "salvage surgery; cetuximab; BNCT for diffuse or previously irradiated recurrence.",
-    PrimarySite.BRAIN: "SRS 16-20 Gy single fraction or FSRT 25 Gy / 5 fx; re-resection; "
-    "bevacizumab (GBM); BNCT for GBM recurrence.",
-    PrimarySite.LUNG: "SBRT re-irradiation 40-50 Gy / 4-5 fx if lung volume allows; "
-    "osimertinib or immunotherapy by mutation; trials, SBRT with immunotherapy.",
-    PrimarySite.PROSTATE: "Salvage or PSMA-directed SBRT; salvage prostatectomy in select cases; "
-    "ADT; Lu-177 PSMA radioligand therapy.",
-    PrimarySite.SPINE: "Re-irradiation SBRT 20-24 Gy / 2-3 fx within the cumulative cord "
-    "constraint; kyphoplasty or vertebroplasty; stabilisation if SINS >= 13.",
-    PrimarySite.RECTAL_PELVIC: "Selective IMRT re-irradiation 30-39 Gy / 10-13 fx; exenteration "
-    "for localised pelvic recurrence; IORT at specialist centres.",
-    PrimarySite.CERVIX_UTERUS: "Brachytherapy re-implantation or SBRT for small local "
-    "recurrence; pembrolizumab for MSI-H/PD-L1+; HIPEC for peritoneal recurrence.",
+    PrimarySite.HEAD_AND_NECK: N_("SBRT re-irradiation 20-24 Gy / 2-3 fx or SRS for small volume; "
+    "salvage surgery; cetuximab; BNCT for diffuse or previously irradiated recurrence."),
+    PrimarySite.BRAIN: N_("SRS 16-20 Gy single fraction or FSRT 25 Gy / 5 fx; re-resection; "
+    "bevacizumab (GBM); BNCT for GBM recurrence."),
+    PrimarySite.LUNG: N_("SBRT re-irradiation 40-50 Gy / 4-5 fx if lung volume allows; "
+    "osimertinib or immunotherapy by mutation; trials, SBRT with immunotherapy."),
+    PrimarySite.PROSTATE: N_("Salvage or PSMA-directed SBRT; salvage prostatectomy in select "
+    "cases; ADT; Lu-177 PSMA radioligand therapy."),
+    PrimarySite.SPINE: N_("Re-irradiation SBRT 20-24 Gy / 2-3 fx within the cumulative cord "
+    "constraint; kyphoplasty or vertebroplasty; stabilisation if SINS >= 13."),
+    PrimarySite.RECTAL_PELVIC: N_("Selective IMRT re-irradiation 30-39 Gy / 10-13 fx; exenteration "
+    "for localised pelvic recurrence; IORT at specialist centres."),
+    PrimarySite.CERVIX_UTERUS: N_("Brachytherapy re-implantation or SBRT for small local "
+    "recurrence; pembrolizumab for MSI-H/PD-L1+; HIPEC for peritoneal recurrence."),
 }
 
 _SQUAMOUS = re.compile(r"squamous|\bscc\b", re.IGNORECASE)
@@ -601,21 +601,22 @@ def _consensus_flags(intake: CaseIntake) -> list[TriageFlag]:
     # Overlap from the intake's explicit answer, else from the pattern (`outside_prior_field`).
     outside = clinical.outside_prior_field
     if outside is None:
-        kind = ("Regional recurrence: whether it overlaps the prior field is not known (regional "
-                "nodes may have been in it); the prior plan decides between type 1 (overlapping "
-                "volumes) and type 2 (cumulative dose concern without overlap).")
+        kind = N_("Regional recurrence: whether it overlaps the prior field is not known "
+                  "(regional nodes may have been in it); the prior plan decides between type 1 "
+                  "(overlapping volumes) and type 2 (cumulative dose concern without overlap).")
     elif not outside:
-        kind = "In-field recurrence: likely type 1 re-irradiation (overlapping volumes)."
+        kind = N_("In-field recurrence: likely type 1 re-irradiation (overlapping volumes).")
     elif clinical.recurrence_pattern != RecurrencePattern.LOCAL:
-        kind = ("Recurrence beyond the prior field: check for type 2 re-irradiation (cumulative "
-                "dose concern without overlap).")
+        kind = N_("Recurrence beyond the prior field: check for type 2 re-irradiation (cumulative "
+                  "dose concern without overlap).")
     else:
-        kind = ("Recurrence in the prior field with new sites beyond it: type 1 re-irradiation "
-                "where volumes overlap; check the new sites for type 2 (cumulative dose concern "
-                "without overlap).")
+        kind = N_("Recurrence in the prior field with new sites beyond it: type 1 re-irradiation "
+                  "where volumes overlap; check the new sites for type 2 (cumulative dose concern "
+                  "without overlap).")
+    weigh_in = phrase("Performance status, expected survival and response to the first course "
+                      "weigh in.")
     flags.append(_flag(
-        "ESTRO_EORTC_REIRRADIATION_TYPE", TriageLevel.INFO,
-        kind + " Performance status, expected survival and response to the first course weigh "
-        "in.", ESTRO_EORTC_2022,
+        "ESTRO_EORTC_REIRRADIATION_TYPE", TriageLevel.INFO, [phrase(kind), weigh_in],
+        ESTRO_EORTC_2022,
     ))
     return flags
