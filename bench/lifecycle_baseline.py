@@ -110,3 +110,44 @@ class BareLifecycleWorkflow:
         return BareStatus(
             phase=self._phase, activities_done=self._activities_done, closed=self._closed
         )
+
+
+BARE_QUEUE = "bare-lifecycle"
+# As many activity slots as worker.build_worker gives caseflow's worker.
+ACTIVITY_SLOTS = 16
+
+
+async def serve() -> None:
+    """The bare worker in a process of its own, as caseflow's `python -m worker` runs, so the
+    bench counts each side's worker CPU apart from its driver's. It reads the same CASEFLOW_*
+    settings, so its payloads go through the same codec as a case's."""
+    import logging
+    import signal
+    from concurrent.futures import ThreadPoolExecutor
+
+    from temporalio.worker import Worker
+
+    from caseflow.settings import get_settings
+    from caseflow.temporal_client import connect
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    client = await connect(get_settings())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    with ThreadPoolExecutor(ACTIVITY_SLOTS, thread_name_prefix="activity") as executor:
+        async with Worker(
+            client,
+            task_queue=BARE_QUEUE,
+            workflows=[BareLifecycleWorkflow],
+            activities=[bare_step],
+            activity_executor=executor,
+            max_concurrent_activities=ACTIVITY_SLOTS,
+        ):
+            logging.info("worker started on task queue %r", BARE_QUEUE)
+            await stop.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(serve())

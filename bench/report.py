@@ -6,7 +6,12 @@ import math
 
 from bench.stats import RunResult, Samples, percentile
 
-TARGET_RATIO = 0.8
+# Issue 14's targets, each printed with its measured value by print_targets.
+TARGET_RATIO = 0.6  # throughput, caseflow / honest baseline, at 100 cases
+UPDATE_P99_RATIO = 2.0
+PACKETS_STORED_P99_S = 1.5
+EVENTS_RATIO = 1.3
+PACKETS_STORED = "review -> packets stored"
 
 
 def ms(seconds: float) -> str:
@@ -62,3 +67,51 @@ def print_detail(caseflow: RunResult, bare: RunResult) -> None:
         print(f"    {'':<9}events: {top}")
         for failure in sorted(set(run.failures))[:5]:
             print(f"    {'':<9}failure: {failure}")
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b and not math.isnan(b) else math.nan
+
+
+def print_targets(caseflow: RunResult, bare: RunResult) -> None:
+    """Every lifecycle target of issue 14 with its measured value, and the ratios behind them."""
+    upd_c, upd_b = Samples.flat(caseflow.samples.updates), Samples.flat(bare.samples.updates)
+    pk_c = caseflow.samples.transitions.get(PACKETS_STORED, [])
+    pk_b = bare.samples.transitions.get(PACKETS_STORED, [])
+    ev_c, ev_b = sum(caseflow.events.values()), sum(bare.events.values())
+    n_c, n_b = max(caseflow.completed, 1), max(bare.completed, 1)
+    print(f"  ratios caseflow / honest baseline, {caseflow.cases} cases:")
+    rows = [
+        ("update p50", percentile(upd_c, 50), percentile(upd_b, 50), "ms"),
+        ("update p99", percentile(upd_c, 99), percentile(upd_b, 99), "ms"),
+        ("review -> packets stored p50", percentile(pk_c, 50), percentile(pk_b, 50), "ms"),
+        ("review -> packets stored p99", percentile(pk_c, 99), percentile(pk_b, 99), "ms"),
+    ]
+    for label, c, b, _unit in rows:
+        print(f"    {label:<34}{ms(c):>7} / {ms(b):<7} = {_ratio(c, b):5.2f}x")
+    print(f"    {'history events per case':<34}{ev_c:>7} / {ev_b:<7} = {_ratio(ev_c, ev_b):5.2f}x")
+    for name in caseflow.cpu:
+        c, b = caseflow.cpu[name] / n_c, bare.cpu.get(name, math.nan) / n_b
+        print(f"    {'CPU ms/case, ' + name:<34}{ms(c):>7} / {ms(b):<7} = {_ratio(c, b):5.2f}x")
+    total_c = sum(caseflow.cpu.values()) / n_c
+    total_b = sum(bare.cpu.values()) / n_b
+    label = "CPU ms/case, all processes"
+    print(f"    {label:<34}{ms(total_c):>7} / {ms(total_b):<7} = {_ratio(total_c, total_b):5.2f}x")
+
+    def verdict(ok: bool) -> str:
+        return "meets" if ok else "MISSES"
+
+    throughput = _ratio(caseflow.rate, bare.rate)
+    update_p99 = _ratio(percentile(upd_c, 99), percentile(upd_b, 99))
+    stored_p99 = percentile(pk_c, 99)
+    events = _ratio(ev_c, ev_b)
+    print("  issue 14 targets:")
+    print(f"    throughput >= {TARGET_RATIO}x baseline: {throughput:.2f}x "
+          f"({verdict(throughput >= TARGET_RATIO)})")
+    print(f"    update p99 <= {UPDATE_P99_RATIO}x baseline: {update_p99:.2f}x "
+          f"({verdict(update_p99 <= UPDATE_P99_RATIO)})")
+    print(f"    review -> packets stored p99 <= {PACKETS_STORED_P99_S} s: {stored_p99:.2f} s "
+          f"({verdict(stored_p99 <= PACKETS_STORED_P99_S)})")
+    print(f"    history events per case <= {EVENTS_RATIO}x baseline: {events:.2f}x "
+          f"({verdict(events <= EVENTS_RATIO)})")
+    print("    letter PDF >= 8x faster than WeasyPrint: printed by `python -m bench.packets`")

@@ -64,44 +64,43 @@ class Samples(ScriptListener):
         return [value for values in groups.values() for value in values]
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and every process under it: live descendants (a render pool's
+    processes) and those it has already reaped."""
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return math.nan
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue  # ended between listing and reading
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
 @dataclass
 class CpuMeter:
-    """CPU seconds used by this process (worker and coordinator) and each server we started."""
+    """CPU seconds used by each named process and its descendants, from start() to used()."""
 
-    names: dict[int, str]
-    start: dict[int, float] = field(default_factory=dict)
+    pids: dict[str, int]
+    start: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def for_children(cls) -> CpuMeter:
-        names = {psutil.Process().pid: "bench (worker+driver)"}
-        for child in psutil.Process().children(recursive=True):
-            try:
-                command = " ".join(child.cmdline())
-            except psutil.Error:
-                continue
-            if "temporal" in command and "start-dev" in command:
-                names[child.pid] = "temporal server"
-            elif "weed" in command:
-                names[child.pid] = "seaweedfs"
-            elif "aiosmtpd" in command:
-                names[child.pid] = "mail sink"
-        meter = cls(names)
+    def for_processes(cls, pids: dict[str, int]) -> CpuMeter:
+        meter = cls(dict(pids))
         meter.start = meter.read()
         return meter
 
-    def read(self) -> dict[int, float]:
-        used = {}
-        for pid in self.names:
-            try:
-                times = psutil.Process(pid).cpu_times()
-                used[pid] = times.user + times.system
-            except psutil.Error:
-                used[pid] = math.nan
-        return used
+    def read(self) -> dict[str, float]:
+        return {name: tree_cpu_seconds(pid) for name, pid in self.pids.items()}
 
     def used(self) -> dict[str, float]:
         now = self.read()
-        return {name: now[pid] - self.start[pid] for pid, name in self.names.items()}
+        return {name: now[name] - self.start[name] for name in self.pids}
 
 
 @dataclass

@@ -195,13 +195,15 @@ def app_from_settings(settings: CaseflowSettings) -> web.Application:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=None)
+    # 127.0.0.1 unless told: a container (infra/compose.yaml) listens on its own network.
+    parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args()
     settings = get_settings()
     port = args.port or urlparse(settings.codec_server_url).port or 8081
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = app_from_settings(settings)
     # access_log off: the audit trail is the record of who decoded what.
-    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+    web.run_app(app, host=args.host, port=port, access_log=None, print=None)
 
 
 if __name__ == "__main__":

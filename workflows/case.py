@@ -117,10 +117,12 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows.referral import (
     DEADLINES_CHANGED,
+    REPORTS_SIGNAL,
     HoldChange,
     HospitalReferralWorkflow,
     ReferralInput,
     ReferralProgress,
+    ReferralReports,
 )
 
 # Stages in which a document may still be added (anything but a closed case).
@@ -235,12 +237,14 @@ class CaseWorkflow:
             await self._stop(driver)
             await workflow.wait_condition(workflow.all_handlers_finished)
             await self._patient_mail_sent()
+            self._view.flush()  # the search attributes this run's last task changed
             workflow.continue_as_new(input.model_copy(update={"carried": s}))
         else:
             driver.result()  # re-raise anything unexpected
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._patient_mail_sent()
         assert s.outcome is not None and s.closed_at is not None
+        self._view.flush()  # the search attributes this run's last task changed
         return CaseResult(
             case_id=self._case_id,
             outcome=s.outcome,
@@ -1254,6 +1258,12 @@ class CaseWorkflow:
             lambda status, hospital_id: check_selection(status, hospital_id, selected),
             event.hospital_id,
         )
+
+    @workflow.signal(name=REPORTS_SIGNAL)
+    def referral_reports(self, reports: ReferralReports) -> None:
+        """A child's news since its last signal, oldest first (LEAN_REPORTS_PATCH). Internal."""
+        for progress in reports.reports:
+            self.referral_progress(progress)
 
     @workflow.signal
     def referral_progress(self, progress: ReferralProgress) -> None:

@@ -20,11 +20,16 @@ with workflow.unsafe.imports_passed_through():
     )
     from caseflow.ids import case_workflow_id
     from workflows.case_state import CaseState, CaseWorkflowInput
+    from workflows.upserts import CoalescedUpserts
 
 
 # Cases started before SlaWaitsFor existed upserted nothing when only what the earliest wait is
 # for changed (two waits due at once, one ended); replaying them must not upsert it either.
 WAITS_FOR_PATCH = "sla-waits-for-search-attribute"
+# Lean histories (issue 14): one search-attribute upsert per workflow task, of what changed over
+# the whole task, instead of one per publish. Cases started before it upsert as they did.
+COALESCED_UPSERTS_PATCH = "coalesced-search-attribute-upserts"
+
 
 
 def escalation_level(own_level: int, referrals: Iterable[HospitalReferralStatus]) -> int:
@@ -46,6 +51,12 @@ class CaseView:
         self._case_id = input.case_id
         self._intake = input.intake
         self._published: dict[str, object] = {}
+        self._upserts: CoalescedUpserts | None = None
+
+    def flush(self) -> None:
+        """Send what this workflow task changed now: before the run returns or continues."""
+        if self._upserts is not None:
+            self._upserts.flush()
 
     def publish(self, s: CaseState, level: int) -> None:
         """Mirror the case in search attributes (only what changed, in one upsert) and the UI's
@@ -70,6 +81,12 @@ class CaseView:
         if workflow.patched(WAITS_FOR_PATCH):
             wanted[sa.SLA_WAITS_FOR.name] = first.waits_for if first else None
         keys = {key.name: key for key in sa.ALL}
+        if self._upserts is None and workflow.patched(COALESCED_UPSERTS_PATCH):
+            self._upserts = CoalescedUpserts()
+        if self._upserts is not None:
+            self._upserts.set({name: (keys[name], value) for name, value in wanted.items()})
+            self._details(s, level, first, due)
+            return
         updates = []
         for name, value in wanted.items():
             if name in self._published and self._published[name] == value:
@@ -80,6 +97,9 @@ class CaseView:
         if updates:
             workflow.upsert_search_attributes(updates)
             self._published = wanted
+        self._details(s, level, first, due)
+
+    def _details(self, s: CaseState, level: int, first: Deadline | None, due) -> None:
         details = [f"**{s.stage.value}**"]
         if s.stage == CaseStage.RECORDS:
             details.append(f"{len(s.checklist.missing())} checklist item(s) missing")

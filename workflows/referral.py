@@ -70,6 +70,7 @@ with workflow.unsafe.imports_passed_through():
         send_notice,
         step_failure_reason,
     )
+    from workflows.upserts import CoalescedUpserts, when_task_idle
 
 
 class ReferralInput(BaseModel):
@@ -108,6 +109,12 @@ REPORTS_PATCH = "referral-reports-every-answer-and-acknowledgement"
 DEADLINES_PATCH = "referral-reports-its-deadlines"
 # The progress event of such a report: no timeline entry, only the status.
 DEADLINES_CHANGED = "deadlines_changed"
+# Lean histories (issue 14): a referral's reports go to the case in batches, one signal per
+# workflow task rather than one per event (the status rides in each, so the case applies them in
+# order as before), a batch of deadline moves alone is never sent as the run ends (its result
+# carries the final status), and its search attributes are upserted once per workflow task.
+LEAN_REPORTS_PATCH = "referral-batched-reports"
+REPORTS_SIGNAL = "referral_reports"
 # Errors the delivery handles itself; any other failure is a failed step (retry_step/skip_step).
 _BLOCKING_ERRORS = ("ConsentMissing", "EndpointGone")
 
@@ -123,6 +130,14 @@ class ReferralProgress(BaseModel):
     escalation: Escalation | None = None
     failed_step: FailedStep | None = None
     cleared_step_id: str | None = None
+
+
+class ReferralReports(BaseModel):
+    """Every report a referral made since its last signal, oldest first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reports: list[ReferralProgress]
 
 
 class HoldChange(BaseModel):
@@ -148,6 +163,14 @@ class HospitalReferralWorkflow:
         # The open waits as the case last heard of them.
         self._reported_deadlines: list[Deadline] = []
         self._reports_deadlines = False  # and the SlaWaitsFor search attribute
+        # LEAN_REPORTS_PATCH: reports not yet signalled, whether one is in flight, and whether
+        # the run is ending (deadline moves are then left to the result).
+        self._lean = False
+        self._outbox: list[ReferralProgress] = []
+        self._sending = False
+        self._ending = False
+        self._answer_final = False  # no acknowledgement is waited for after a final answer
+        self._upserts: CoalescedUpserts | None = None
         self._consent = input.consent or ConsentLedger.from_intake(input.intake)
         self._blocked_count = 0
         hospital = input.hospital
@@ -175,11 +198,17 @@ class HospitalReferralWorkflow:
         if self._reports_deadlines:
             # Not awaited: it ends with the workflow.
             self._deadline_reports = asyncio.create_task(self._report_deadlines())
-        workflow.upsert_search_attributes([sa.HOSPITALS.value_set([hospital.hospital_id])])
+        self._lean = workflow.patched(LEAN_REPORTS_PATCH)
+        if self._lean:
+            self._upserts = CoalescedUpserts()
+            self._upserts.set({sa.HOSPITALS.name: (sa.HOSPITALS, [hospital.hospital_id])})
+        else:
+            workflow.upsert_search_attributes([sa.HOSPITALS.value_set([hospital.hospital_id])])
         # Consent is checked before every delivery, retries included [docs/sources.md, "Consent"].
         if not self._consent_in_force():
             self._status.state = ReferralState.CANCELLED
             await self._report("consent_missing", "no referral consent for this hospital")
+            await self._reports_sent()
             return self._status
 
         packet_id = str(workflow.uuid4())
@@ -226,10 +255,46 @@ class HospitalReferralWorkflow:
         if acknowledgement is not None:
             if not acknowledgement.done() and not self._acknowledged:
                 # Waiting for a late acknowledgement, and the answer is final: nothing comes.
-                acknowledgement.cancel()
+                if self._lean:
+                    # Told, not cancelled: a cancel that meets a wait just ending is lost in
+                    # asyncio.wait_for (Python 3.11), and the task would wait for ever.
+                    self._answer_final = True
+                else:
+                    acknowledgement.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await acknowledgement  # an answer implies receipt: it ends the SLA wait
+        await self._reports_sent()
         return self._status
+
+    async def _reports_sent(self) -> None:
+        """LEAN_REPORTS_PATCH: before the run returns, the case has every report that says more
+        than the result does; then this task's search attributes go out."""
+        if not self._lean:
+            return
+        self._ending = True
+        self._outbox = [p for p in self._outbox if p.event != DEADLINES_CHANGED]
+        await workflow.wait_condition(lambda: not self._outbox and not self._sending)
+        assert self._upserts is not None
+        self._upserts.flush()
+
+    async def _send_reports(self) -> None:
+        """One signal per batch, one batch in flight at a time (so they arrive in order)."""
+        parent = workflow.get_external_workflow_handle(self._input.parent_workflow_id)
+        try:
+            while self._outbox:
+                await when_task_idle()  # this workflow task's other reports join the batch
+                last = len(self._outbox) - 1
+                # A deadline move is news only if nothing later in the batch carries a status.
+                batch = [
+                    p
+                    for i, p in enumerate(self._outbox)
+                    if p.event != DEADLINES_CHANGED or i == last
+                ]
+                self._outbox = []
+                if batch:  # (the run's end may have left only deadline moves, dropped)
+                    await parent.signal(REPORTS_SIGNAL, ReferralReports(reports=batch))
+        finally:
+            self._sending = False
 
     async def _await_acknowledgement(self) -> None:
         hospital_id = self._input.hospital.hospital_id
@@ -243,7 +308,7 @@ class HospitalReferralWorkflow:
         if not self._acknowledged and workflow.patched(REPORTS_PATCH):
             # Answered first (an answer implies receipt, so the SLA is met); the coordinator may
             # still record the acknowledgement while the hospital is asked for more.
-            await workflow.wait_condition(lambda: self._acknowledged)
+            await workflow.wait_condition(lambda: self._acknowledged or self._answer_final)
         if self._acknowledged:
             # Only the answer's clock may still hold an escalation.
             self._status.escalation_level = self._watch.highest_level()
@@ -557,17 +622,24 @@ class HospitalReferralWorkflow:
         _stop_if_cancelled()
         status = self._status.model_copy(deep=True)
         self._reported_deadlines = status.open_deadlines
-        await parent.signal(
-            "referral_progress",
-            ReferralProgress(
-                status=status,
-                event=event,
-                detail=detail,
-                escalation=escalation,
-                failed_step=failed_step,
-                cleared_step_id=cleared_step_id,
-            ),
+        progress = ReferralProgress(
+            status=status,
+            event=event,
+            detail=detail,
+            escalation=escalation,
+            failed_step=failed_step,
+            cleared_step_id=cleared_step_id,
         )
+        if self._lean:
+            if self._ending and event == DEADLINES_CHANGED:
+                return  # the result carries the final waits
+            self._outbox.append(progress)
+            if not self._sending:
+                self._sending = True
+                # Not awaited: the reporter goes on at once, the batch follows this task.
+                self._sender = asyncio.create_task(self._send_reports())
+            return
+        await parent.signal("referral_progress", progress)
         # A cancellation (the case's withdrawal) that arrives while a signal is in flight is
         # absorbed by the SDK's signal operation; honour it here, or the referral waits forever.
         _stop_if_cancelled()
@@ -587,6 +659,16 @@ class HospitalReferralWorkflow:
         if wanted == self._published:
             return
         self._published = wanted
+        if self._upserts is not None:
+            self._upserts.set(
+                {
+                    sa.ESCALATED.name: (sa.ESCALATED, level >= 2),
+                    sa.ESCALATION_LEVEL.name: (sa.ESCALATION_LEVEL, level),
+                    sa.SLA_DUE_AT.name: (sa.SLA_DUE_AT, due),
+                    sa.SLA_WAITS_FOR.name: (sa.SLA_WAITS_FOR, waits_for),
+                }
+            )
+            return
         updates: list[SearchAttributeUpdate[Any]] = [
             sa.ESCALATED.value_set(level >= 2),
             sa.ESCALATION_LEVEL.value_set(level),
