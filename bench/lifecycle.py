@@ -295,7 +295,9 @@ async def run_cases(
             try:
                 done.append(await drive())
             except Exception as error:  # noqa: BLE001 - one failed case must not stop the run
-                failures.append(f"{type(error).__name__}: {str(error).splitlines()[0][:200]}")
+                # An update's own message is in its cause ("Workflow update failed" says nothing).
+                cause = getattr(error, "cause", None) or error
+                failures.append(f"{type(error).__name__}: {str(cause).splitlines()[0][:200]}")
 
     await asyncio.gather(*(lane() for _ in range(concurrency)))
     return done, failures

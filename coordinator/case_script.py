@@ -383,6 +383,13 @@ class CaseScript:
             self.listener.step_done(f"   {hospital_id} accepted")
 
     async def select(self) -> None:
+        # As a coordinator does: select once the case shows the answer. A referral still
+        # delivering takes the answer when it gets there, after the update has returned.
+        await self.wait_until(
+            f"{self.selected}'s answer",
+            lambda s: any(h.hospital_id == self.selected and h.response is not None
+                          for h in s.hospitals),
+        )
         await self.send(
             "submission",
             "select_hospital",
