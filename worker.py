@@ -14,12 +14,35 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from caseflow.settings import CaseflowSettings, get_settings
 from caseflow.temporal_client import connect
 
 log = logging.getLogger("caseflow.worker")
+
+
+# --- Worker versioning (issue 14, README "Worker versioning") ---
+def deployment_config(settings: CaseflowSettings) -> WorkerDeploymentConfig | None:
+    """This build's place in the worker deployment, when versioning is on; every worker of one
+    build (case and render workers alike) passes the same one.
+
+    Every workflow is auto-upgraded: a case runs for a year, too long to keep the build it began
+    on, so it moves to each new current build, whose changes go behind workflow.patched
+    (tests/workflows/test_replay.py proves old histories replay). The behaviour is the worker's
+    default rather than @workflow.defn(versioning_behavior=...), because the server refuses a
+    declared behaviour from an unversioned worker, which `dev up` and the workflow tests run."""
+    if not settings.worker_versioning:
+        return None
+    return WorkerDeploymentConfig(
+        version=WorkerDeploymentVersion(
+            deployment_name=settings.worker_deployment_name, build_id=settings.worker_build_id
+        ),
+        use_worker_versioning=True,
+        default_versioning_behavior=VersioningBehavior.AUTO_UPGRADE,
+    )
+# --- end of worker versioning ---
 
 
 def build_worker(
@@ -103,6 +126,7 @@ def build_worker(
         ],
         activity_executor=executor,
         max_concurrent_activities=16,
+        deployment_config=deployment_config(settings),
     )
 
 
@@ -119,6 +143,9 @@ async def main(settings: CaseflowSettings | None = None) -> None:
         # Leaving the context waits for running activities to finish (graceful shutdown).
         async with worker:
             log.info("worker started on task queue %r", settings.task_queue)
+            if settings.worker_versioning:
+                log.info("worker deployment %r, build %r (worker versioning on)",
+                         settings.worker_deployment_name, settings.worker_build_id)
             await stop.wait()
             log.info("worker stopping")
     log.info("worker stopped")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
@@ -59,6 +60,14 @@ def find_data_dir(start: Path | None = None) -> Path:
             return folder / DATA_DIR_NAME
     root = project_root()
     return (root or here) / DATA_DIR_NAME
+
+
+def _package_version() -> str:
+    """caseflow's installed version: the build id when no build names its own."""
+    try:
+        return metadata.version("caseflow")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 class CaseflowSettings(BaseSettings):
@@ -214,6 +223,19 @@ class CaseflowSettings(BaseSettings):
     # by the sweeper the web service runs every portal_upload_sweep_minutes, under every prefix.
     incomplete_upload_expiry_hours: float = Field(default=24, gt=0)
     # --- end of issue 11 ---------------------------------------------------------------------
+
+    # --- Worker versioning (issue 14, README "Worker versioning") ----------------------------
+    # Off by default: `dev up` runs one unversioned worker. On, the worker registers as build
+    # `worker_build_id` of deployment `worker_deployment_name` and receives tasks once that
+    # version is made current (`temporal worker deployment set-current-version`). Set the build
+    # id at build time (e.g. from `git describe --always --dirty`); unset, it is the package
+    # version, which is the same for every build of one release.
+    worker_versioning: bool = False
+    worker_deployment_name: str = Field(default="caseflow", pattern=r"^[A-Za-z0-9_-]{1,100}$")
+    worker_build_id: str = Field(
+        default_factory=_package_version, pattern=r"^[A-Za-z0-9_+.-]{1,255}$"
+    )
+    # --- end of worker versioning --------------------------------------------------------------
 
     # Where the embedded stack keeps its state; its caseflow.env is the env file read.
     data_dir: Path = Field(default_factory=find_data_dir)
