@@ -249,6 +249,12 @@ class CaseflowSettings(BaseSettings):
             )
         return value
 
+    @field_validator("worker_build_id", mode="before")
+    @classmethod
+    def _empty_build_id_is_unset(cls, value: Any) -> Any:
+        # An image built without a build id passes an empty variable: the package version.
+        return _package_version() if value == "" else value
+
     @field_validator("data_dir")
     @classmethod
     def _absolute_data_dir(cls, value: Path) -> Path:

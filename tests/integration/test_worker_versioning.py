@@ -15,6 +15,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from importlib import metadata
 
 import pytest
 from pydantic import SecretStr
@@ -54,8 +55,14 @@ def test_versioning_is_off_unless_configured():
     assert on.version == WorkerDeploymentVersion("caseflow", "v1.2-3-gabc")
 
 
+def test_an_empty_build_id_is_the_package_version():
+    settings = CaseflowSettings(data_dir="/nonexistent", worker_build_id="")
+    assert settings.worker_build_id == CaseflowSettings(data_dir="/nonexistent").worker_build_id
+    assert settings.worker_build_id == metadata.version("caseflow")
+
+
 @pytest.mark.parametrize("field, value", [
-    ("worker_build_id", "two words"), ("worker_build_id", ""),
+    ("worker_build_id", "two words"), ("worker_build_id", "x" * 256),
     ("worker_deployment_name", "caseflow.prod"),  # "." separates deployment and build
 ])
 def test_malformed_deployment_names_are_refused(field, value):
