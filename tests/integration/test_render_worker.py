@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import sys
 import uuid
+from functools import partial
 
 import httpx
 import pytest
@@ -19,6 +20,10 @@ from infra.mail_sink import MailSink
 from infra.server_process import ServerProcess, free_port
 
 pytestmark = pytest.mark.integration
+
+
+def started(worker: ServerProcess) -> bool:
+    return b"worker started" in worker.log_file.read_bytes()
 
 
 def scrape(port: int) -> str:
@@ -64,7 +69,7 @@ async def test_letters_render_on_the_render_worker_and_both_serve_metrics(
             worker.run_dir.mkdir()
             worker.start()
         for worker in workers.values():
-            worker.wait_until(lambda w=worker: b"worker started" in w.log_file.read_bytes(), 60)
+            worker.wait_until(partial(started, worker), 60)
         assert f"'{settings.task_queue}-letters'" in workers["letters"].log_file.read_text()
 
         client = await connect(settings)
