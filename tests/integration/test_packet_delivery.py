@@ -488,6 +488,8 @@ async def test_packets_name_the_coordinator_the_case_is_assigned_to(
     settings = seaweed.settings.model_copy(
         update={
             "task_queue": packet_stack.task_queue,
+            # This stack's one worker also renders the letters (no render worker here).
+            "letters_task_queue": packet_stack.task_queue,
             "identity_db_url": f"sqlite:///{tmp_path / 'identities.db'}",
             "reply_link_secret": None,
         }
