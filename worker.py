@@ -193,8 +193,12 @@ async def main(settings: CaseflowSettings | None = None, role: Role = "all") -> 
     settings = settings or get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if settings.metrics_address:
-        serve_metrics(settings.metrics_address)
-        log.info("metrics at http://%s/metrics", settings.metrics_address)
+        # A worker without its metrics still does its work: a taken port is logged, not fatal.
+        try:
+            serve_metrics(settings.metrics_address)
+            log.info("metrics at http://%s/metrics", settings.metrics_address)
+        except Exception as error:  # the SDK raises ValueError for a port it cannot bind
+            log.error("metrics not served at %s: %s", settings.metrics_address, error)
     client = await connect(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -84,8 +84,10 @@ class CaseflowSettings(BaseSettings):
     letters_task_queue: str | None = None
     render_processes: int | None = Field(default=None, ge=1)
     # Where each worker serves Prometheus metrics (host:port, at /metrics). None: no endpoint.
-    # `dev up` gives the case worker 127.0.0.1:9464 and the render worker 127.0.0.1:9465.
+    # `dev up` gives its case worker 127.0.0.1:<stack_metrics_port> and its render worker the
+    # next port.
     metrics_address: str | None = None
+    stack_metrics_port: int = Field(default=9464, gt=0, lt=65535)
     # -- end render worker and metrics --
 
     # S3: SeaweedFS on loopback by default; AWS S3 in production (leave the endpoint unset).

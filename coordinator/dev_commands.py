@@ -78,13 +78,11 @@ def up(
     show("", "Demo logins", f"{demo_logins}  (coord-demo is the demo case's coordinator)")
     if with_worker:
         # -- render worker and metrics (issue 14) --
-        from infra.stack import CASE_METRICS_ADDRESS, RENDER_METRICS_ADDRESS
-
         settings = stack.settings
         show("worker", "Worker", f"running on task queue {settings.task_queue!r}  "
-             f"(metrics http://{CASE_METRICS_ADDRESS}/metrics)")
+             f"(metrics http://{stack.metrics_address('cases')}/metrics)")
         show("worker", "Render worker", f"running on task queue {settings.letters_queue()!r}  "
-             f"(metrics http://{RENDER_METRICS_ADDRESS}/metrics)")
+             f"(metrics http://{stack.metrics_address('letters')}/metrics)")
         # -- end render worker and metrics --
     for part, reason in problems.items():
         console.print(f"  [red]not up[/red] {part}: {escape(reason)}", highlight=False)

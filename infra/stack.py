@@ -29,9 +29,6 @@ from infra.temporal_server import TemporalDevServer
 DEFAULT_INBOX_PORT = 8090
 # The embedded store's SSE-S3 key-encryption key (infra/seaweedfs.py: ensure_kek_file).
 STORE_KEK_FILE_NAME = "store-kek"
-# Each worker's Prometheus endpoint (settings.metrics_address): the case worker's, the render's.
-CASE_METRICS_ADDRESS = "127.0.0.1:9464"
-RENDER_METRICS_ADDRESS = "127.0.0.1:9465"
 # NAME=value as the env file has it (optionally after `export `); a value starting with a quote
 # is already quoted.
 _ENV_LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
@@ -255,7 +252,7 @@ class EmbeddedStack:
             command=[sys.executable, "-m", "worker", "--role", "cases"],
             ports=[],
             run_dir=self.data_dir,
-            env=self._child_env() | {"CASEFLOW_METRICS_ADDRESS": CASE_METRICS_ADDRESS},
+            env=self._child_env() | {"CASEFLOW_METRICS_ADDRESS": self.metrics_address("cases")},
         )
 
     # -- the render worker (issue 14): letters on their own queue and processes --
@@ -265,8 +262,14 @@ class EmbeddedStack:
             command=[sys.executable, "-m", "worker", "--role", "letters"],
             ports=[],
             run_dir=self.data_dir,
-            env=self._child_env() | {"CASEFLOW_METRICS_ADDRESS": RENDER_METRICS_ADDRESS},
+            env=self._child_env() | {"CASEFLOW_METRICS_ADDRESS": self.metrics_address("letters")},
         )
+
+    def metrics_address(self, role: str) -> str:
+        """A stack worker's Prometheus endpoint: the case worker on stack_metrics_port, the
+        render worker on the next port."""
+        port = self.settings.stack_metrics_port + (role == "letters")
+        return f"127.0.0.1:{port}"
 
     # -- up: each part starts or reports on its own (issue 11 item 8) ------------------------
 

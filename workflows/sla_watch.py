@@ -232,7 +232,7 @@ class SlaWatch:
                 if patient:
                     assert self._retry.patience is not None
                     return await self._run_patiently(
-                        step_id, activity, arg, self._retry.patience, retry_policy
+                        step_id, activity, arg, self._retry.patience, retry_policy, task_queue
                     )
                 return await workflow.execute_activity_method(
                     activity,
@@ -286,6 +286,7 @@ class SlaWatch:
         arg: Any,
         patience: StepPatience,
         channel_policy: RetryPolicy | None,
+        task_queue: str | None = None,
     ) -> Any:
         """The activity with its kind's options; while it is still retrying once the step-failure
         policy's first step falls due, the case reminds and escalates as for a failed step."""
@@ -302,6 +303,7 @@ class SlaWatch:
             heartbeat_timeout=options.heartbeat,
             schedule_to_close_timeout=options.patience,
             retry_policy=policy,
+            task_queue=task_queue,
         )
         try:
             await workflow.wait_condition(
