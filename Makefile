@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# WeasyPrint renders the PDF letters through Pango; Chinese letters need a CJK font to embed.
+# Chinese letters need a CJK font to embed (Typst sets the PDF letters). Pango is for WeasyPrint,
+# which only bench/packets.py uses now, as the baseline the Typst letter is measured against.
 # The browser tests drive Debian's chromium through Playwright (no browser build is downloaded).
 # The Temporal mTLS test puts Debian's nginx (grpc_pass, client certificates) in front of it.
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-wqy-microhei chromium \
@@ -86,7 +87,7 @@ messages: $(STAMP)
 	for lang in $$(ls web/locale | grep -v messages.pot); do \
 		$(BIN)/pybabel -q update -N -i web/locale/messages.pot -d web/locale -l $$lang; done
 	# The referral letter's catalogue (templates/locale/<lang>/LC_MESSAGES/letters.po).
-	$(BIN)/pybabel -q extract -F templates/babel.cfg -k say -k plain -k lines -k translate:2 -k N_ -k _flag:3 -k phrase \
+	$(BIN)/pybabel -q extract -F templates/babel.cfg -k say -k say_block -k plain -k lines -k translate:2 -k N_ -k _flag:3 -k phrase \
 		--no-location --omit-header -w 100 -o templates/locale/letters.pot .
 	for lang in en zh_CN; do $(BIN)/pybabel -q update -N -i templates/locale/letters.pot \
 		-d templates/locale -D letters -l $$lang -w 100; done

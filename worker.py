@@ -1,4 +1,5 @@
-"""The worker process: every workflow and activity on task queue "cases".
+"""The worker process: every workflow and activity on task queue "cases", and the render worker
+on the letters queue (settings.letters_queue()), by role: `cases`, `letters` or `all`.
 
 The boto3 activities (erasing documents, storing packets) are synchronous, so they run on the
 activity thread pool; the mail and webhook activities are async and hand their blocking smtplib
@@ -7,20 +8,55 @@ calls to threads themselves. Workflows run in the SDK's sandbox.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import signal
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Literal
 
 import httpx
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker, WorkerDeploymentConfig
 
+from activities.activity_metrics import CaseflowActivityMetrics
 from caseflow.settings import CaseflowSettings, get_settings
 from caseflow.temporal_client import connect
 
 log = logging.getLogger("caseflow.worker")
+
+Role = Literal["cases", "letters", "all"]
+ROLES: tuple[Role, ...] = ("cases", "letters", "all")
+
+
+class CaseflowWorker:
+    """The workers one process runs for its role, started and stopped together: the case worker
+    (role cases), the render worker (role letters), or both (role all, the default)."""
+
+    def __init__(self, workers: Sequence[Worker]) -> None:
+        self.workers = list(workers)
+
+    def config(self) -> dict:
+        """The first worker's config (the case worker's, unless the role is letters)."""
+        return dict(self.workers[0].config())
+
+    async def __aenter__(self) -> CaseflowWorker:
+        for index, worker in enumerate(self.workers):
+            try:
+                await worker.__aenter__()
+            except BaseException:
+                for started in reversed(self.workers[:index]):
+                    await started.__aexit__(None, None, None)
+                raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        # Leaving waits for running activities to finish (graceful shutdown), renders first.
+        for worker in reversed(self.workers):
+            await worker.__aexit__(None, None, None)
 
 
 # --- Worker versioning (issue 14, README "Worker versioning") ---
@@ -46,9 +82,49 @@ def deployment_config(settings: CaseflowSettings) -> WorkerDeploymentConfig | No
 
 
 def build_worker(
+    client: Client, settings: CaseflowSettings, executor: ThreadPoolExecutor, role: Role = "all"
+) -> CaseflowWorker:
+    """The workers for `role`; shared by main() and the tests (which run role all)."""
+    if role not in ROLES:
+        raise ValueError(f"role: must be one of {', '.join(ROLES)}")
+    workers = []
+    if role in ("cases", "all"):
+        workers.append(build_case_worker(client, settings, executor))
+    if role in ("letters", "all"):
+        workers.append(build_render_worker(client, settings, executor))
+    return CaseflowWorker(workers)
+
+
+def build_render_worker(
     client: Client, settings: CaseflowSettings, executor: ThreadPoolExecutor
 ) -> Worker:
-    """The worker with every workflow and activity registered; shared by main() and the tests."""
+    """The render worker: referral letters and packets, on the letters queue, with its own
+    Typst renderer processes (settings.render_processes)."""
+    from activities.audit import AuditTrail
+    from activities.letters import ReferralLetters
+
+    letters = ReferralLetters(
+        settings, audit=AuditTrail(settings), pdf_workers=settings.render_processes
+    )
+    return Worker(
+        client,
+        task_queue=settings.letters_queue(),
+        activities=[letters.render_referral_packet],
+        activity_executor=executor,
+        interceptors=[CaseflowActivityMetrics()],
+        # A render waits for a free renderer process; more slots than processes only queue.
+        max_concurrent_activities=max(2, 2 * (settings.render_processes or 1)),
+        # One build is one version for all its task queues: the render worker registers too.
+        deployment_config=deployment_config(settings),
+    )
+
+
+def build_case_worker(
+    client: Client, settings: CaseflowSettings, executor: ThreadPoolExecutor
+) -> Worker:
+    """The case worker with every workflow and activity registered. It keeps
+    render_referral_packet too, for cases started before the render workers (their letters
+    render on the case queue); its renderer processes start only if such a letter comes."""
     from activities.audit import AuditTrail
     from activities.consent_gate import ConsentGate
     from activities.documents import DocumentStore
@@ -126,23 +202,40 @@ def build_worker(
         ],
         activity_executor=executor,
         max_concurrent_activities=16,
+        interceptors=[CaseflowActivityMetrics()],
         deployment_config=deployment_config(settings),
     )
 
 
-async def main(settings: CaseflowSettings | None = None) -> None:
+def serve_metrics(address: str) -> None:
+    """Serve the SDK's metrics and caseflow's own (activities/activity_metrics.py,
+    workflows/case_metrics.py) for Prometheus at http://<address>/metrics: the runtime every
+    client in this process then uses."""
+    telemetry = TelemetryConfig(metrics=PrometheusConfig(bind_address=address))
+    Runtime.set_default(Runtime(telemetry=telemetry), error_if_already_set=True)
+
+
+async def main(settings: CaseflowSettings | None = None, role: Role = "all") -> None:
     settings = settings or get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if settings.metrics_address:
+        # A worker without its metrics still does its work: a taken port is logged, not fatal.
+        try:
+            serve_metrics(settings.metrics_address)
+            log.info("metrics at http://%s/metrics", settings.metrics_address)
+        except Exception as error:  # the SDK raises ValueError for a port it cannot bind
+            log.error("metrics not served at %s: %s", settings.metrics_address, error)
     client = await connect(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     with ThreadPoolExecutor(max_workers=16, thread_name_prefix="activity") as executor:
-        worker = build_worker(client, settings, executor)
+        worker = build_worker(client, settings, executor, role)
         # Leaving the context waits for running activities to finish (graceful shutdown).
         async with worker:
-            log.info("worker started on task queue %r", settings.task_queue)
+            queues = ", ".join(repr(w.task_queue) for w in worker.workers)
+            log.info("worker started (role %s) on task queue %s", role, queues)
             if settings.worker_versioning:
                 log.info("worker deployment %r, build %r (worker versioning on)",
                          settings.worker_deployment_name, settings.worker_build_id)
@@ -152,4 +245,6 @@ async def main(settings: CaseflowSettings | None = None) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description="caseflow worker")
+    parser.add_argument("--role", choices=ROLES, default="all")
+    asyncio.run(main(role=parser.parse_args().role))

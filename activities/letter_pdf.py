@@ -1,32 +1,33 @@
-"""The referral letter as PDF: WeasyPrint turns the rendered HTML into a PDF that embeds its fonts,
-including a Simplified Chinese font so zh-CN letters show glyphs, not boxes.
+"""The referral letter as PDF: Typst (the `typst` package) sets templates/referral_letter.typ
+with the letter's content as JSON data (activities/letter_content.py), embedding subset fonts,
+including a Simplified Chinese one so zh-CN letters show glyphs, not boxes.
 
-WeasyPrint needs Pango (Debian: libpango-1.0-0 libpangoft2-1.0-0; libharfbuzz-subset0 makes font
-subsetting 30x faster than its fontTools fallback) and the CJK font comes from
-Debian's fonts-wqy-microhei (Apache-2.0 or GPL-3+ with the font exception: embedding is fine).
+The content reaches Typst only through `sys.inputs`, never spliced into markup, so no text from
+a case can become Typst code. Latin text is set in Typst's built-in Libertinus Serif; the CJK
+font comes from Debian's fonts-wqy-microhei (Apache-2.0 or GPL-3+ with the font exception:
+embedding is fine), passed by path, and system fonts are ignored, so every machine embeds the
+same faces.
 """
 
+from __future__ import annotations
+
+import json
 import re
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from weasyprint import CSS, HTML
-from weasyprint.text.fonts import FontConfiguration
+import typst
 
 from activities.pdf_renderers import CjkFontMissing
 
+TEMPLATE = Path(__file__).resolve().parent.parent / "templates" / "referral_letter.typ"
 # Looked for in this order; the first is what `make` installs. Others are accepted so a
-# machine that already has a CJK font works without another package.
-CJK_FONT_FILES = (
-    "wqy-microhei.ttc",
-    "wqy-zenhei.ttc",
-    "NotoSansCJK-Regular.ttc",
-    "NotoSansCJKsc-Regular.otf",
-    "uming.ttc",
-    "DroidSansFallbackFull.ttf",
-)
+# machine that already has a CJK font works without another package (the template names
+# WenQuanYi Micro Hei; another face needs its family added there).
+CJK_FONT_FILES = ("wqy-microhei.ttc", "wqy-zenhei.ttc")
 FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"))
-CJK_FAMILY = "caseflow CJK"
 INSTALL_HINT = "apt-get install -y fonts-wqy-microhei"
 
 # CJK Unified Ideographs (+ Extension A), CJK punctuation and full-width forms.
@@ -44,28 +45,33 @@ def cjk_font_path() -> Path | None:
     return None
 
 
-def _stylesheet(font: Path | None, fonts: FontConfiguration) -> CSS:
-    # Name the CJK face explicitly rather than trusting fontconfig's fallback, so the same font
-    # is embedded on every machine. It is appended after the template's families, so Latin
-    # text keeps the template's font and CJK characters fall through to this face.
-    rules = ["@page { size: A4; margin: 18mm 16mm; }"]
-    if font is not None:
-        rules.append(f'@font-face {{ font-family: "{CJK_FAMILY}"; src: url("{font.as_uri()}"); }}')
-        rules.append(f':lang(zh) {{ font-family: "{CJK_FAMILY}", sans-serif; }}')
-    return CSS(string="\n".join(rules), font_config=fonts)
+@lru_cache(maxsize=1)
+def _compiler() -> typst.Compiler:
+    """One compiler per process: it keeps the template and the fonts it loaded between letters.
+    Only the CJK font's folder is searched; Typst brings Libertinus Serif and DejaVu Sans Mono."""
+    font = cjk_font_path()
+    fonts = typst.Fonts(include_system_fonts=False,
+                        font_paths=[str(font.parent)] if font is not None else [])
+    return typst.Compiler(TEMPLATE, root=TEMPLATE.parent, font_paths=fonts,
+                          ignore_system_fonts=True)
 
 
-def render_pdf(html: str, base_url: str | None = None) -> bytes:
-    """The PDF of one HTML letter. Fonts are subset and embedded by WeasyPrint.
+def warm_up() -> None:
+    """Load the compiler, the template and the fonts (a renderer process does, as it starts)."""
+    _compiler()
+
+
+def render_pdf(content: dict[str, Any], created_at: datetime | None = None) -> bytes:
+    """The PDF of one letter's content (letter_content()). `created_at` is the PDF's creation
+    date, so a retried render of the same packet makes the same bytes.
 
     Raises CjkFontMissing (with the install line) rather than produce boxes for Chinese text.
-    Templates should set `lang="zh-CN"` on Chinese letters so the CJK face is chosen first.
     """
-    font = cjk_font_path()
-    if font is None and _CJK.search(html):
+    data = json.dumps(content, ensure_ascii=False)
+    if cjk_font_path() is None and _CJK.search(data):
         raise CjkFontMissing(f"letter has CJK text but no CJK font is installed: {INSTALL_HINT}")
-    fonts = FontConfiguration()
-    document = HTML(string=html, base_url=base_url)
-    pdf = document.write_pdf(stylesheets=[_stylesheet(font, fonts)], font_config=fonts)
-    assert pdf is not None  # write_pdf returns bytes when no target is given
+    # Typst takes whole seconds (SOURCE_DATE_EPOCH); workflow.now() has microseconds.
+    stamp = created_at.replace(microsecond=0) if created_at is not None else None
+    pdf = _compiler().compile(format="pdf", sys_inputs={"letter": data}, timestamp=stamp)
+    assert isinstance(pdf, bytes)  # one document, not pages
     return pdf

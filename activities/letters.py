@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.audit import AuditAction, AuditTrail, activity_event
 from activities.failures import step_activity
+from activities.letter_content import letter_content
 from activities.letter_words import (
     LetterWords,
     content_disposition,
@@ -90,9 +91,11 @@ class ReferralLetters:
         self._client.close()
         self._pdf.close()
 
-    def render_pdf(self, html: str) -> bytes:
-        """The letter's PDF, made in a renderer process (activities/pdf_renderers.py)."""
-        return self._pdf.render(html)
+    def render_pdf(self, request: ReferralPacketRequest) -> bytes:
+        """The letter's PDF, set by Typst in a renderer process (activities/pdf_renderers.py)
+        from the letter's content as data (activities/letter_content.py)."""
+        return self._pdf.render(letter_content(request, self.reply_url(request)),
+                                request.created())
 
     def render_letter(self, request: ReferralPacketRequest) -> str:
         """The letter's HTML. Pure given the request (no clock), so retries match. One template
@@ -201,7 +204,7 @@ class ReferralLetters:
         links = {ref.document_id: self._document_link(ref, request.language)
                  for ref in request.documents}
         html = self.render_letter(request)
-        pdf = self.render_pdf(html)
+        pdf = self.render_pdf(request)
         bundle = _bundle_bytes(request, links, expires_at)
         letter_key, pdf_key, bundle_key = (
             prefix + "letter.html", prefix + "letter.pdf", prefix + "bundle.json"

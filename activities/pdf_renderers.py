@@ -1,20 +1,26 @@
 """The PDF renderer pool: letters become PDFs in separate processes.
 
-WeasyPrint's CPU time would otherwise hold the GIL and stall the worker's workflow tasks, queries
-and updates. WeasyPrint and Pango are loaded only in the renderer processes, never in the worker
-process or in anything that imports the activity classes (workflows, the CLI).
+Typesetting is CPU work that would otherwise hold the GIL and stall the worker's polling and
+heartbeats. Typst is loaded only in the renderer processes, never in the worker process or in
+anything that imports the activity classes (workflows, the CLI). A renderer dies with the
+process that started it (kill -9 included), so none is left behind reparented to pid 1.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
 import threading
+import time
 import weakref
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio.exceptions import ApplicationError
 
@@ -25,8 +31,8 @@ PDF_RENDER_TIMEOUT = timedelta(seconds=60)
 class CjkFontMissing(RuntimeError):
     """The letter has Chinese text and no CJK font is installed; it would render as boxes.
 
-    Defined here, not beside WeasyPrint, so the worker can receive it from a renderer without
-    loading WeasyPrint itself."""
+    Defined here, not beside Typst, so the worker can receive it from a renderer without
+    loading Typst itself."""
 
 
 def default_pdf_workers() -> int:
@@ -34,17 +40,46 @@ def default_pdf_workers() -> int:
     return max(1, (os.cpu_count() or 2) - 1)
 
 
-def _start_renderer() -> None:
-    # Runs in each renderer process as it starts: load WeasyPrint now, not inside the first
-    # letter's timeout.
-    import activities.letter_pdf  # noqa: F401
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PARENT_CHECK_SECONDS = 0.5
 
 
-def _render_in_renderer(html: str) -> bytes:
-    # Runs in a renderer process, which loaded WeasyPrint when it started.
+def die_with_parent(parent: int) -> None:
+    """Make this process end when process `parent` does, however it ends.
+
+    Linux sends SIGKILL at once when the parent goes (prctl PR_SET_PDEATHSIG); the parent may
+    have died before that call, hence the pid check after it. The kernel ties that signal to the
+    *thread* that started this process, which here is one of the worker's long-lived activity
+    threads; a watchdog thread also checks the parent pid, for other systems and as a backstop.
+    """
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _start_renderer(parent: int) -> None:
+    # Runs in each renderer process as it starts: tie its life to the worker's, and load Typst,
+    # the template and the fonts now, not inside the first letter's timeout.
+    die_with_parent(parent)
+    from activities.letter_pdf import warm_up
+
+    warm_up()
+
+
+def _render_in_renderer(content: dict[str, Any], created_at: datetime | None) -> bytes:
+    # Runs in a renderer process, which loaded Typst when it started.
     from activities.letter_pdf import render_pdf
 
-    return render_pdf(html)
+    return render_pdf(content, created_at)
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
@@ -72,17 +107,17 @@ class PdfRenderers:
         with self._lock:
             self._drop(self._pool)
 
-    def render(self, html: str) -> bytes:
-        """The letter's PDF; ApplicationError on a missing CJK font, a dead renderer (retryable)
-        or a timeout."""
+    def render(self, content: dict[str, Any], created_at: datetime | None = None) -> bytes:
+        """The PDF of a letter's content (activities/letter_content.py); ApplicationError on a
+        missing CJK font, a dead renderer (retryable) or a timeout."""
         pool = self._current()
         try:
-            future = pool.submit(_render_in_renderer, html)
+            future = pool.submit(_render_in_renderer, content, created_at)
             return future.result(timeout=self._timeout.total_seconds())
         except CjkFontMissing as error:
             raise ApplicationError(str(error), type="CjkFontMissing", non_retryable=True) from None
         except BrokenProcessPool:
-            # A renderer died (OOM, a crash in Pango): start afresh and let the activity retry.
+            # A renderer died (OOM, a crash in Typst): start afresh and let the activity retry.
             with self._lock:
                 self._drop(pool)
             raise ApplicationError(
@@ -103,6 +138,7 @@ class PdfRenderers:
                     max_workers=self._workers,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_start_renderer,
+                    initargs=(os.getpid(),),
                 )
                 self._pool = pool
                 # Also stopped if this object is dropped without close() (a test's worker).

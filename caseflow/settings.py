@@ -84,6 +84,20 @@ class CaseflowSettings(BaseSettings):
     temporal_api_key: SecretStr | None = None
     temporal_ui_url: str = "http://127.0.0.1:8233"
     task_queue: str = "cases"
+    # -- render worker and metrics (issue 14) --
+    # Letters (PDF rendering, packet building) run on their own task queue, served by render
+    # workers (`caseflow worker --role letters`). None: "letters" beside the default "cases"
+    # queue, "<task_queue>-letters" beside any other, so stacks sharing a Temporal never take
+    # each other's letters. render_processes: Typst renderer processes per render worker
+    # (None: one per core but one).
+    letters_task_queue: str | None = None
+    render_processes: int | None = Field(default=None, ge=1)
+    # Where each worker serves Prometheus metrics (host:port, at /metrics). None: no endpoint.
+    # `dev up` gives its case worker 127.0.0.1:<stack_metrics_port> and its render worker the
+    # next port.
+    metrics_address: str | None = None
+    stack_metrics_port: int = Field(default=9464, gt=0, lt=65535)
+    # -- end render worker and metrics --
 
     # S3: SeaweedFS on loopback by default; AWS S3 in production (leave the endpoint unset).
     s3_endpoint_url: str | None = "http://127.0.0.1:8333"
@@ -287,6 +301,12 @@ class CaseflowSettings(BaseSettings):
             variables=[getattr(env_settings, "env_vars", {}), getattr(dotenv, "env_vars", {})],
         )
         return init_settings, secret_files, env_settings, dotenv, file_secret_settings
+
+    def letters_queue(self) -> str:
+        """The render workers' task queue (see letters_task_queue)."""
+        if self.letters_task_queue:
+            return self.letters_task_queue
+        return "letters" if self.task_queue == "cases" else f"{self.task_queue}-letters"
 
     def ops_codec_endpoint(self) -> str:
         """The codec endpoint the Web UI is configured with: the web service's, same origin as

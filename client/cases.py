@@ -264,6 +264,7 @@ async def start_case(
         overrides["retry"] = step_retry(settings)
     chosen = case_id is not None
     case_id = check_case_id(case_id) if case_id is not None else new_case_id()
+    overrides.setdefault("letters_task_queue", settings.letters_queue())
     workflow_input = CaseWorkflowInput(
         case_id=case_id, intake=intake, hospitals=hospitals, **overrides
     )

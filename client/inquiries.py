@@ -69,7 +69,9 @@ async def submit(
                 inquiry=inquiry,
                 hospitals=cases.hospitals_for(inquiry.to_intake(), directory),
                 confirmation_hours=settings.inquiry_confirmation_hours,
-                case_overrides=case_overrides or None,
+                # The case the inquiry starts renders its letters on the render workers' queue.
+                case_overrides={"letters_task_queue": settings.letters_queue(),
+                                **(case_overrides or {})},
             ),
             id=inquiry_workflow_id(inquiry_id),
             task_queue=settings.task_queue,

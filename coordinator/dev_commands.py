@@ -77,7 +77,13 @@ def up(
     show("web", "Patient portal", f"{portal_url}  (confirmation mails in the SMTP sink)")
     show("", "Demo logins", f"{demo_logins}  (coord-demo is the demo case's coordinator)")
     if with_worker:
-        show("worker", "Worker", "running on task queue 'cases'")
+        # -- render worker and metrics (issue 14) --
+        settings = stack.settings
+        show("worker", "Worker", f"running on task queue {settings.task_queue!r}  "
+             f"(metrics http://{stack.metrics_address('cases')}/metrics)")
+        show("worker", "Render worker", f"running on task queue {settings.letters_queue()!r}  "
+             f"(metrics http://{stack.metrics_address('letters')}/metrics)")
+        # -- end render worker and metrics --
     for part, reason in problems.items():
         console.print(f"  [red]not up[/red] {part}: {escape(reason)}", highlight=False)
     if problems:

@@ -249,11 +249,27 @@ class EmbeddedStack:
     def worker(self) -> ServerProcess:
         return ServerProcess(
             name="worker",
-            command=[sys.executable, "-m", "worker"],
+            command=[sys.executable, "-m", "worker", "--role", "cases"],
             ports=[],
             run_dir=self.data_dir,
-            env=self._child_env(),
+            env=self._child_env() | {"CASEFLOW_METRICS_ADDRESS": self.metrics_address("cases")},
         )
+
+    # -- the render worker (issue 14): letters on their own queue and processes --
+    def render_worker(self) -> ServerProcess:
+        return ServerProcess(
+            name="render-worker",
+            command=[sys.executable, "-m", "worker", "--role", "letters"],
+            ports=[],
+            run_dir=self.data_dir,
+            env=self._child_env() | {"CASEFLOW_METRICS_ADDRESS": self.metrics_address("letters")},
+        )
+
+    def metrics_address(self, role: str) -> str:
+        """A stack worker's Prometheus endpoint: the case worker on stack_metrics_port, the
+        render worker on the next port."""
+        port = self.settings.stack_metrics_port + (role == "letters")
+        return f"127.0.0.1:{port}"
 
     # -- up: each part starts or reports on its own (issue 11 item 8) ------------------------
 
@@ -311,19 +327,21 @@ class EmbeddedStack:
         server.wait_until(lambda: all(port_answers(port) for port in server.ports), timeout)
 
     def start_worker(self, timeout: float = 30.0) -> None:
-        worker = self.worker()
-        if worker.is_running():
-            return
-        worker.start()
-        # The worker logs this line once it polls the task queue. Only what this start wrote
-        # counts: the log is appended to, and a crashed worker's line is still in it.
-        worker.wait_for_log_line(b"worker started", timeout)
+        """The case worker and the render worker (one of each)."""
+        for worker in (self.worker(), self.render_worker()):
+            if worker.is_running():
+                continue
+            worker.start()
+            # The worker logs this line once it polls the task queue. Only what this start
+            # wrote counts: the log is appended to, and a crashed worker's line is still in it.
+            worker.wait_for_log_line(b"worker started", timeout)
 
     def down(self) -> list[str]:
         """Stop what `up` started, worker first so it drains before its servers go."""
         stopped = []
         for name, part in (
             ("worker", self.worker()),
+            ("render-worker", self.render_worker()),
             ("web", self.web()),
             ("hospital-inbox", self.hospital_inbox()),
             ("codec-server", self.codec_server()),
@@ -344,4 +362,5 @@ class EmbeddedStack:
             "codec-server": self.codec_server().is_running(),
             "web": self.web().is_running(),
             "worker": self.worker().is_running(),
+            "render-worker": self.render_worker().is_running(),
         }

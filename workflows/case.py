@@ -104,6 +104,7 @@ with workflow.unsafe.imports_passed_through():
         is_trial_site,
         screening_review,
     )
+    from workflows.case_metrics import count_stage_entered
     from workflows.case_state import CaseState, CaseWorkflowInput
     from workflows.case_view import CaseView, escalation_level
     from workflows.sla_watch import (
@@ -643,6 +644,7 @@ class CaseWorkflow:
             on_hold=s.on_hold,
             letter_language=_letter_language(self._hospitals[hospital_id]),
             consent=self._consent,
+            letters_task_queue=self._input.letters_task_queue,
         )
 
     def _clinical_documents(self) -> list[DocumentRef]:
@@ -834,6 +836,7 @@ class CaseWorkflow:
         s.stage = stage
         s.stage_entered_at = workflow.now()
         s.stage_seq += 1
+        count_stage_entered(stage.value)  # the worker's metrics (workflows/case_metrics.py)
         self._note("stage_entered", f"{stage.value} {detail}".strip())
         self._publish()
         if stage != CaseStage.CLOSED:  # closing is the coordinator's conversation, not a mail

@@ -146,6 +146,9 @@ class CaseWorkflowInput(BaseModel):
     from_inquiry: bool = False
     # The ledger's first events with the texts the patient read; None: the intake's grants.
     consent_events: list[ConsentEvent] | None = None
+    # The task queue the referral letters render on (render workers, settings.letters_queue());
+    # None (cases started before the render pool): the case's own queue.
+    letters_task_queue: str | None = None
     carried: CaseState | None = None
 
     @model_validator(mode="after")

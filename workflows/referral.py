@@ -93,6 +93,8 @@ class ReferralInput(BaseModel):
     # The case's consent ledger when the referral started; the case signals every change.
     # None (referrals started before the ledger existed): the intake's grants.
     consent: ConsentLedger | None = None
+    # Where the letter renders (the case's letters_task_queue); None: this workflow's queue.
+    letters_task_queue: str | None = None
 
 
 # Running referrals started before email and webhook delivery went manual; replaying their
@@ -237,6 +239,8 @@ class HospitalReferralWorkflow:
                 consents=self._consent.grants_for(hospital.country, hospital.hospital_id),
             ),
             hospital_id=hospital.hospital_id,
+            # The render workers' queue: typesetting never competes with the case's updates.
+            task_queue=input.letters_task_queue,
         )
         if stored is not None:
             self._status.packet_prefix = stored.prefix

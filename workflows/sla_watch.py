@@ -17,6 +17,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
+from workflows.case_metrics import count_escalation
+
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import CaseMailer
     from activities.payloads import Notice
@@ -183,6 +185,7 @@ class SlaWatch:
         retry_policy: RetryPolicy | None = None,
         start_to_close_timeout: timedelta | None = None,
         raise_types: Collection[str] = (),
+        task_queue: str | None = None,
     ) -> ResultT | None: ...
 
     @overload
@@ -196,6 +199,7 @@ class SlaWatch:
         retry_policy: RetryPolicy | None = None,
         start_to_close_timeout: timedelta | None = None,
         raise_types: Collection[str] = (),
+        task_queue: str | None = None,
     ) -> ResultT | None: ...
 
     async def run_step(
@@ -208,13 +212,15 @@ class SlaWatch:
         retry_policy: RetryPolicy | None = None,
         start_to_close_timeout: timedelta | None = None,
         raise_types: Collection[str] = (),
+        task_queue: str | None = None,
     ) -> Any:
         """Execute an activity method (by reference, e.g. `ReferralLetters.render_referral_packet`);
         past its retry budget, escalate and wait for a decision.
 
         Returns the activity's result, or None when the step was skipped. An ActivityError
         whose cause is an ApplicationError of one of `raise_types` is raised to the caller,
-        which handles it itself (e.g. a delivery blocked by consent).
+        which handles it itself (e.g. a delivery blocked by consent). `task_queue`: another
+        queue's workers run it (the render workers); None: this workflow's.
         """
         # Every activity is registered under its method's name (failed steps show it).
         name = activity.__name__
@@ -226,7 +232,7 @@ class SlaWatch:
                 if patient:
                     assert self._retry.patience is not None
                     return await self._run_patiently(
-                        step_id, activity, arg, self._retry.patience, retry_policy
+                        step_id, activity, arg, self._retry.patience, retry_policy, task_queue
                     )
                 return await workflow.execute_activity_method(
                     activity,
@@ -235,6 +241,7 @@ class SlaWatch:
                         start_to_close_timeout or self._retry.start_to_close_timeout
                     ),
                     retry_policy=retry_policy or self._retry.policy(),
+                    task_queue=task_queue,
                 )
             except ActivityError as error:
                 # A cancelled workflow (withdrawal) cancels its activity: not a failed step.
@@ -279,6 +286,7 @@ class SlaWatch:
         arg: Any,
         patience: StepPatience,
         channel_policy: RetryPolicy | None,
+        task_queue: str | None = None,
     ) -> Any:
         """The activity with its kind's options; while it is still retrying once the step-failure
         policy's first step falls due, the case reminds and escalates as for a failed step."""
@@ -295,6 +303,7 @@ class SlaWatch:
             heartbeat_timeout=options.heartbeat,
             schedule_to_close_timeout=options.patience,
             retry_policy=policy,
+            task_queue=task_queue,
         )
         try:
             await workflow.wait_condition(
@@ -377,6 +386,7 @@ async def notify_escalation(
     """Mail the notice for one escalation step and return its record; level 3 also goes to the
     supervisor. The caller records it (the case's escalations, or a referral's progress). An
     immediate escalation (`sla_step=False`, e.g. a gone webhook) is worded by its reason alone."""
+    count_escalation(wait.value, level)  # the worker's metrics (workflows/case_metrics.py)
     notified = await send_notice(
         Notice(
             notice_id=notice_id,

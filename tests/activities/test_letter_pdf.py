@@ -1,6 +1,8 @@
-"""The PDF letter: its text is extractable, and a Chinese letter embeds a CJK font."""
+"""The PDF letter (Typst): its text is extractable, a Chinese letter embeds a CJK font, and the
+case reaches Typst as data, so hostile text prints as itself."""
 
 import io
+from datetime import UTC, date, datetime
 from typing import cast
 
 import pytest
@@ -8,19 +10,13 @@ from pypdf import PdfReader
 from pypdf.generic import DictionaryObject
 
 from activities import letter_pdf
-from activities.letter_pdf import CJK_FAMILY, CjkFontMissing, render_pdf
-from caseflow.fictional_case import REASON
-
-HOSPITAL = "Example BNCT Centre, Xiamen"
-ENGLISH = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-<style>body {{ font-family: Georgia, serif; }}</style></head><body>
-<h1>Referral to {HOSPITAL}</h1><p>Reason for referral: {REASON}</p>
-<p>A qualified oncologist at the receiving hospital decides.</p></body></html>"""
-CHINESE_HOSPITAL = "厦门示例硼中子俘获治疗中心"
-CHINESE_REASON = "放疗后局部复发，评估硼中子俘获治疗的适应证"
-CHINESE = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"></head><body>
-<h1>转诊信：{CHINESE_HOSPITAL}</h1><p>转诊原因：{CHINESE_REASON}</p>
-<p>Case abcdefghij — 最终治疗方案由接收医院的肿瘤专科医生决定。</p></body></html>"""
+from activities.letter_content import letter_content
+from activities.letter_pdf import CjkFontMissing, render_pdf
+from activities.letters import ReferralPacketRequest
+from caseflow.documents import DocumentKind
+from caseflow.hospitals import HospitalDirectory
+from caseflow.ids import new_case_id
+from tests.workflows.cases import document, intake
 
 
 def embedded_fonts(pdf: bytes) -> dict[str, bool]:
@@ -43,28 +39,76 @@ def text_of(pdf: bytes) -> str:
     return " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
 
 
-def test_english_letter_text_has_hospital_and_reason():
-    pdf = render_pdf(ENGLISH)
+def request(language: str, given_name: str = "Asha", family_name: str = "Example",
+            **changes: object) -> ReferralPacketRequest:
+    case_id = new_case_id()
+    data = intake().model_dump(mode="json")
+    data["patient"].update(given_name=given_name, family_name=family_name)
+    return ReferralPacketRequest(
+        packet_id="0f0e0d0c-aaaa-bbbb-cccc-000000000009",
+        case_id=case_id,
+        hospital=HospitalDirectory.load_default().get("cn-xiamen-bnct"),
+        intake=type(intake()).model_validate(data),
+        documents=[document(case_id, DocumentKind.BIOPSY_REPORT)],
+        triage_flags=[],
+        coordinator_id="coord-1",
+        language=language,
+        written_on=date(2025, 6, 1),
+        **changes,
+    )
+
+
+def pdf_of(req: ReferralPacketRequest) -> bytes:
+    return render_pdf(letter_content(req, None), req.created())
+
+
+def test_english_letter_is_a4_with_embedded_fonts_and_extractable_text():
+    pdf = pdf_of(request("en"))
     assert pdf.startswith(b"%PDF-")
+    page = PdfReader(io.BytesIO(pdf)).pages[0]
+    assert (round(float(page.mediabox.width)), round(float(page.mediabox.height))) == (595, 842)
     text = " ".join(text_of(pdf).split())
-    assert HOSPITAL in text
-    assert REASON in text
-    assert all(embedded_fonts(pdf).values())
-
-
-def test_chinese_letter_embeds_a_cjk_font_and_its_text_extracts():
-    pdf = render_pdf(CHINESE)
+    assert "Referral for assessment of recurrent cancer after radiotherapy" in text
+    assert "Asha Example" in text
+    assert "a qualified oncologist at the receiving hospital decides" in text
     fonts = embedded_fonts(pdf)
-    cjk = [name for name in fonts if CJK_FAMILY.replace(" ", "-") in name]
-    assert cjk, fonts
-    assert all(fonts[name] for name in cjk)
+    assert fonts and all(fonts.values()), fonts
+
+
+def test_chinese_letter_embeds_the_cjk_font_and_its_text_extracts():
+    pdf = pdf_of(request("zh-CN", given_name="芳", family_name="王"))
+    fonts = embedded_fonts(pdf)
+    cjk = [name for name in fonts if "WenQuanYi" in name]
+    assert cjk and all(fonts[name] for name in cjk), fonts
+    squeezed = "".join(text_of(pdf).split())
+    assert "放疗后复发肿瘤评估转诊函" in squeezed
+    assert "芳王" in squeezed
+    assert "接收医院具备资质的肿瘤专科医生决定" in squeezed
+
+
+def test_the_same_packet_renders_the_same_bytes():
+    req = request("zh-CN", created_at=datetime(2025, 6, 1, 9, 30, 5, 123456, tzinfo=UTC))
+    assert pdf_of(req) == pdf_of(req)  # a retried activity stores what the first try made
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ['#panic("x")', "] *bold* $x^2$ _", '#include "/etc/passwd"', "\\ #set page(width: 1cm) //",
+     '"); #panic("y'],
+)
+def test_a_hostile_name_prints_as_itself_and_never_runs(hostile):
+    # Before Typst the letter was HTML (escaped by Jinja2); the Typst template takes the case
+    # as JSON data, so markup in a name is text, not code.
+    req = request("en", given_name=hostile, family_name="Kamau", recommendation=hostile)
+    pdf = pdf_of(req)
     text = "".join(text_of(pdf).split())
-    assert CHINESE_HOSPITAL in text
-    assert CHINESE_REASON in text
+    assert "".join(f"{hostile} Kamau".split()) in text
+    page = PdfReader(io.BytesIO(pdf)).pages[0]
+    assert round(float(page.mediabox.width)) == 595  # no `#set page` took effect
 
 
 def test_chinese_without_a_cjk_font_is_refused_not_rendered_as_boxes(monkeypatch):
     monkeypatch.setattr(letter_pdf, "cjk_font_path", lambda: None)
     with pytest.raises(CjkFontMissing, match="apt-get install -y fonts-wqy-microhei"):
-        render_pdf(CHINESE)
-    assert render_pdf(ENGLISH).startswith(b"%PDF-")  # Latin letters still render
+        pdf_of(request("zh-CN"))
+    assert pdf_of(request("en")).startswith(b"%PDF-")  # Latin letters still render

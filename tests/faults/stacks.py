@@ -58,6 +58,8 @@ def stack_in(data_dir: Path, base: int, **overrides: str) -> EmbeddedStack:
         "CASEFLOW_WEB_PORT": str(base + 11),
         "CASEFLOW_PUBLIC_URL": f"http://127.0.0.1:{base + 11}",
         "CASEFLOW_CODEC_SERVER_URL": f"http://127.0.0.1:{base + 12}",
+        # The workers' metrics endpoints (the render worker's at +14).
+        "CASEFLOW_STACK_METRICS_PORT": str(base + 13),
         **overrides,
     }
     with open(env_file, "a") as out:

@@ -15,7 +15,6 @@ from temporalio.testing import ActivityEnvironment
 from activities.consent_gate import ConsentGate
 from activities.email_delivery import EmailDelivery
 from activities.erasure_notices import ErasureNotices
-from activities.letter_pdf import render_pdf
 from activities.payloads import (
     DeliveryConsent,
     EmailDeliveryRequest,
@@ -29,6 +28,8 @@ from caseflow.contacts import CoordinatorContact
 from caseflow.fictional_case import CASE_ID, CREATED_AT, documents, email_hospital, intake, links
 from infra.mail_sink import MailSink
 from infra.server_process import free_port
+from tests.activities.test_letter_pdf import pdf_of
+from tests.activities.test_letter_pdf import request as letter_request
 
 HOSPITAL = email_hospital()
 
@@ -43,7 +44,7 @@ def mail_sink(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def stored_letter(seaweed):
-    pdf = render_pdf(f"<html lang='en'><body><h1>Referral to {HOSPITAL.name}</h1></body></html>")
+    pdf = pdf_of(letter_request("en"))  # a real letter's PDF, set by Typst
     key = f"cases/{CASE_ID}/packets/pk-mail-test/letter.pdf"
     seaweed.client().put_object(Bucket=seaweed.bucket, Key=key, Body=pdf,
                                 ContentType="application/pdf")

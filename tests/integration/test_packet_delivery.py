@@ -36,7 +36,6 @@ from temporalio.worker import Worker
 
 from activities.consent_gate import ConsentGate
 from activities.email_delivery import EmailDelivery
-from activities.letter_pdf import CJK_FAMILY
 from activities.letters import ReferralLetters
 from activities.notifications import CaseMailer, NoticeRouting
 from activities.payloads import ReferralPacketRequest
@@ -146,7 +145,7 @@ def test_packet_holds_pdf_letter_bundle_and_hashed_manifest(seaweed, hospital, l
     assert squeeze(REASON) in text
     if language == "zh-CN":  # Chinese headings render from an embedded CJK face, not boxes
         assert "转诊原因" in text
-        assert any(CJK_FAMILY.replace(" ", "-") in name for name in embedded_fonts(pdf))
+        assert any("WenQuanYi" in name for name in embedded_fonts(pdf))
 
     index = stored_object(seaweed, manifest["index_key"])
     assert hashlib.sha256(index).hexdigest() == manifest["index_sha256"]
@@ -489,6 +488,8 @@ async def test_packets_name_the_coordinator_the_case_is_assigned_to(
     settings = seaweed.settings.model_copy(
         update={
             "task_queue": packet_stack.task_queue,
+            # This stack's one worker also renders the letters (no render worker here).
+            "letters_task_queue": packet_stack.task_queue,
             "identity_db_url": f"sqlite:///{tmp_path / 'identities.db'}",
             "reply_link_secret": None,
         }
