@@ -11,6 +11,7 @@ import asyncio
 import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import httpx
 from temporalio.client import Client
@@ -20,6 +21,8 @@ from caseflow.settings import CaseflowSettings, get_settings
 from caseflow.temporal_client import connect
 
 log = logging.getLogger("caseflow.worker")
+# Short of the SDK's 10 s default (see build_worker).
+STICKY_QUEUE_TIMEOUT = timedelta(seconds=3)
 
 
 def build_worker(
@@ -103,6 +106,11 @@ def build_worker(
         ],
         activity_executor=executor,
         max_concurrent_activities=16,
+        # A workflow's tasks and queries go first to the queue of the worker that last ran it. If
+        # that worker was killed, a query waits this long before any worker may answer it; a
+        # delivery's consent query (activities/consent_gate.py) waited the 10 s default on every
+        # retry after a crash. A healthy worker takes its tasks in milliseconds.
+        sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,
     )
 
 
