@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -41,6 +42,9 @@ cli.add_typer(trials_app, name="trials")
 cli.command("demo")(demo_command)
 
 
+INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run a command (sys.argv's by default) and return its exit code; a failure becomes one
     line on stderr: `error: ...`, or `{"error": "..."}` (the API's shape) under --json."""
@@ -48,17 +52,24 @@ def run(argv: list[str] | None = None) -> int:
 
     args = sys.argv[1:] if argv is None else list(argv)
     try:
-        cli(args=args, prog_name="caseflow", standalone_mode=False)
+        # Outside standalone mode typer *returns* the code of an Exit it caught, including the
+        # Exit(130) it makes of Ctrl-C or SIGTERM (coordinator/upload.py), rather than raising it;
+        # dropping that return made an interrupted upload exit 0.
+        result = cli(args=args, prog_name="caseflow", standalone_mode=False)
     except typer.Exit as done:
         return done.exit_code
     except (KeyboardInterrupt, typer.Abort):
-        return 130
+        result = INTERRUPTED
     except Exception as error:  # noqa: BLE001 - the CLI's contract is one line, never a traceback
         line, code = error_output(error, wants_json(args))
         if line:  # a bare group name already printed its help
             print(line, file=sys.stderr)
         return code
-    return 0
+    code = result if isinstance(result, int) else 0  # commands themselves return None
+    if code == INTERRUPTED:
+        print(json.dumps({"error": "interrupted"}) if wants_json(args) else "error: interrupted",
+              file=sys.stderr)
+    return code
 
 
 def app() -> None:

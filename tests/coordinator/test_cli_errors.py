@@ -496,3 +496,19 @@ def test_temporal_words_become_caseflow_words(temporal, caseflow):
     line = one_line(RPCError(temporal, RPCStatusCode.NOT_FOUND, b""))
     assert line.startswith(caseflow), line
     assert "workflow" not in line
+
+
+@pytest.mark.parametrize("json_output", [False, True], ids=["text", "json"])
+def test_an_interrupted_command_exits_130_with_one_line(monkeypatch, capsys, json_output):
+    # Typer turns Ctrl-C (and SIGTERM, which `case upload` raises as one) into an exit code it
+    # returns rather than raises; the CLI once dropped it and exited 0.
+    import coordinator.case_commands
+
+    def interrupted(*_args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(coordinator.case_commands, "_emit", interrupted)
+    args = ["case", "kinds", *(["--json"] if json_output else [])]
+    code, out, err = run_cli(monkeypatch, capsys, *args)
+    assert (code, out) == (130, "")
+    assert err == ('{"error": "interrupted"}\n' if json_output else "error: interrupted\n")

@@ -5,8 +5,10 @@ stack builder), with step patience short enough to see within a test."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -25,11 +27,16 @@ pytestmark = pytest.mark.integration
 
 CASEFLOW = str(Path(sys.executable).parent / "caseflow")
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+# The webhook hospital's Standard Webhooks secret, so a test can stand up its endpoint
+# (the case's directory snapshot gives the endpoint's URL; the worker keeps the secret).
+WEBHOOK_HOSPITAL = "cn-xiamen-bnct"
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 # Long enough to outlast each fault here, short of the defaults' hours.
 FAULT_ENV = {
     "CASEFLOW_STEP_PATIENCE_MINUTES": json.dumps({"packet": 10, "storage": 10, "webhook": 10,
                                                   "email": 10, "mail": 10}),
     "CASEFLOW_STEP_RETRY_MAXIMUM_SECONDS": "2",
+    "CASEFLOW_WEBHOOK_SECRETS": json.dumps({WEBHOOK_HOSPITAL: WEBHOOK_SECRET}),
 }
 
 

@@ -58,16 +58,7 @@ def upload_until_parts(faults: FaultStack, case_id: str, path):
         time.sleep(0.05)
 
 
-SIGTERM_NOT_YET = pytest.mark.xfail(
-    reason="the CLI exits 0 on SIGTERM without aborting; under investigation (issue 11)",
-    strict=False,
-)
-
-
-@pytest.mark.parametrize(
-    "how", [signal.SIGKILL, pytest.param(signal.SIGTERM, marks=SIGTERM_NOT_YET)],
-    ids=["SIGKILL", "SIGTERM"],
-)
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 async def test_a_killed_upload_leaves_no_parts(faults: FaultStack, tmp_path, how):
     case_id = start_case(faults)
     path = tmp_path / "scan.pdf"
@@ -78,8 +69,12 @@ async def test_a_killed_upload_leaves_no_parts(faults: FaultStack, tmp_path, how
     if how == signal.SIGTERM:
         # Interrupted like Ctrl-C: its own error path aborted the upload.
         out, err = process.communicate()
-        assert process.returncode == 130, (out, err)
+        assert (process.returncode, out, err) == (130, b"", b"error: interrupted\n")
+        # The parts were there a moment ago; the CLI aborted the upload before it exited.
         assert pending(faults, case_id) == []
+        code, status, err = faults.caseflow("case", "status", case_id, "--json")
+        assert code == 0, err
+        assert json.loads(status)["documents"] == [], "nothing was added to the case"
         return
     assert pending(faults, case_id), "SIGKILL leaves the parts to the sweeper"
     code, out, err = faults.caseflow("uploads", "sweep", "--older-than-minutes", "0", "--json")
