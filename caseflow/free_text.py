@@ -21,6 +21,11 @@ _LINE_SEPARATORS = set("\u2028\u2029\x85")
 _NEWLINES = re.compile(r"\r\n?")
 
 
+def is_control_character_problem(message: str) -> bool:
+    """Whether a validation message is this module's refusal (forms word it for people)."""
+    return "control characters" in message
+
+
 def _refused(value: str, allowed: str) -> str | None:
     for char in value:
         if char in allowed:

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from caseflow import consent_texts
+from caseflow.free_text import is_control_character_problem
 from caseflow.hospitals import Modality
 from caseflow.inquiry import NOT_KNOWN, PatientInquiry
 from caseflow.intake import TODAY_CONTEXT_KEY, PrimarySite, RecurrencePattern
@@ -205,7 +206,12 @@ def _place_errors(typed: InquiryForm, invalid: ValidationError, _) -> None:
                 "limit": context.get("lt", context.get("le"))}
         elif kind == "value_error":
             message = str(context.get("error", error["msg"]))
-            where, line = _rule(message, _)
+            if is_control_character_problem(message):
+                # Beside the field it is in: invisible characters a paste can carry.
+                line = _("Please remove the invisible control characters from this text "
+                         "(a paste can carry them).")
+            else:
+                where, line = _rule(message, _)
         else:
             line = words.get(kind, _("Please check this."))
         if where.startswith("consents"):

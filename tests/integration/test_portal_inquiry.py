@@ -163,6 +163,25 @@ async def test_a_patient_inquires_in_chinese_and_a_coordinator_accepts(stack):
                 and r.patient_name == f"{GIVEN} {FAMILY}"]
 
 
+async def test_control_characters_in_a_name_are_refused_next_to_the_field(stack):
+    """Hostile text through a form (issue 11): a bidi override in the family name is refused
+    beside that field, in the page's language, and nothing is sent."""
+    page = await (await stack.browser.new_context(base_url=stack.url, locale="en-GB")).new_page()
+    await page.goto("/portal/inquiry")
+    await fill_inquiry(page)
+    hostile = "Portal\u202eCanary"
+    await page.fill('[name="patient.family_name"]', hostile)
+    await page.click("button.primary")
+    field = page.locator('[name="patient.family_name"]')
+    described = await field.get_attribute("aria-describedby")
+    assert described, "the field names its error"
+    error = page.locator(f"#{described}")
+    await expect(error).to_contain_text("invisible control characters")
+    await expect(field).to_have_value(hostile)  # kept for the patient to correct
+    await expect(page.locator("h1")).to_have_text("Ask about treatment abroad")  # not sent
+    await screenshot(page, "portal-inquiry-hostile-name")
+
+
 async def test_a_burst_of_posts_is_refused(stack):
     codes = []
     async with httpx.AsyncClient(base_url=stack.url) as http:
