@@ -531,3 +531,30 @@ def test_the_pdf_says_every_word_the_html_letter_says(hospital_letters, language
     said = [words for words in said if words.strip("/:")]
     assert len(said) > 80
     assert [words for words in said if words not in squeezed] == []
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+def test_the_reply_link_in_the_contact_table_stays_on_the_page(replying_letters, language):
+    """The reply link's token has no break point of its own: in the contact table's narrow
+    column it ran off the page (seen in the PNG of the Chinese letter). Each page, as Typst
+    draws it, keeps its ink inside the right margin."""
+    import json
+
+    from PIL import Image
+
+    from activities.letter_pdf import _compiler
+
+    request = contact_request(language)
+    # A reply link whose token overflowed the column: where a signed token's break points fall
+    # depends on its bytes, so the test pins one that did.
+    unbroken = ("http://127.0.0.1:8000/reply/.eJxFykkKgDAMQNG7ZG0g4AReRmKsWrSDWoIg3t2CC9_2_xuET9"
+                "PbEToI6i_d9VAbmlpl2qNpStnWaCAJZzRJt6-VTxelp3xOHhJOUeW1aQv0kSGRhLkDIcMJUP6VfC8L"
+                "ronyg.aDuYAA.i99JSGufRPB0V0v2p02__Kvq4Lo")
+    data = json.dumps(letter_content(request, unbroken), ensure_ascii=False)
+    pages = _compiler().compile(format="png", ppi=72, sys_inputs={"letter": data})
+    assert isinstance(pages, list) and pages
+    for number, png in enumerate(pages, start=1):
+        image = Image.open(io.BytesIO(png)).convert("L")
+        margin = image.crop((image.width - 30, 0, image.width, image.height - 40))
+        darkest, _ = margin.getextrema()
+        assert darkest > 200, f"page {number}: ink in the right margin"
