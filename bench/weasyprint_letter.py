@@ -7,42 +7,16 @@ subsetting 30x faster than its fontTools fallback) and the CJK font comes from
 Debian's fonts-wqy-microhei (Apache-2.0 or GPL-3+ with the font exception: embedding is fine).
 """
 
-import re
-from functools import lru_cache
 from pathlib import Path
 
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 
+# The same CJK font as the Typst letter, found the same way, so both engines embed one face.
+from activities.letter_pdf import _CJK, INSTALL_HINT, cjk_font_path
 from activities.pdf_renderers import CjkFontMissing
 
-# Looked for in this order; the first is what `make` installs. Others are accepted so a
-# machine that already has a CJK font works without another package.
-CJK_FONT_FILES = (
-    "wqy-microhei.ttc",
-    "wqy-zenhei.ttc",
-    "NotoSansCJK-Regular.ttc",
-    "NotoSansCJKsc-Regular.otf",
-    "uming.ttc",
-    "DroidSansFallbackFull.ttf",
-)
-FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"))
 CJK_FAMILY = "caseflow CJK"
-INSTALL_HINT = "apt-get install -y fonts-wqy-microhei"
-
-# CJK Unified Ideographs (+ Extension A), CJK punctuation and full-width forms.
-_CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
-
-
-@lru_cache(maxsize=1)
-def cjk_font_path() -> Path | None:
-    for name in CJK_FONT_FILES:
-        for directory in FONT_DIRS:
-            if directory.is_dir():
-                found = next(directory.rglob(name), None)
-                if found is not None:
-                    return found
-    return None
 
 
 def _stylesheet(font: Path | None, fonts: FontConfiguration) -> CSS:

@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 from temporalio.client import Client
 
-from activities.s3_client import build_s3_client
+from activities.s3_client import build_s3_client, is_missing
 from caseflow.case_status import EventAck
 from caseflow.ids import registry_snapshot_key
 from caseflow.settings import CaseflowSettings
@@ -55,6 +55,16 @@ _META = ("imported-at", "source-sha256", "study-count")
 
 def _key(registry: str) -> str:
     return registry_snapshot_key(registry) + ".gz"
+
+
+def _head(s3, settings: CaseflowSettings, registry: str) -> dict | None:
+    """The registry's snapshot object's head, or None before its first import."""
+    try:
+        return s3.head_object(Bucket=settings.s3_bucket, Key=_key(registry))
+    except ClientError as error:
+        if is_missing(error):
+            return None
+        raise
 
 
 def read_registry_file(path: Path, registry: str = "clinicaltrials.gov") -> RegistrySnapshot:
@@ -123,12 +133,9 @@ def snapshot_summaries(settings: CaseflowSettings) -> list[SnapshotSummary]:
     found = []
     try:
         for registry in REGISTRIES:
-            try:
-                head = s3.head_object(Bucket=settings.s3_bucket, Key=_key(registry))
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
-                    continue
-                raise
+            head = _head(s3, settings, registry)
+            if head is None:
+                continue
             meta = head.get("Metadata", {})
             if not all(k in meta for k in _META):
                 continue
@@ -154,12 +161,9 @@ def load_snapshots(settings: CaseflowSettings) -> list[RegistrySnapshot]:
     snapshots = []
     try:
         for registry in REGISTRIES:
-            try:
-                head = s3.head_object(Bucket=settings.s3_bucket, Key=_key(registry))
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
-                    continue
-                raise
+            head = _head(s3, settings, registry)
+            if head is None:
+                continue
             etag = head["ETag"]
             with _CACHE_LOCK:
                 cached = _CACHE.get(registry)
