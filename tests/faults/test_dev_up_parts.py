@@ -50,7 +50,10 @@ def test_a_restarted_worker_is_ready_once_it_says_so_itself(tmp_path, temporal_d
         assert log.startswith(STALE) and b"worker started" in log[len(STALE):]
         assert stack.worker().is_running()
     finally:
-        stack.worker().stop()
+        # start_worker starts the render worker too: stop both, or it outlives the test.
+        for worker in (stack.worker(), stack.render_worker()):
+            worker.stop()
+        assert not stack.render_worker().is_running()
 
 
 def caseflow(*args: str, data_dir) -> subprocess.CompletedProcess:
