@@ -4,14 +4,12 @@ stack builder), with step patience short enough to see within a test."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import os
 import secrets
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -70,12 +68,3 @@ async def faults(tmp_path_factory) -> AsyncIterator[FaultStack]:
         client = await connect(stack.settings)
         yield FaultStack(stack, client, env)
 
-
-async def until(what: str, check, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        found = await check()
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.3)

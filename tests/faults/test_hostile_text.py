@@ -9,7 +9,8 @@ import json
 import pytest
 
 from client import cases as case_client
-from tests.faults.conftest import EXAMPLES, FaultStack, until
+from tests.faults.conftest import EXAMPLES, FaultStack
+from tests.polling import until
 
 pytestmark = pytest.mark.integration
 

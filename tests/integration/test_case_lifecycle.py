@@ -7,7 +7,6 @@ import asyncio
 import io
 import json
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +27,7 @@ from coordinator.cli import run
 from coordinator.demo import DemoCase
 from infra.mail_sink import MailSink
 from infra.server_process import free_port
+from tests.polling import until
 from workflows.case import CaseWorkflow
 
 pytestmark = pytest.mark.integration
@@ -124,15 +124,6 @@ def letter_text(path: Path) -> str:
     return data.decode("utf-8")
 
 
-async def until(what: str, check, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        found = await check()
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.2)
-
 
 async def test_a_case_goes_through_every_stage(case_stack: CaseStack, seaweed, tmp_path):
     client, settings = case_stack.client, case_stack.settings
@@ -146,7 +137,7 @@ async def test_a_case_goes_through_every_stage(case_stack: CaseStack, seaweed, t
         rows = await case_client.list_cases(client, stage=CaseStage.RECORDS)
         return [r for r in rows if r.case_id == case_id]
 
-    [row] = await until("the case in CaseStage = RECORDS", listed_in_records)
+    [row] = await until("the case in CaseStage = RECORDS", listed_in_records, timeout=10)
     assert row.coordinator_id == "coord-demo"
     assert row.destination_countries == ["CN", "IN"]
     code, out, err = await case_stack.caseflow("case", "list", "--stage", "RECORDS", "--json")

@@ -18,7 +18,6 @@ import json
 import logging
 import secrets
 import threading
-import time
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -54,6 +53,7 @@ from coordinator.demo import DemoCase
 from infra.hospital_inbox import make_handler
 from infra.mail_sink import MailSink
 from infra.server_process import free_port
+from tests.polling import until
 
 pytestmark = pytest.mark.integration
 
@@ -223,15 +223,6 @@ async def phi_stack(temporal_dev_server, seaweed, tmp_path_factory) -> AsyncIter
         root.setLevel(previous_level)
 
 
-async def wait_for(what: str, check, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        found = await check()
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.2)
-
 
 @pytest.fixture(scope="module")
 async def submitted_case(phi_stack: PhiStack, tmp_path_factory) -> str:
@@ -270,7 +261,7 @@ async def submitted_case(phi_stack: PhiStack, tmp_path_factory) -> str:
         done = {h.hospital_id for h in status.hospitals if h.delivered_at}
         return status if done >= {EMAIL_HOSPITAL, WEBHOOK_HOSPITAL} else None
 
-    await wait_for("both packets delivered", delivered, timeout=45)
+    await until("both packets delivered", delivered, timeout=45)
     for args in (("case", "status", case_id), ("case", "list"), ("case", "audit", case_id)):
         code, _ = await phi_stack.caseflow(*args)
         assert code == 0, phi_stack.cli_output[-1]
@@ -432,7 +423,7 @@ async def test_erase_removes_documents_history_and_notifies_hospitals(
         return listed == []
 
     # Temporal deletes asynchronously; on the dev server it takes about 30-35 s.
-    await wait_for("the executions to be deleted", gone, timeout=75)
+    await until("the executions to be deleted", gone, timeout=75)
     with pytest.raises(RPCError) as caught:
         await bare.get_workflow_handle(case_workflow_id(case_id)).fetch_history()
     assert caught.value.status == RPCStatusCode.NOT_FOUND
@@ -508,7 +499,7 @@ async def test_nothing_typed_through_the_portal_reaches_a_plaintext_place(
     async def in_records() -> bool:
         return (await case_client.case_status(client, case_id)).stage == CaseStage.RECORDS
 
-    await wait_for("the portal case in RECORDS", in_records)
+    await until("the portal case in RECORDS", in_records)
     first_line = len(phi_stack.logs.lines)
 
     def csrf_of(html: str) -> str:
@@ -539,7 +530,7 @@ async def test_nothing_typed_through_the_portal_reaches_a_plaintext_place(
             async def mailed() -> list[str]:
                 return link_mails()
 
-            [link] = await wait_for("the portal's link mail", mailed)
+            [link] = await until("the portal's link mail", mailed)
             opened = await http.get(link.removeprefix(service.url), follow_redirects=True)
             assert opened.status_code == 200 and str(opened.url).endswith("/portal/case")
             withdrawn = await http.post(

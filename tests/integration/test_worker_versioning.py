@@ -34,6 +34,7 @@ from infra.binaries import find_binary
 from infra.mail_sink import MailSink
 from infra.server_process import free_port
 from tests.inquiry_builders import fictional_inquiry
+from tests.polling import until
 from tests.workflows.cases import intake as fictional_intake
 from worker import build_worker, deployment_config
 from workflows.inquiry import InquiryWorkflow
@@ -101,15 +102,6 @@ async def versioning(handle: WorkflowHandle) -> tuple[VersioningBehavior, str]:
     return VersioningBehavior(info.behavior), info.deployment_version.build_id
 
 
-async def until(check, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        found = await check()
-        if found:
-            return found
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.2)
-
 
 def confirmation_link(mail: MailSink) -> str | None:
     for path in mail.messages():
@@ -143,10 +135,10 @@ async def test_running_cases_finish_on_the_build_they_need(
         with ThreadPoolExecutor(max_workers=16) as executor:
             async with build_worker(client, build_1, executor):
                 await asyncio.to_thread(set_current_version, address, deployment, "build-1")
-                await until(lambda: _routed_to(client, deployment, "build-1"))
+                await until("build-1 current", lambda: _routed_to(client, deployment, "build-1"))
                 early = await cases.start_case(client, build_1, fictional_intake(), TODAY)
                 early_handle = cases.case_handle(client, early)
-                await until(lambda: _has_tasks(early_handle))
+                await until("a task of the early case", lambda: _has_tasks(early_handle))
                 await cases.hold(client, early, "waiting for the patient to call back")
                 inquiry_id = await inquiries.submit(
                     client, build_1, fictional_inquiry(), uuid.uuid4().hex, TODAY
@@ -154,12 +146,16 @@ async def test_running_cases_finish_on_the_build_they_need(
                 inquiry = client.get_workflow_handle_for(
                     InquiryWorkflow.run, inquiry_workflow_id(inquiry_id)
                 )
-                token = await until(lambda: asyncio.to_thread(confirmation_link, mail))
+                token = await until(
+                    "the confirmation mail", lambda: asyncio.to_thread(confirmation_link, mail)
+                )
 
                 # Build 2 beside build 1, and made current.
                 async with build_worker(client, build_2, executor):
                     await asyncio.to_thread(set_current_version, address, deployment, "build-2")
-                    await until(lambda: _routed_to(client, deployment, "build-2"))
+                    await until(
+                        "build-2 current", lambda: _routed_to(client, deployment, "build-2")
+                    )
 
                     # The early case's next task runs on build 2, and it closes there.
                     await cases.resume(client, early)
@@ -180,7 +176,7 @@ async def test_running_cases_finish_on_the_build_they_need(
                     assert inquiry_builds[-1] == "build-2", inquiry_builds
                     assert await versioning(inquiry) == (AUTO_UPGRADE, "build-2")
                     from_inquiry = cases.case_handle(client, confirmed.case_id)
-                    await until(lambda: _has_tasks(from_inquiry))
+                    await until("a task of the inquiry's case", lambda: _has_tasks(from_inquiry))
                     await cases.withdraw(
                         client, confirmed.case_id, Withdraw(reason="patient chose local care")
                     )
