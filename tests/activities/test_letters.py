@@ -207,15 +207,20 @@ def test_letter_without_a_contact_names_the_coordinator_id(letters, language):
     assert 'class="contact"' not in html
 
 
-def test_index_names_the_contact(replying_letters):
-    request = contact_request("en")
-    html = replying_letters.render_index(
+def index_page(letters: ReferralLetters, request: ReferralPacketRequest) -> str:
+    """The packet's index.html for `request`, its links and letter file made up."""
+    return letters.render_index(
         request,
         datetime(2025, 6, 8, tzinfo=UTC),
         {ref.document_id: "https://s3.example/doc" for ref in request.documents},
         [{"name": "letter.pdf", "content_type": "application/pdf", "sha256": "0" * 64,
           "url": "https://s3.example/letter"}],
     )
+
+
+def test_index_names_the_contact(replying_letters):
+    request = contact_request("en")
+    html = index_page(replying_letters, request)
     contact = html[html.index("<h2>Your contact</h2>"):html.index("<h2>Referral</h2>")]
     assert f"{CONTACT.name}, {CONTACT.organisation}" in contact
     assert f'<a href="mailto:{CONTACT.email}">{CONTACT.email}</a>' in contact
@@ -444,13 +449,7 @@ def test_presigned_downloads_name_a_file_with_its_extension():
 
 def test_the_chinese_index_page_says_every_label_in_chinese_then_english(replying_letters):
     request = contact_request("zh-CN")
-    html = replying_letters.render_index(
-        request,
-        datetime(2025, 6, 8, tzinfo=UTC),
-        {ref.document_id: "https://s3.example/doc" for ref in request.documents},
-        [{"name": "letter.pdf", "content_type": "application/pdf", "sha256": "0" * 64,
-          "url": "https://s3.example/letter"}],
-    )
+    html = index_page(replying_letters, request)
     text = plain(html)
     for bilingual in ("文件清单 / Documents", "答复 / Reply", "联系人 / Your contact",
                       "大小 / Size", "活检报告 / Biopsy report"):
