@@ -62,6 +62,11 @@ def message_id_for(packet_id: str, sender: str) -> str:
     return f"<{packet_id}@{sender.rsplit('@', 1)[-1]}>"
 
 
+def labelled(words: LetterWords, label: str, value: str) -> str:
+    """A label in the mail's languages, then its value once ("清单 / Manifest: <url>")."""
+    return f"{words.plain(label)}: {value}"
+
+
 def contact_lines(
     contact: CoordinatorContact | None, reply_url: str | None, words: LetterWords | None = None
 ) -> list[str]:
@@ -72,11 +77,11 @@ def contact_lines(
     lines = ["", *words.lines("Your contact for this referral:"), contact.name]
     if contact.organisation:
         lines.append(contact.organisation)
-    lines.append(words.plain("E-mail: %(address)s", address=contact.email))
+    lines.append(labelled(words, N_("E-mail"), contact.email))
     if contact.phone:
-        lines.append(words.plain("Phone: %(number)s", number=contact.phone))
+        lines.append(labelled(words, N_("Phone"), contact.phone))
     if reply_url:
-        lines.append(words.plain("Reply link: %(url)s", url=reply_url))
+        lines.append(labelled(words, N_("Reply link"), reply_url))
     return lines
 
 
@@ -105,10 +110,10 @@ def packet_body(notice: PacketNotice) -> str:
                      "below; each link expires at %(expires)s. Check every download against its "
                      "SHA-256.", expires=expires),
         "",
-        words.plain("Manifest: %(url)s", url=notice.manifest_url),
+        labelled(words, N_("Manifest"), notice.manifest_url),
     ]
     if notice.bundle_url:
-        lines.append(words.plain("FHIR R4B bundle: %(url)s", url=notice.bundle_url))
+        lines.append(labelled(words, N_("FHIR R4B bundle"), notice.bundle_url))
     if notice.reply_url:
         lines += [
             "",
@@ -117,7 +122,7 @@ def packet_body(notice: PacketNotice) -> str:
                          "download links after they expire:"),
             notice.reply_url,
         ]
-    lines += ["", words.plain("Documents:")]
+    lines += ["", words.plain("Documents") + ":"]
     for index, document in enumerate(notice.documents, start=1):
         lines += [
             f"{index}. {words.plain_words('kind', document.kind)}"

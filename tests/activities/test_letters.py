@@ -482,7 +482,7 @@ def test_the_hospital_mail_to_a_chinese_hospital_is_in_chinese_then_english():
                     " 失效。请用 SHA-256 校验每个下载文件。")
     assert body[at + 1].startswith("The referral letter is attached as PDF.")
     assert "1. 活检报告 / Biopsy report (application/pdf, 2.4 MB)" in body
-    assert "清单：https://s3.example/manifest / Manifest: https://s3.example/manifest" in body
+    assert "清单 / Manifest: https://s3.example/manifest" in body  # the label twice, the link once
     assert "biopsy_report" not in "\n".join(body)
     english = packet_body(notice.model_copy(update={"language": "en"}))
     assert "转诊" not in english and "1. Biopsy report (application/pdf, 2.4 MB)" in english
