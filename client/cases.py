@@ -62,6 +62,7 @@ from caseflow.settings import OPS_UI_PATH, CaseflowSettings
 from client.coordinator_contacts import lookup_contact
 from workflows.case import CaseWorkflow
 from workflows.case_state import CaseWorkflowInput
+from workflows.generations import CURRENT_GENERATION
 
 _COORDINATOR_ID = re.compile(r"^[a-z0-9_-]{1,40}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -265,6 +266,7 @@ async def start_case(
     chosen = case_id is not None
     case_id = check_case_id(case_id) if case_id is not None else new_case_id()
     overrides.setdefault("letters_task_queue", settings.letters_queue())
+    overrides.setdefault("generation", CURRENT_GENERATION)  # no patch markers (issue 14)
     workflow_input = CaseWorkflowInput(
         case_id=case_id, intake=intake, hospitals=hospitals, **overrides
     )

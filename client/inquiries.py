@@ -23,6 +23,7 @@ from caseflow.settings import CaseflowSettings
 from client import cases
 from client.coordinator_contacts import lookup_contact
 from workflows.case import CaseWorkflow
+from workflows.generations import CURRENT_GENERATION
 from workflows.inquiry import ConfirmInquiry, InquiryInput, InquiryResult, InquiryWorkflow
 
 
@@ -71,6 +72,7 @@ async def submit(
                 confirmation_hours=settings.inquiry_confirmation_hours,
                 # The case the inquiry starts renders its letters on the render workers' queue.
                 case_overrides={"letters_task_queue": settings.letters_queue(),
+                                "generation": CURRENT_GENERATION,
                                 **(case_overrides or {})},
             ),
             id=inquiry_workflow_id(inquiry_id),

@@ -17,6 +17,8 @@ from temporalio.exceptions import (
     is_cancelled_exception,
 )
 
+from workflows.generations import takes
+
 with workflow.unsafe.imports_passed_through():
     from activities.documents import DocumentStore
     from activities.inquiry_mail import InquiryMailer
@@ -207,6 +209,7 @@ class CaseWorkflow:
             record=self._record_step,
             step_policy=input.slas.for_wait(WaitKind.STEP_FAILURE),
             retry=input.retry,
+            generation=input.generation,
         )
 
     # -- the run ---------------------------------------------------------------------------------
@@ -361,7 +364,7 @@ class CaseWorkflow:
             )
             self._note("records_requested", ", ".join(opened), actor=review.reviewer_id)
             self._enter(CaseStage.RECORDS, requested=list(review.requested_kinds))
-        elif workflow.patched(NEXT_OPTION_PATCH):
+        elif takes(NEXT_OPTION_PATCH, self._input.generation):
             self._to_next_option("not a candidate for re-irradiation")
         else:
             self._close(CaseOutcome.NOT_A_CANDIDATE)
@@ -371,7 +374,7 @@ class CaseWorkflow:
         assert s.review is not None
         targets = list(s.review.target_hospital_ids)
         s.selected_hospital_id = None
-        self._child_owns_status = workflow.patched(REFERRAL_STATUS_PATCH)
+        self._child_owns_status = takes(REFERRAL_STATUS_PATCH, self._input.generation)
         for hospital_id in targets:
             s.referrals[hospital_id] = HospitalReferralStatus(
                 hospital_id=hospital_id,
@@ -405,7 +408,7 @@ class CaseWorkflow:
                 handle.cancel()
         if s.selected_hospital_id is None:
             self._note("all_hospitals_declined", ", ".join(targets))
-            if workflow.patched(NEXT_OPTION_PATCH):
+            if takes(NEXT_OPTION_PATCH, self._input.generation):
                 self._to_next_option("every hospital declined")
                 return
             s.review = None
@@ -645,13 +648,14 @@ class CaseWorkflow:
             letter_language=_letter_language(self._hospitals[hospital_id]),
             consent=self._consent,
             letters_task_queue=self._input.letters_task_queue,
+            generation=self._input.generation,
         )
 
     def _clinical_documents(self) -> list[DocumentRef]:
         return [d for d in self._state.documents.values() if d.kind != DocumentKind.TRANSLATION]
 
     async def _translation(self) -> None:
-        if workflow.patched(TRANSLATION_BY_LANGUAGE_PATCH):
+        if takes(TRANSLATION_BY_LANGUAGE_PATCH, self._input.generation):
             await self._translation_by_language()
             return
         s = self._state
@@ -849,7 +853,7 @@ class CaseWorkflow:
         language, with a fresh status link the activity makes. One per stage entry: the id is
         the Message-ID, so a resend after a lost reply is the same message."""
         patient = self._input.intake.patient
-        if patient.email is None or not workflow.patched(PATIENT_NOTICES_PATCH):
+        if patient.email is None or not takes(PATIENT_NOTICES_PATCH, self._input.generation):
             return
         reason = "records_requested" if requested else "stage_changed"
         notice = PatientNotice(
@@ -1510,7 +1514,7 @@ class CaseWorkflow:
         records, and that is the coordinator's call. The mail goes in the background, as the
         patient's do (the run waits for it), so the patient's click is not held by the SMTP
         server; only a lost mail is noted in the timeline."""
-        if not workflow.patched(REVIEW_CONSENT_WITHDRAWN_PATCH):
+        if not takes(REVIEW_CONSENT_WITHDRAWN_PATCH, self._input.generation):
             return
         s = self._state
         count = sum(

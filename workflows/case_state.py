@@ -149,6 +149,9 @@ class CaseWorkflowInput(BaseModel):
     # The task queue the referral letters render on (render workers, settings.letters_queue());
     # None (cases started before the render pool): the case's own queue.
     letters_task_queue: str | None = None
+    # The code generation that started the case (workflows/generations.py): it takes that
+    # generation's patches without markers. None (cases started before): workflow.patched.
+    generation: int | None = None
     carried: CaseState | None = None
 
     @model_validator(mode="after")

@@ -7,6 +7,8 @@ from datetime import datetime
 
 from temporalio import workflow
 
+from workflows.generations import takes
+
 with workflow.unsafe.imports_passed_through():
     from caseflow import search_attributes as sa
     from caseflow.case_status import (
@@ -50,6 +52,7 @@ class CaseView:
     def __init__(self, input: CaseWorkflowInput) -> None:
         self._case_id = input.case_id
         self._intake = input.intake
+        self._generation = input.generation
         self._published: dict[str, object] = {}
         self._upserts: CoalescedUpserts | None = None
 
@@ -78,10 +81,10 @@ class CaseView:
             sa.COORDINATOR_ID.name: s.coordinator_id,
             sa.STAGE_ENTERED_AT.name: s.stage_entered_at,
         }
-        if workflow.patched(WAITS_FOR_PATCH):
+        if takes(WAITS_FOR_PATCH, self._generation):
             wanted[sa.SLA_WAITS_FOR.name] = first.waits_for if first else None
         keys = {key.name: key for key in sa.ALL}
-        if self._upserts is None and workflow.patched(COALESCED_UPSERTS_PATCH):
+        if self._upserts is None and takes(COALESCED_UPSERTS_PATCH, self._generation):
             self._upserts = CoalescedUpserts()
         if self._upserts is not None:
             self._upserts.set({name: (keys[name], value) for name, value in wanted.items()})

@@ -18,6 +18,8 @@ from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.generations import takes
+
 with workflow.unsafe.imports_passed_through():
     from activities.email_delivery import EmailDelivery
     from activities.letters import ReferralLetters
@@ -95,6 +97,8 @@ class ReferralInput(BaseModel):
     consent: ConsentLedger | None = None
     # Where the letter renders (the case's letters_task_queue); None: this workflow's queue.
     letters_task_queue: str | None = None
+    # The case's code generation (workflows/generations.py); None: workflow.patched decides.
+    generation: int | None = None
 
 
 # Running referrals started before email and webhook delivery went manual; replaying their
@@ -191,16 +195,17 @@ class HospitalReferralWorkflow:
             record=self._record_step,
             step_policy=input.slas.for_wait(WaitKind.STEP_FAILURE),
             retry=input.retry,
+            generation=input.generation,
         )
 
     @workflow.run
     async def run(self, input: ReferralInput) -> HospitalReferralStatus:
         hospital = input.hospital
-        self._reports_deadlines = workflow.patched(DEADLINES_PATCH)
+        self._reports_deadlines = takes(DEADLINES_PATCH, self._input.generation)
         if self._reports_deadlines:
             # Not awaited: it ends with the workflow.
             self._deadline_reports = asyncio.create_task(self._report_deadlines())
-        self._lean = workflow.patched(LEAN_REPORTS_PATCH)
+        self._lean = takes(LEAN_REPORTS_PATCH, self._input.generation)
         if self._lean:
             self._upserts = CoalescedUpserts()
             self._upserts.set({sa.HOSPITALS.name: (sa.HOSPITALS, [hospital.hospital_id])})
@@ -253,7 +258,7 @@ class HospitalReferralWorkflow:
         await self._deliver(stored)
         # Acknowledgement and answer are separate facts with separate SLAs, waited for at once.
         acknowledgement = None
-        if workflow.patched(ACKNOWLEDGEMENT_PATCH):
+        if takes(ACKNOWLEDGEMENT_PATCH, self._input.generation):
             acknowledgement = asyncio.create_task(self._await_acknowledgement())
         await self._await_answer()
         if acknowledgement is not None:
@@ -309,7 +314,7 @@ class HospitalReferralWorkflow:
             lambda: self._acknowledged or bool(self._responses),
             subject=hospital_id,
         )
-        if not self._acknowledged and workflow.patched(REPORTS_PATCH):
+        if not self._acknowledged and takes(REPORTS_PATCH, self._input.generation):
             # Answered first (an answer implies receipt, so the SLA is met); the coordinator may
             # still record the acknowledgement while the hospital is asked for more.
             await workflow.wait_condition(lambda: self._acknowledged or self._answer_final)
@@ -359,7 +364,7 @@ class HospitalReferralWorkflow:
         channel = hospital.channel
         if stored is None and channel != "manual":
             channel = "manual"  # no stored packet to send: the coordinator delivers by hand
-        elif channel != "manual" and not workflow.patched(DELIVERY_CHANNELS_PATCH):
+        elif channel != "manual" and not takes(DELIVERY_CHANNELS_PATCH, self._input.generation):
             channel = "manual"
         while True:
             while not self._consent_in_force():
@@ -519,7 +524,7 @@ class HospitalReferralWorkflow:
         round_ = 0
         # Answers already recorded count from the first round on (before the patch they were
         # passed over, and the wait was for another one).
-        counted = 0 if workflow.patched(REPORTS_PATCH) else len(self._responses)
+        counted = 0 if takes(REPORTS_PATCH, self._input.generation) else len(self._responses)
         while True:
             self._status.state = (
                 ReferralState.NEEDS_MORE_INFORMATION

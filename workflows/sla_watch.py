@@ -2,12 +2,16 @@
 
 A wait runs its SLA policy (remind, escalate to the coordinator, then to the supervisor), pauses
 while the case is on hold, and survives continue-as-new because its clock lives in a `Deadline`
-kept in workflow state. An activity that exhausts its retries becomes such a wait too: it
-escalates and waits for retry_step or skip_step instead of failing the case.
+kept in workflow state. One timer serves every wait of a workflow (ONE_CLOCK_PATCH): it is armed
+for the earliest due time, so a wait that ends in time costs no timer of its own. An activity that
+exhausts its retries becomes such a wait too: it escalates and waits for retry_step or
+skip_step instead of failing the case.
 """
 
 import asyncio
+import contextlib
 import dataclasses
+import functools
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar, overload
@@ -18,6 +22,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 from workflows.case_metrics import count_escalation
+from workflows.generations import takes
 
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import CaseMailer
@@ -35,6 +40,10 @@ StepAction = Literal["retry", "skip"]
 PATIENT_STEPS_PATCH = "steps-retry-infrastructure-errors-patiently"
 # The deadline of a step still retrying (as opposed to one that failed and is parked).
 RETRYING_PREFIX = "retrying-"
+# Lean histories (issue 14): one timer per workflow, armed for the earliest due time of its
+# waits and re-armed only when an earlier one appears, instead of a timer started and cancelled
+# for every wait and every step. Runs started before it time each wait on its own.
+ONE_CLOCK_PATCH = "one-sla-clock"
 
 ArgT = TypeVar("ArgT")
 ResultT = TypeVar("ResultT")
@@ -92,6 +101,7 @@ class SlaWatch:
         record: Callable[[str, str, str], Awaitable[None]],
         step_policy: SlaPolicy,
         retry: StepRetry,
+        generation: int | None = None,
     ) -> None:
         self._deadlines = deadlines
         self._failed_steps = failed_steps
@@ -102,6 +112,13 @@ class SlaWatch:
         self._record = record
         self._step_policy = step_policy
         self._retry = retry
+        self._generation = generation
+        # ONE_CLOCK_PATCH, decided at the run's first timed wait; the clock's task; and when
+        # each step in flight is due to escalate as still retrying (by step, this run only:
+        # an activity does not outlive its run).
+        self._clocked: bool | None = None
+        self._clock: asyncio.Task | None = None
+        self._alarms: dict[str, datetime] = {}
 
     def highest_level(self) -> int:
         return max((d.steps_fired for d in self._deadlines.values()), default=0)
@@ -148,7 +165,11 @@ class SlaWatch:
             deadline.next_step, deadline.due_at = step.value, due
             self._changed()
             remaining = due - workflow.now()
-            if remaining > timedelta(0):
+            if remaining > timedelta(0) and self._one_clock():
+                await workflow.wait_condition(functools.partial(self._ended_or_due, done, due))
+                if done() or self._is_on_hold():
+                    continue
+            elif remaining > timedelta(0):
                 try:
                     await workflow.wait_condition(
                         lambda: done() or self._is_on_hold(),
@@ -164,6 +185,49 @@ class SlaWatch:
             deadline.steps_fired = index + 1
         self._deadlines.pop(deadline_id, None)
         self._changed()
+
+    def _one_clock(self) -> bool:
+        """Whether this run's waits share one timer; starts it on first use."""
+        if self._clocked is None:
+            self._clocked = takes(ONE_CLOCK_PATCH, self._generation)
+        if self._clocked and self._clock is None:
+            # Not awaited: it ends with the run, and its timer with it (no cancel event).
+            self._clock = asyncio.create_task(self._keep_time())
+        return self._clocked
+
+    def _next_due(self) -> tuple[datetime, str] | None:
+        """The earliest due time of the open waits and the steps in flight, and whose it is."""
+        dues = [(d.due_at, d.deadline_id) for d in self._deadlines.values() if d.due_at]
+        dues.extend((due, step) for step, due in self._alarms.items())
+        return min(dues, default=None)
+
+    async def _keep_time(self) -> None:
+        """Keep one timer armed for the earliest due time. Each wait tests `now >= due` in its
+        own condition, so the timer only has to wake the workflow; one that fires for a wait
+        that has ended re-arms for the next."""
+        while True:
+            first = self._next_due()
+            if first is None or first[0] <= workflow.now():
+                # Nothing to time, or it is due now and its wait is acting on it.
+                await workflow.wait_condition(functools.partial(self._moved_from, first))
+                continue
+            # Re-armed (this timer cancelled) only when an earlier due time appears.
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    functools.partial(self._earlier_than, first[0]),
+                    timeout=first[0] - workflow.now(),
+                    timeout_summary=f"sla-clock:{first[1]}",
+                )
+
+    def _ended_or_due(self, done: Callable[[], bool], due: datetime) -> bool:
+        return done() or self._is_on_hold() or workflow.now() >= due
+
+    def _moved_from(self, first: tuple[datetime, str] | None) -> bool:
+        return self._next_due() != first
+
+    def _earlier_than(self, due: datetime) -> bool:
+        first = self._next_due()
+        return first is not None and first[0] < due
 
     async def _sit_out_hold(self, deadline: Deadline, done: Callable[[], bool]) -> None:
         if deadline.held_since is None:
@@ -305,13 +369,17 @@ class SlaWatch:
             retry_policy=policy,
             task_queue=task_queue,
         )
-        try:
-            await workflow.wait_condition(
-                handle.done,
-                timeout=self._step_policy.remind_after,
-                timeout_summary=f"{RETRYING_PREFIX}{step_id}",
-            )
-        except TimeoutError:
+        if self._one_clock():
+            alarm = started + self._step_policy.remind_after
+            self._alarms[step_id] = alarm
+            try:
+                await workflow.wait_condition(lambda: handle.done() or workflow.now() >= alarm)
+            finally:
+                self._alarms.pop(step_id, None)
+            retrying = not handle.done()
+        else:
+            retrying = await _still_running(handle, self._step_policy.remind_after, step_id)
+        if retrying:
             # Still retrying: the wait's clock runs from the step's start, so its first step is
             # due now; it ends by itself when the activity does.
             await self.wait(
@@ -323,6 +391,19 @@ class SlaWatch:
                 start=started,
             )
         return await handle
+
+
+async def _still_running(handle: asyncio.Task, remind_after: timedelta, step_id: str) -> bool:
+    """Runs started before ONE_CLOCK_PATCH: a timer of the step's own."""
+    try:
+        await workflow.wait_condition(
+            handle.done,
+            timeout=remind_after,
+            timeout_summary=f"{RETRYING_PREFIX}{step_id}",
+        )
+    except TimeoutError:
+        return True
+    return False
 
 
 def attempts_of(error: BaseException) -> int | None:
