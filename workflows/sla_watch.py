@@ -290,7 +290,7 @@ class SlaWatch:
         name = activity.__name__
         attempt = 0
         attempts = 0  # the activity's attempts over every round, as `case status` shows them
-        patient = self._retry.patience is not None and workflow.patched(PATIENT_STEPS_PATCH)
+        patient = self._retry.patience is not None and takes(PATIENT_STEPS_PATCH, self._generation)
         while True:
             try:
                 if patient:

@@ -14,6 +14,7 @@ from caseflow.intake import CaseIntake
 from caseflow.sla import DEFAULT_SLAS
 from workflows.case import CaseWorkflow
 from workflows.case_state import CaseWorkflowInput
+from workflows.generations import CURRENT_GENERATION
 from workflows.sla_watch import StepRetry
 
 from .conftest import TASK_QUEUE
@@ -97,6 +98,8 @@ def case_input(case_id: str | None = None, **changes) -> CaseWorkflowInput:
         "retry": StepRetry(
             maximum_attempts=2, initial_interval=timedelta(milliseconds=100), delivery_attempts=2
         ),
+        # As the client starts cases: this code's patches without markers.
+        "generation": CURRENT_GENERATION,
     }
     values.update(changes)
     return CaseWorkflowInput(**values)
