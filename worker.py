@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
 import logging
 import signal
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 from typing import Literal
 
 import httpx
@@ -223,6 +225,17 @@ def serve_metrics(address: str) -> None:
     Runtime.set_default(Runtime(telemetry=telemetry), error_if_already_set=True)
 
 
+def compile_workflow_bytecode() -> None:
+    """The sandbox imports the workflow modules afresh for every workflow run it starts: from
+    their bytecode when it is current, else by compiling the source again each time (with
+    PYTHONDONTWRITEBYTECODE set, or after an edit, about 50 ms of CPU a case). Compile them
+    once here; a tree that cannot be written (an image built with compileall) is left as it
+    is."""
+    import workflows
+
+    compileall.compile_dir(Path(workflows.__file__).parent, quiet=2)
+
+
 async def main(settings: CaseflowSettings | None = None, role: Role = "all") -> None:
     settings = settings or get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -233,6 +246,8 @@ async def main(settings: CaseflowSettings | None = None, role: Role = "all") -> 
             log.info("metrics at http://%s/metrics", settings.metrics_address)
         except Exception as error:  # the SDK raises ValueError for a port it cannot bind
             log.error("metrics not served at %s: %s", settings.metrics_address, error)
+    if role != "letters":
+        compile_workflow_bytecode()
     client = await connect(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

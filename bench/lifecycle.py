@@ -395,8 +395,18 @@ _BARE_WAITS = {
     "follow_up": "discharge -> follow-ups due",
 }
 # The activities a case runs at each stage: two referrals of (packet, notice) in parallel, the
-# translation packet then its mail, the visa-letter notice. Checked against the case's history.
-_BARE_CHAINS = {"submission": [2, 2], "translation": [2], "travel": [1]}
+# translation packet then its mail, the visa-letter notice, and at every stage the patient's
+# mail that says so (issue 10). print_targets compares the count with the case's history.
+_PATIENT_MAIL = [1]
+_BARE_CHAINS = {
+    "records": _PATIENT_MAIL,
+    "review": _PATIENT_MAIL,
+    "submission": [2, 2, *_PATIENT_MAIL],
+    "translation": [2, *_PATIENT_MAIL],
+    "travel": [1, *_PATIENT_MAIL],
+    "admission": _PATIENT_MAIL,
+    "follow_up": _PATIENT_MAIL,
+}
 _BARE_UPLOADS = {
     "submission": [
         ("opinion.pdf", DocumentKind.HOSPITAL_OPINION),

@@ -81,6 +81,10 @@ def print_targets(caseflow: RunResult, bare: RunResult) -> None:
     ev_c, ev_b = sum(caseflow.events.values()), sum(bare.events.values())
     n_c, n_b = max(caseflow.completed, 1), max(bare.completed, 1)
     print(f"  ratios caseflow / honest baseline, {caseflow.cases} cases:")
+    acts_c, acts_b = sum(caseflow.activities.values()), sum(bare.activities.values())
+    if acts_c != acts_b:
+        print(f"    WARNING: the baseline ran {acts_b} activities a case, caseflow {acts_c}: "
+              "bench/lifecycle.py _BARE_CHAINS no longer mirrors the case")
     rows = [
         ("update p50", percentile(upd_c, 50), percentile(upd_b, 50), "ms"),
         ("update p99", percentile(upd_c, 99), percentile(upd_b, 99), "ms"),
