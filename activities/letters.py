@@ -435,11 +435,7 @@ def _bundle_bytes(
     request: ReferralPacketRequest, links: dict[str, str], expires_at: datetime
 ) -> bytes:
     """The FHIR R4B bundle, validated by fhir.resources, every reference resolving inside it."""
-    from caseflow.referral_bundle import (
-        build_referral_bundle,
-        bundle_json,
-        check_references_resolve,
-    )
+    from caseflow.referral_bundle import build_referral_bundle, checked_bundle_json
 
     try:
         bundle = build_referral_bundle(
@@ -458,7 +454,7 @@ def _bundle_bytes(
             coordinator_id=request.coordinator_id,
             coordinator=request.coordinator_contact,
         )
-        check_references_resolve(bundle)
+        body = checked_bundle_json(bundle)
     except ValidationError as error:
         # pydantic's text quotes input values (patient data): name the fields only.
         where = ", ".join(".".join(str(p) for p in e["loc"]) for e in error.errors()[:3])
@@ -470,4 +466,4 @@ def _bundle_bytes(
     except ValueError as error:
         # build_referral_bundle's own messages name the field and opaque ids only.
         raise ApplicationError(str(error), type="InvalidInput", non_retryable=True) from None
-    return bundle_json(bundle)
+    return body

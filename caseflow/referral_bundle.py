@@ -8,6 +8,7 @@ opaque keys.
 """
 
 import base64
+import json
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
@@ -479,10 +480,11 @@ def _references(value: Any) -> Iterator[str]:
             yield from _references(item)
 
 
-def unresolved_references(bundle: Bundle) -> list[str]:
+def unresolved_references(bundle: Bundle | dict[str, Any]) -> list[str]:
     """Every Reference.reference in the bundle that names no entry's fullUrl (empty when all
-    resolve). Walks the JSON form, so references in any element or extension count."""
-    data = bundle.model_dump(mode="json", exclude_none=True)
+    resolve). Walks the JSON form (a dict: the bundle already in it), so references in any
+    element or extension count."""
+    data = bundle if isinstance(bundle, dict) else json.loads(bundle_json(bundle))
     full_urls = {entry["fullUrl"] for entry in data.get("entry", [])}
     unresolved = []
     for entry in data.get("entry", []):
@@ -492,12 +494,20 @@ def unresolved_references(bundle: Bundle) -> list[str]:
     return unresolved
 
 
-def check_references_resolve(bundle: Bundle) -> None:
+def check_references_resolve(bundle: Bundle | dict[str, Any]) -> None:
     """Raise ValueError listing the first unresolved references, if any."""
     unresolved = unresolved_references(bundle)
     if unresolved:
         shown = ", ".join(unresolved[:5])
         raise ValueError(f"bundle: {len(unresolved)} reference(s) resolve to no entry: {shown}")
+
+
+def checked_bundle_json(bundle: Bundle) -> bytes:
+    """bundle_json, once every reference resolves (ValueError otherwise). The check reads the
+    same JSON back: fhir.resources' serialiser is most of a packet's bundle cost, so once."""
+    body = bundle_json(bundle)
+    check_references_resolve(json.loads(body))
+    return body
 
 
 def bundle_json(bundle: Bundle) -> bytes:
