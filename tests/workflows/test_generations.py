@@ -6,11 +6,15 @@ import pkgutil
 from datetime import timedelta
 
 from temporalio.api.enums.v1 import EventType
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
 
 import workflows
 from caseflow.case_status import CaseStage
 from caseflow.sla import DEFAULT_SLAS, WaitKind
+from workflows.case import CaseWorkflow
 from workflows.generations import GENERATIONS
+from workflows.referral import HospitalReferralWorkflow
 
 from .cases import case_input, start_case, wait_for
 from .drive import drive_to
@@ -56,6 +60,10 @@ async def test_a_case_without_a_generation_asks_workflow_patched(env, worker):
     await drive_to(env, handle, CaseStage.TRAVEL)
     history = await handle.fetch_history()
     assert _count(history, EventType.EVENT_TYPE_MARKER_RECORDED) >= 5
+    # And the markers it recorded replay (the current case's history replays in test_replay).
+    replayer = Replayer(workflows=[CaseWorkflow, HospitalReferralWorkflow],
+                        data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(history)
 
 
 async def test_the_shared_clock_still_escalates_a_wait_when_it_falls_due(env, worker, recorded):
