@@ -365,7 +365,8 @@ async def measure(
                 pids = {"temporal server": server.process().pid(), "worker": worker.pid()}
                 meter = CpuMeter.for_processes(
                     {name: pid for name, pid in pids.items() if pid is not None}
-                    | {"driver": os.getpid()}
+                    | {"driver": os.getpid()},
+                    alone=frozenset({"driver"}),  # its children are measured above
                 )
                 started = time.perf_counter()
                 done, failures = await run_cases(count, args.concurrency, driver.drive)

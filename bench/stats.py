@@ -82,21 +82,38 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def own_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process alone (every thread, the SDK's Rust threads too), without the
+    processes under it."""
+    try:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.Error:
+        return math.nan
+    return times.user + times.system
+
+
 @dataclass
 class CpuMeter:
-    """CPU seconds used by each named process and its descendants, from start() to used()."""
+    """CPU seconds used by each named process and its descendants, from start() to used().
+    Processes named in `alone` count without their descendants: the bench's driver, whose
+    children are the servers and workers it measures on their own (counting them in the driver
+    too made its CPU the sum of all of them)."""
 
     pids: dict[str, int]
     start: dict[str, float] = field(default_factory=dict)
+    alone: frozenset[str] = frozenset()
 
     @classmethod
-    def for_processes(cls, pids: dict[str, int]) -> CpuMeter:
-        meter = cls(dict(pids))
+    def for_processes(cls, pids: dict[str, int], alone: frozenset[str] = frozenset()) -> CpuMeter:
+        meter = cls(dict(pids), alone=alone)
         meter.start = meter.read()
         return meter
 
     def read(self) -> dict[str, float]:
-        return {name: tree_cpu_seconds(pid) for name, pid in self.pids.items()}
+        return {
+            name: own_cpu_seconds(pid) if name in self.alone else tree_cpu_seconds(pid)
+            for name, pid in self.pids.items()
+        }
 
     def used(self) -> dict[str, float]:
         now = self.read()
