@@ -298,6 +298,27 @@ class CaseStatus(BaseModel):
     trials: list[TrialReferralView] = Field(default_factory=list)
 
 
+class CaseProgress(BaseModel):
+    """The `progress` query's answer: what a poller waits for (the stage, and what the script's
+    and the demo's waits test), a few hundred bytes instead of the whole CaseStatus. Hospitals are
+    named by id, as in `CaseStatus.hospitals`; read `status` once for their details."""
+
+    model_config = _VIEW_CONFIG
+
+    stage: CaseStage
+    outcome: CaseOutcome | None = None
+    on_hold: bool = False
+    escalation_level: int = 0
+    missing_items: list[str] = Field(default_factory=list)  # checklist item ids
+    packets_stored: list[str] = Field(default_factory=list)  # hospitals whose packet is stored
+    delivered: list[str] = Field(default_factory=list)  # hospitals whose channel took it
+    answered: list[str] = Field(default_factory=list)  # hospitals that answered
+    travel_started: bool = False
+    follow_ups_due: list[int] = Field(default_factory=list)  # days due, not yet recorded
+    follow_ups_open: list[int] = Field(default_factory=list)  # days scheduled or due
+    failed_steps: list[str] = Field(default_factory=list)  # step ids waiting for retry/skip
+
+
 class EventAck(BaseModel):
     """What every accepted update returns: where the case stands after it."""
 
@@ -308,6 +329,9 @@ class EventAck(BaseModel):
     detail: str = ""
     # True when the event's reply id was already recorded: nothing changed this time.
     replayed: bool = False
+    # True when `stage` is the stage after the case's run acted on the event in the same workflow
+    # task; False from cases started before that (issue 14), whose client asks `progress`.
+    settled: bool = False
 
 
 class CaseResult(BaseModel):

@@ -51,7 +51,7 @@ from caseflow.case_events import (
     Withdraw,
     WithdrawConsent,
 )
-from caseflow.case_status import CaseStage, CaseStatus, EventAck
+from caseflow.case_status import CaseProgress, CaseStage, CaseStatus, EventAck
 from caseflow.consent import ConsentLedger
 from caseflow.documents import DocumentRef
 from caseflow.hospitals import Hospital, HospitalDirectory
@@ -128,21 +128,22 @@ async def _update(
     with in_caseflow_words(case_id):
         handle = case_handle(client, case_id)
         ack = await handle.execute_update(update, event, id=update_id)
-    return await _settled(handle, ack)
+    return ack if ack.settled else await _settled(handle, ack)
 
 
 async def _settled(handle: WorkflowHandle, ack: EventAck) -> EventAck:
-    """The ack with the case's stage after the event. A handler builds its ack before the
-    case's own run reacts in the same workflow task (a review that proceeds answers in
-    SPECIALIST_REVIEW, the run then enters HOSPITAL_SUBMISSION), and a query is answered after
-    that task, so it reads the state the event led to."""
+    """The ack with the stage after the event, for a case started before its handlers waited
+    for the run to react (`EventAck.settled`): such a handler built its ack before the case's
+    run reacted in the same workflow task (a review that proceeds answered in
+    SPECIALIST_REVIEW), and a query is answered after that task, so it reads the state the event
+    led to."""
     if ack.stage == CaseStage.CLOSED:
         return ack
     try:
-        status = await handle.query(CaseWorkflow.status)
+        progress = await handle.query(CaseWorkflow.progress)
     except (RPCError, WorkflowQueryRejectedError):
         return ack  # closed meanwhile: the event was still recorded as acked
-    return ack.model_copy(update={"stage": status.stage})
+    return ack.model_copy(update={"stage": progress.stage})
 
 
 async def describe_case(client: Client, case_id: str) -> WorkflowExecutionDescription:
@@ -477,6 +478,13 @@ async def case_status(client: Client, case_id: str) -> CaseStatus:
     """The `status` query; works on running and closed cases alike."""
     with in_caseflow_words(case_id):
         return await case_handle(client, case_id).query(CaseWorkflow.status)
+
+
+async def case_progress(client: Client, case_id: str) -> CaseProgress:
+    """The `progress` query: the stage and what a poller waits for, without the whole status
+    (a wait loop reads this; read `case_status` once for the details)."""
+    with in_caseflow_words(case_id):
+        return await case_handle(client, case_id).query(CaseWorkflow.progress)
 
 
 async def consent_ledger(client: Client, case_id: str) -> ConsentLedger:

@@ -36,7 +36,7 @@ from caseflow.case_events import (
     TravelEvent,
     TravelEventKind,
 )
-from caseflow.case_status import CaseResult, CaseStage, CaseStatus
+from caseflow.case_status import CaseProgress, CaseResult, CaseStage, CaseStatus
 from caseflow.documents import DocumentKind, DocumentRef
 from caseflow.hospitals import HospitalDirectory
 from caseflow.intake import CaseIntake
@@ -54,6 +54,7 @@ SCRIPT_COORDINATOR = "coord-demo"
 TRIP_DAYS_AGO = 400
 
 T = TypeVar("T")
+Seen = TypeVar("Seen", CaseProgress, CaseStatus)
 # Stores one local file for a case, as `case upload` does: (case id, path, kind) -> its ref.
 DocumentUpload = Callable[[str, Path, DocumentKind], DocumentRef]
 
@@ -144,7 +145,7 @@ class ScriptListener:
     label is reported once per case.
     """
 
-    def stage_entered(self, status: CaseStatus) -> None:
+    def stage_entered(self, seen: CaseProgress | CaseStatus) -> None:
         """The case is in a stage the script had not seen it in yet."""
 
     def step_done(self, text: str) -> None:
@@ -154,7 +155,7 @@ class ScriptListener:
         """One update answered; `phase` is the stage's short name, `label` the update's."""
 
     def status_polled(self) -> None:
-        """One `status` query while waiting for a state."""
+        """One `progress` query while waiting for a state."""
 
     def state_reached(self, label: str, seconds: float) -> None:
         """A state the script waited for shows, `seconds` after the update that caused it."""
@@ -169,9 +170,9 @@ class Narration(ScriptListener):
     def __init__(self, say: Callable[[str], None] = print) -> None:
         self.say = say
 
-    def stage_entered(self, status: CaseStatus) -> None:
-        outcome = f" ({status.outcome.value})" if status.outcome else ""
-        self.say(f"-> stage {status.stage.value}{outcome}")
+    def stage_entered(self, seen: CaseProgress | CaseStatus) -> None:
+        outcome = f" ({seen.outcome.value})" if seen.outcome else ""
+        self.say(f"-> stage {seen.stage.value}{outcome}")
 
     def step_done(self, text: str) -> None:
         self.say(text)
@@ -220,35 +221,64 @@ class CaseScript:
     # -- plumbing --------------------------------------------------------------------------------
 
     async def status(self) -> CaseStatus:
+        """The whole status, read once where a step needs its details (a checklist, channels)."""
         status = await case_client.case_status(self.client, self.case_id)
-        if status.stage != self._stage:
-            self._stage = status.stage
-            self.listener.stage_entered(status)
+        self._seen(status)
         return status
 
+    async def progress(self) -> CaseProgress:
+        """The light `progress` query (issue 14): what every wait below tests."""
+        progress = await case_client.case_progress(self.client, self.case_id)
+        self._seen(progress)
+        return progress
+
+    def _seen(self, seen: CaseProgress | CaseStatus) -> None:
+        if seen.stage != self._stage:
+            self._stage = seen.stage
+            self.listener.stage_entered(seen)
+
     async def wait_until(
+        self, what: str, done: Callable[[CaseProgress], object], label: str | None = None
+    ) -> CaseProgress:
+        """Poll `progress` until `done` is truthy; report it under `label` (once per case)."""
+        return await self._poll(what, self.progress, done, label)
+
+    async def wait_for_status(
         self, what: str, done: Callable[[CaseStatus], object], label: str | None = None
     ) -> CaseStatus:
-        """Poll `status` until `done` is truthy; report it under `label` (once per case)."""
+        """Poll the whole status, for a wait on what `progress` does not carry (open deadlines,
+        escalations): each poll costs the worker and this process the whole status."""
+        return await self._poll(what, self.status, done, label)
+
+    async def _poll(
+        self,
+        what: str,
+        read: Callable[[], Awaitable[Seen]],
+        done: Callable[[Seen], object],
+        label: str | None,
+    ) -> Seen:
         deadline = time.monotonic() + self.stage_timeout
         while True:
-            status = await self.status()
+            seen = await read()
             self.listener.status_polled()
-            if done(status):
+            if done(seen):
                 if label is not None and label not in self._reported:
                     self._reported.add(label)
                     self.listener.state_reached(label, time.perf_counter() - self._since)
-                return status
-            if status.stage == CaseStage.CLOSED or time.monotonic() > deadline:
-                failed = ", ".join(f"{f.step_id} ({f.activity})" for f in status.failed_steps)
+                return seen
+            if seen.stage == CaseStage.CLOSED or time.monotonic() > deadline:
+                failed = ""
+                if seen.failed_steps:  # the error path can afford the whole status
+                    status = seen if isinstance(seen, CaseStatus) else await self.status()
+                    failed = ", ".join(f"{f.step_id} ({f.activity})" for f in status.failed_steps)
                 raise ScriptError(
-                    f"case {self.case_id} is in {status.stage.value}, still waiting for {what}"
+                    f"case {self.case_id} is in {seen.stage.value}, still waiting for {what}"
                     + (f"; failed steps: {failed}" if failed else "")
                     + f"; see {case_client.ui_link(self.settings, self.case_id)}"
                 )
             await asyncio.sleep(self.poll)
 
-    async def wait_for_stage(self, stage: CaseStage, label: str | None = None) -> CaseStatus:
+    async def wait_for_stage(self, stage: CaseStage, label: str | None = None) -> CaseProgress:
         return await self.wait_until(f"stage {stage.value}", lambda s: s.stage == stage, label)
 
     async def send(self, phase: str, label: str, update: Awaitable[T]) -> T:
@@ -290,7 +320,8 @@ class CaseScript:
         return self.case_id
 
     async def upload_records(self) -> None:
-        status = await self.wait_for_stage(CaseStage.RECORDS, "start -> RECORDS")
+        await self.wait_for_stage(CaseStage.RECORDS, "start -> RECORDS")
+        status = await self.status()  # the checklist, once: which kinds each item accepts
         for item in status.checklist:
             if not item.missing:
                 continue
@@ -317,12 +348,12 @@ class CaseScript:
         )
         self.listener.step_done(f"   review: proceed to {self.selected} and {self.other}")
 
-    async def packets_stored(self) -> CaseStatus:
+    async def packets_stored(self) -> CaseProgress:
         await self.wait_for_stage(CaseStage.HOSPITAL_SUBMISSION)
         targets = {self.selected, self.other}
         return await self.wait_until(
             "both referral packets",
-            lambda s: {h.hospital_id for h in s.hospitals if h.packet_prefix} >= targets,
+            lambda p: set(p.packets_stored) >= targets,
             "review -> packets stored",
         )
 
@@ -337,10 +368,8 @@ class CaseScript:
             for h in status.hospitals
             if h.hospital_id in (self.selected, self.other) and h.channel != "manual"
         }
-        status = await self.wait_until(
-            "the packets' delivery",
-            lambda s: {h.hospital_id for h in s.hospitals if h.delivered_at} >= sent,
-        )
+        await self.wait_until("the packets' delivery", lambda p: set(p.delivered) >= sent)
+        status = await self.status()  # each channel's receipt and the packets' digests
         for hospital in status.hospitals:
             if hospital.hospital_id in sent:
                 self.listener.step_done(
@@ -387,8 +416,7 @@ class CaseScript:
         # delivering takes the answer when it gets there, after the update has returned.
         await self.wait_until(
             f"{self.selected}'s answer",
-            lambda s: any(h.hospital_id == self.selected and h.response is not None
-                          for h in s.hospitals),
+            lambda p: self.selected in p.answered,
         )
         await self.send(
             "submission",
@@ -413,7 +441,7 @@ class CaseScript:
     async def travel(self) -> None:
         await self.wait_until(
             "travel to start",
-            lambda s: s.stage == CaseStage.TRAVEL and s.travel is not None,
+            lambda p: p.stage == CaseStage.TRAVEL and p.travel_started,
             "translation -> TRAVEL",
         )
         trip = self.trip
@@ -461,21 +489,19 @@ class CaseScript:
         """Record each follow-up as it falls due, until every one is recorded."""
         recorded: set[int] = set()
 
-        def due(status: CaseStatus) -> list[int]:
-            return [
-                f.day for f in status.follow_ups if f.status == "due" and f.day not in recorded
-            ]
+        def due(progress: CaseProgress) -> list[int]:
+            return [day for day in progress.follow_ups_due if day not in recorded]
 
         while True:
-            status = await self.wait_until(
+            progress = await self.wait_until(
                 "a due follow-up",
-                lambda s: s.stage == CaseStage.CLOSED
-                or (s.stage == CaseStage.FOLLOW_UP and bool(due(s))),
+                lambda p: p.stage == CaseStage.CLOSED
+                or (p.stage == CaseStage.FOLLOW_UP and bool(due(p))),
                 "discharge -> follow-ups due",
             )
-            if status.stage == CaseStage.CLOSED:
+            if progress.stage == CaseStage.CLOSED:
                 return
-            for day in due(status):
+            for day in due(progress):
                 await self.send(
                     "follow_up",
                     "record_follow_up",
@@ -485,14 +511,14 @@ class CaseScript:
                 )
                 recorded.add(day)
                 self.listener.step_done(f"   follow-up day {day}: well")
-            if recorded >= {f.day for f in status.follow_ups}:
+            if recorded >= set(progress.follow_ups_open):  # every day not recorded before
                 return
 
     async def result(self) -> CaseResult:
         handle = case_client.case_handle(self.client, self.case_id)
         result = await asyncio.wait_for(handle.result(), self.stage_timeout)
         self.listener.state_reached("last follow-up -> CLOSED", time.perf_counter() - self._since)
-        await self.status()
+        await self.progress()
         return result
 
     async def run(self, *, packets: bool = True) -> CaseResult:

@@ -23,7 +23,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
-from caseflow.case_status import CaseOutcome, CaseResult, CaseStatus
+from caseflow.case_status import CaseOutcome, CaseProgress, CaseResult
 from caseflow.documents import DocumentKind
 from caseflow.settings import CaseflowSettings, get_settings
 from client import cases as case_client
@@ -83,7 +83,8 @@ class DemoCase(CaseScript):
         super().__init__(client, settings, workdir, Narration(say), **options)
 
     async def hospitals_respond(self) -> None:
-        status = await self.packets_stored()
+        await self.packets_stored()
+        status = await self.status()  # each referral's channel and packet id
         channels = {h.hospital_id: h for h in status.hospitals}
         if all(channels[h].channel == "manual" for h in (self.selected, self.other)):
             await super().hospitals_respond()
@@ -131,9 +132,9 @@ class DemoCase(CaseScript):
             self.listener.step_done(f"   {hospital_id} acknowledged and accepted {how}")
 
 
-def _answered(hospital_id: str) -> Callable[[CaseStatus], bool]:
-    def answered(status: CaseStatus) -> bool:
-        return any(h.hospital_id == hospital_id and h.responded_at for h in status.hospitals)
+def _answered(hospital_id: str) -> Callable[[CaseProgress], bool]:
+    def answered(progress: CaseProgress) -> bool:
+        return hospital_id in progress.answered
 
     return answered
 

@@ -52,10 +52,8 @@ async def run_trial_case(
     await trial_client.refer_case_to_trials(
         client, settings, case_id, [best.study_id], referred_by="coord-demo"
     )
-    status = await case.wait_until(
-        "the trial packet delivered",
-        lambda s: any(h.delivered_at for h in s.hospitals),
-    )
+    await case.wait_until("the trial packet delivered", lambda p: bool(p.delivered))
+    status = await case.status()  # the site's recipients and packet
     site = next(h for h in status.hospitals if h.delivered_at)
     say(f"   referred to {best.study_id} at {site.hospital_id}; packet e-mailed to "
         f"{', '.join(site.recipients)}")
@@ -65,8 +63,7 @@ async def run_trial_case(
          "opinion": "Fictional demo answer: eligible for screening; a screening visit is offered."},
         "DEMO-TRIAL-0001",
     )
-    await case.wait_until("the trial team's answer",
-                          lambda s: any(h.responded_at for h in s.hospitals))
+    await case.wait_until("the trial team's answer", lambda p: bool(p.answered))
     say("   the trial team answered eligible for screening through the reply link")
     await case_client.select_hospital(client, case_id, site.hospital_id)
     await case.wait_for_stage(CaseStage.TRAVEL)

@@ -7,7 +7,11 @@ continue-as-new interrupt it from `run`.
 """
 
 import asyncio
+import functools
+import inspect
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import (
@@ -67,6 +71,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from caseflow.case_status import (
         CaseOutcome,
+        CaseProgress,
         CaseResult,
         CaseStage,
         CaseStatus,
@@ -127,6 +132,7 @@ from workflows.referral import (
     ReferralProgress,
     ReferralReports,
 )
+from workflows.upserts import when_task_idle
 
 # Stages in which a document may still be added (anything but a closed case).
 _OPEN_STAGES = frozenset(CaseStage) - {CaseStage.CLOSED}
@@ -144,6 +150,10 @@ TRANSLATION_BY_LANGUAGE_PATCH = "translation-by-language"
 # Cases that closed on "not a candidate", or went back to review when every hospital declined,
 # before the next option existed; replaying them must do so again. Since: NEXT_OPTION (issue 15).
 NEXT_OPTION_PATCH = "next-option-after-first-fails"
+# Cases whose updates answered at once, before the run acted on them (their update completions
+# precede the run's commands in history); replaying them must answer so again. Since: the ack
+# names the stage after the run's reaction, and clients query nothing after an update (issue 14).
+SETTLED_ACKS_PATCH = "settled-update-acks"
 # Stages whose referrals (hospitals' or trial teams') take answers, acknowledgements, selection.
 _REFERRING_STAGES = (CaseStage.HOSPITAL_SUBMISSION, CaseStage.TRIAL_SCREENING)
 # A referral in these states is waiting (or about to wait) for the hospital's answer.
@@ -163,6 +173,21 @@ def _reject(reason: str) -> ApplicationError:
 
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), UTC)
+
+
+def _settles(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """An update handler whose ack names the stage once the case's run has acted on the event in
+    the same workflow task (a review that proceeds answers HOSPITAL_SUBMISSION, not
+    SPECIALIST_REVIEW), so a client needs no query after it (issue 14: cheap polling)."""
+
+    @functools.wraps(handler)
+    async def settled(self: "CaseWorkflow", event: Any) -> EventAck:
+        ack = handler(self, event)
+        if inspect.isawaitable(ack):
+            ack = await ack
+        return await self._settled(ack)
+
+    return settled
 
 
 @workflow.defn
@@ -524,6 +549,7 @@ class CaseWorkflow:
         return asyncio.create_task(self._follow(site_id, handle))
 
     @workflow.update
+    @_settles
     def choose_next_option(self, event: ChooseNextOption) -> EventAck:
         self._state.next_option = event
         self._note("next_option_chosen", f"{event.option.value}: {event.reason[:300]}",
@@ -539,6 +565,7 @@ class CaseWorkflow:
             raise _reject("choose_next_option: the patient withdrew the records review consent")
 
     @workflow.update
+    @_settles
     def refer_to_trials(self, event: ReferToTrials) -> EventAck:
         s = self._state
         for target in event.targets:
@@ -978,10 +1005,25 @@ class CaseWorkflow:
     def status(self) -> CaseStatus:
         return self._view.status(self._state, self._escalation_level(), workflow.now())
 
+    @workflow.query
+    def progress(self) -> CaseProgress:
+        """What a poller waits for, without the whole status (issue 14: cheap polling)."""
+        return self._view.progress(self._state, self._escalation_level())
+
     # -- updates: documents and records ----------------------------------------------------------
 
     def _ack(self, detail: str = "") -> EventAck:
         return EventAck(case_id=self._case_id, stage=self._state.stage, detail=detail)
+
+    async def _settled(self, ack: EventAck) -> EventAck:
+        if not workflow.patched(SETTLED_ACKS_PATCH):
+            return ack
+        # The SDK checks wait conditions only once every coroutine of the task waits: by then
+        # the run has taken the event (its own wait woke with ours, in the first round) and
+        # anything that woke with it has acted (the second). Waiting issues no command, but the
+        # update now completes after the commands the run issued on the event, hence the patch.
+        await when_task_idle()
+        return ack.model_copy(update={"stage": self._state.stage, "settled": True})
 
     def _require_stage(self, event: str, *stages: CaseStage) -> None:
         if self._state.stage not in stages:
@@ -1007,6 +1049,7 @@ class CaseWorkflow:
         return satisfied
 
     @workflow.update
+    @_settles
     def add_document(self, event: AddDocument) -> EventAck:
         known = event.ref.document_id in self._state.documents
         items = self._add_documents([event.ref])
@@ -1025,6 +1068,7 @@ class CaseWorkflow:
     # add_document), so no patch marker: a history from before them never calls them.
 
     @workflow.update
+    @_settles
     def add_patient_document(self, event: AddPatientDocument) -> EventAck:
         ref = event.ref
         if ref.document_id in self._state.documents or ref.document_id in self._state.quarantined:
@@ -1056,6 +1100,7 @@ class CaseWorkflow:
         return ref.model_copy(update={"kind": kind})
 
     @workflow.update
+    @_settles
     def accept_patient_document(self, event: AcceptPatientDocument) -> EventAck:
         if event.document_id in self._state.documents:
             return self._ack(f"document {event.document_id} is already in the case")
@@ -1087,6 +1132,7 @@ class CaseWorkflow:
             )
 
     @workflow.update
+    @_settles
     def reject_patient_document(self, event: RejectPatientDocument) -> EventAck:
         if event.document_id in self._state.rejected_documents:
             return self._ack(f"document {event.document_id} is already rejected")
@@ -1105,6 +1151,7 @@ class CaseWorkflow:
             raise _reject(f"document_id: {event.document_id} is not awaiting a decision")
 
     @workflow.update
+    @_settles
     def waive_requirement(self, event: WaiveRequirement) -> EventAck:
         self._state.checklist.waive(event.item_id, event.reason)
         self._note("requirement_waived", event.item_id, actor=event.waived_by)
@@ -1120,6 +1167,7 @@ class CaseWorkflow:
             raise _reject(str(error)) from None
 
     @workflow.update
+    @_settles
     def submit_review(self, review: SubmitReview) -> EventAck:
         self._state.pending_review = review
         self._note("review_submitted", review.outcome.value, actor=review.reviewer_id)
@@ -1183,6 +1231,7 @@ class CaseWorkflow:
     # -- end of the reply path's helpers ---------------------------------------------------------
 
     @workflow.update
+    @_settles
     async def record_hospital_response(self, response: HospitalResponse) -> EventAck:
         replayed = self._replayed(response.reply_id)  # reply path: a repeat changes nothing
         if replayed is not None:
@@ -1217,6 +1266,7 @@ class CaseWorkflow:
             self._check_ref("documents", ref)
 
     @workflow.update
+    @_settles
     async def record_hospital_acknowledgement(self, event: HospitalAcknowledgement) -> EventAck:
         replayed = self._replayed(event.reply_id)  # reply path: a repeat changes nothing
         if replayed is not None:
@@ -1252,6 +1302,7 @@ class CaseWorkflow:
             raise _reject(str(error)) from None
 
     @workflow.update
+    @_settles
     def select_hospital(self, event: SelectHospital) -> EventAck:
         self._state.selected_hospital_id = event.hospital_id
         self._note("hospital_selected", f"hospital {event.hospital_id}")
@@ -1306,6 +1357,7 @@ class CaseWorkflow:
     # -- updates: translation, travel, admission, follow-up --------------------------------------
 
     @workflow.update
+    @_settles
     def record_translation(self, event: TranslationReceived) -> EventAck:
         self._add_documents(list(event.documents))
         self._state.translation = event
@@ -1323,6 +1375,7 @@ class CaseWorkflow:
             self._check_ref("documents", ref)
 
     @workflow.update
+    @_settles
     def record_travel(self, event: TravelEvent) -> EventAck:
         travel = self._state.travel
         assert travel is not None
@@ -1355,6 +1408,7 @@ class CaseWorkflow:
             raise _reject(f"{field}: {day.isoformat()} is in the future")
 
     @workflow.update
+    @_settles
     def record_admission(self, event: AdmissionRecorded) -> EventAck:
         self._state.admitted_on = event.admitted_on
         self._note("admitted", event.admitted_on.isoformat())
@@ -1368,6 +1422,7 @@ class CaseWorkflow:
         self._not_future("admitted_on", event.admitted_on)
 
     @workflow.update
+    @_settles
     def record_discharge(self, event: DischargeRecorded) -> EventAck:
         self._state.discharged_on = event.discharged_on
         if event.summary is not None:
@@ -1390,6 +1445,7 @@ class CaseWorkflow:
             self._check_ref("summary", event.summary)
 
     @workflow.update
+    @_settles
     def record_follow_up(self, event: FollowUpRecorded) -> EventAck:
         follow_up = next(f for f in self._state.follow_ups if f.day == event.day)
         follow_up.status = "recorded"
@@ -1428,6 +1484,7 @@ class CaseWorkflow:
         return self._consent
 
     @workflow.update
+    @_settles
     async def record_consent(self, event: RecordConsent) -> EventAck:
         grant = ConsentGrant(
             country=event.country,
@@ -1467,6 +1524,7 @@ class CaseWorkflow:
             raise _reject(f"consent: {scope} is already in force")
 
     @workflow.update
+    @_settles
     async def withdraw_consent(self, event: WithdrawConsent) -> EventAck:
         s = self._state
         s.consent = self._consent.withdrawn(
@@ -1555,6 +1613,7 @@ class CaseWorkflow:
     # -- updates: a patient's inquiry in INTAKE (issue 10) ----------------------------------------
 
     @workflow.update
+    @_settles
     async def accept_inquiry(self, event: AcceptInquiry) -> EventAck:
         s = self._state
         previous = s.coordinator_id
@@ -1572,6 +1631,7 @@ class CaseWorkflow:
         self._require_inquiry_undecided("accept_inquiry")
 
     @workflow.update
+    @_settles
     def decline_inquiry(self, event: DeclineInquiry) -> EventAck:
         self._state.inquiry_declined = event
         self._note("inquiry_declined", event.reason[:200], actor=event.declined_by)
@@ -1627,6 +1687,7 @@ class CaseWorkflow:
         self._enter(CaseStage.TRAVEL)
 
     @workflow.update
+    @_settles
     def skip_translation(self, event: SkipTranslation) -> EventAck:
         if self._state.translation_skipped is not None:
             return self._ack("already recorded: the translation is skipped")
@@ -1655,6 +1716,7 @@ class CaseWorkflow:
                     or self._input.intake.destinations.countries)
 
     @workflow.update
+    @_settles
     def change_destinations(self, event: ChangeDestinations) -> EventAck:
         s = self._state
         before = self._destination_countries()
@@ -1693,6 +1755,7 @@ class CaseWorkflow:
     # -- updates: any stage ----------------------------------------------------------------------
 
     @workflow.update
+    @_settles
     async def withdraw(self, event: Withdraw) -> EventAck:
         self._state.withdrawal = event
         erase = "; documents to be erased" if event.erase else ""
@@ -1709,6 +1772,7 @@ class CaseWorkflow:
             raise _reject("withdraw: the case is already being withdrawn")
 
     @workflow.update
+    @_settles
     async def assign_coordinator(self, event: AssignCoordinator) -> EventAck:
         previous = self._state.coordinator_id
         self._state.coordinator_id = event.coordinator_id
@@ -1726,6 +1790,7 @@ class CaseWorkflow:
             raise _reject(f"coordinator_id: {event.coordinator_id} is already the coordinator")
 
     @workflow.update
+    @_settles
     async def hold(self, event: Hold) -> EventAck:
         self._state.on_hold = True
         self._state.hold_reason = event.reason
@@ -1741,6 +1806,7 @@ class CaseWorkflow:
             raise _reject("hold: the case is already on hold")
 
     @workflow.update
+    @_settles
     async def resume(self, event: Resume) -> EventAck:
         self._state.on_hold = False
         self._state.hold_reason = None
@@ -1756,6 +1822,7 @@ class CaseWorkflow:
             raise _reject("resume: the case is not on hold")
 
     @workflow.update
+    @_settles
     async def retry_step(self, event: RetryStep) -> EventAck:
         await self._decide(event.step_id, "retry")
         return self._ack(f"retrying {event.step_id}")
@@ -1765,6 +1832,7 @@ class CaseWorkflow:
         self._require_failed(event.step_id)
 
     @workflow.update
+    @_settles
     async def skip_step(self, event: SkipStep) -> EventAck:
         self._note("step_skip_requested", f"{event.step_id}: {event.reason}")
         await self._decide(event.step_id, "skip")

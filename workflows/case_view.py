@@ -12,6 +12,7 @@ from workflows.generations import takes
 with workflow.unsafe.imports_passed_through():
     from caseflow import search_attributes as sa
     from caseflow.case_status import (
+        CaseProgress,
         CaseStage,
         CaseStatus,
         ChecklistEntry,
@@ -115,6 +116,25 @@ class CaseView:
                 f"next SLA step due {due.isoformat(timespec='minutes')} ({first.waits_for})"
             )
         workflow.set_current_details(" · ".join(details))
+
+    def progress(self, s: CaseState, level: int) -> CaseProgress:
+        """What pollers wait for, read from the same state as `status` (its fields of the same
+        names, and the referrals' packet, delivery and answer), so the two never disagree."""
+        referrals = list(s.referrals.values())
+        return CaseProgress(
+            stage=s.stage,
+            outcome=s.outcome,
+            on_hold=s.on_hold,
+            escalation_level=level,
+            missing_items=[i.item_id for i in s.checklist.missing()],
+            packets_stored=[r.hospital_id for r in referrals if r.packet_prefix],
+            delivered=[r.hospital_id for r in referrals if r.delivered_at],
+            answered=[r.hospital_id for r in referrals if r.response is not None],
+            travel_started=s.travel is not None,
+            follow_ups_due=[f.day for f in s.follow_ups if f.status == "due"],
+            follow_ups_open=[f.day for f in s.follow_ups if f.status != "recorded"],
+            failed_steps=[f.step_id for f in s.failed_steps.values()],
+        )
 
     def status(self, s: CaseState, level: int, now: datetime) -> CaseStatus:
         return CaseStatus(

@@ -72,7 +72,8 @@ async def test_a_storage_outage_while_packets_render_does_not_park_the_case(faul
         assert during.failed_steps == []  # retrying, not parked for a person
     finally:
         seaweed.start()
-    status = await script.packets_stored()
+    await script.packets_stored()
+    status = await script.status()
     assert status.failed_steps == []
     assert_documents_intact(faults.stack.settings, status)
     assert_each_packet_written_once(faults.stack.settings, status)
@@ -89,7 +90,8 @@ async def test_a_temporal_restart_between_stages_loses_nothing(faults, tmp_path)
     assert [d.document_id for d in after.documents] == [d.document_id for d in before.documents]
     # The worker reconnects by itself and the case goes on.
     await script.review()
-    status = await script.packets_stored()
+    await script.packets_stored()
+    status = await script.status()
     assert status.failed_steps == []
     assert_documents_intact(faults.stack.settings, status)
 
@@ -109,7 +111,8 @@ async def test_a_worker_killed_while_rendering_is_replaced_and_each_packet_is_wr
         await asyncio.sleep(0.1)
     worker.start()
     worker.wait_for_log_line(b"worker started", 60)
-    status = await script.packets_stored()
+    await script.packets_stored()
+    status = await script.status()
     assert status.failed_steps == []
     assert_documents_intact(faults.stack.settings, status)
     assert_each_packet_written_once(faults.stack.settings, status)

@@ -188,7 +188,7 @@ async def test_hospital_to_follow_up_through_the_cli(case_stack: CaseStack, tmp_
     assert code == 0, err
     assert json.loads(out)["stage"] in ("TRANSLATION", "TRAVEL")
 
-    await case.wait_until("travel to start", lambda s: s.travel is not None)
+    await case.wait_until("travel to start", lambda p: p.travel_started)
     trip = date.today() - timedelta(days=400)
     visa = tmp_path / "visa.pdf"
     visa.write_bytes(fictional_pdf("visa letter"))
@@ -225,12 +225,13 @@ async def test_hospital_to_follow_up_through_the_cli(case_stack: CaseStack, tmp_
     )
     assert code == 0, err
 
-    status = await case.wait_until(
-        "due follow-ups", lambda s: s.follow_ups and all(f.status == "due" for f in s.follow_ups)
+    progress = await case.wait_until(
+        "due follow-ups",
+        lambda p: p.follow_ups_open and p.follow_ups_due == p.follow_ups_open,
     )
-    for follow_up in status.follow_ups:
+    for day in progress.follow_ups_due:
         code, _, err = await case_stack.caseflow(
-            "case", "follow-up", case_id, "--day", str(follow_up.day), "--status", "well"
+            "case", "follow-up", case_id, "--day", str(day), "--status", "well"
         )
         assert code == 0, err
     result = await case.result()
@@ -303,7 +304,7 @@ async def test_acknowledgement_is_shown_apart_from_delivery_and_answer(
     # Both demo hospitals take their packet by hand: delivered when handed to the coordinator.
     await case.wait_until(
         "manual deliveries",
-        lambda s: all(h.delivered_at for h in s.hospitals if h.hospital_id == SELECTED_HOSPITAL),
+        lambda p: SELECTED_HOSPITAL in p.delivered,
     )
 
     code, _, err = await case_stack.caseflow("case", "acknowledge", case_id, "cn-nowhere")
@@ -386,7 +387,7 @@ async def test_status_and_list_show_the_hospitals_deadlines(case_stack: CaseStac
 
     everything = {f"{kind}:{h}" for kind in ("hospital_acknowledgement", "hospital_response")
                   for h in hospitals}
-    await case.wait_until("the hospitals' deadlines", lambda s: waits(s) == everything)
+    await case.wait_for_status("the hospitals' deadlines", lambda s: waits(s) == everything)
 
     code, out, err = await case_stack.caseflow("case", "status", case_id, "--json")
     assert code == 0, err

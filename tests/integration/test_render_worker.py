@@ -77,7 +77,11 @@ async def test_letters_render_on_the_render_worker_and_both_serve_metrics(
         await script.start()
         await script.upload_records()
         await script.review()
-        status = await script.packets_stored()
+        stored = await script.packets_stored()
+        status = await script.status()
+        assert {h.hospital_id for h in status.hospitals if h.packet_prefix} == set(
+            stored.packets_stored
+        )
         assert all(h.packet_prefix for h in status.hospitals)
 
         letters, cases = scrape(ports["letters"]), scrape(ports["cases"])
