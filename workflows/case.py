@@ -1016,7 +1016,7 @@ class CaseWorkflow:
         return EventAck(case_id=self._case_id, stage=self._state.stage, detail=detail)
 
     async def _settled(self, ack: EventAck) -> EventAck:
-        if not workflow.patched(SETTLED_ACKS_PATCH):
+        if not takes(SETTLED_ACKS_PATCH, self._input.generation):
             return ack
         # The SDK checks wait conditions only once every coroutine of the task waits: by then
         # the run has taken the event (its own wait woke with ours, in the first round) and

@@ -32,6 +32,8 @@ GENERATIONS: tuple[frozenset[str], ...] = (
             "one-sla-clock",
         }
     ),
+    # Generation 2: update acks name the stage after the run reacted (issue 14, cheap polling).
+    frozenset({"settled-update-acks"}),
 )
 # What clients put into the workflows they start.
 CURRENT_GENERATION = len(GENERATIONS)

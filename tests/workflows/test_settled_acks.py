@@ -3,7 +3,8 @@
 poller never the whole status."""
 
 from temporalio.client import Client, Interceptor, OutboundInterceptor, QueryWorkflowInput
-from temporalio.worker import Worker
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer, Worker
 
 from caseflow.case_events import (
     AddDocument,
@@ -15,10 +16,13 @@ from caseflow.case_status import CaseStage
 from caseflow.ids import case_workflow_id
 from client import cases as case_client
 from workflows.case import SETTLED_ACKS_PATCH, CaseWorkflow
+from workflows.generations import GENERATIONS
+from workflows.referral import HospitalReferralWorkflow
 
 from .cases import (
     WORKUP_KINDS,
     case_id_of,
+    case_input,
     document,
     new_case_id,
     start_case,
@@ -28,6 +32,11 @@ from .cases import (
 )
 from .drive import drive_to, proceed_review
 from .older_case import CaseBeforeSettledAcks
+
+# The generation that takes settled acks without a marker; the one before asks workflow.patched.
+SETTLED_ACKS_GENERATION = next(
+    n for n, patches in enumerate(GENERATIONS, start=1) if SETTLED_ACKS_PATCH in patches
+)
 
 
 async def test_each_ack_names_the_stage_the_run_moved_to_on_that_event(env, worker):
@@ -49,15 +58,23 @@ async def test_each_ack_names_the_stage_the_run_moved_to_on_that_event(env, work
     # A query after the update reads the same stage: the ack is not ahead of the case.
     assert (await status(handle)).stage == CaseStage.HOSPITAL_SUBMISSION
 
+
+async def test_a_case_of_the_generation_before_takes_settled_acks_through_a_marker(env, worker):
+    handle = await start_case(env, case_input(generation=SETTLED_ACKS_GENERATION - 1))
+    await drive_to(env, handle, CaseStage.SPECIALIST_REVIEW)
+    ack = await handle.execute_update(CaseWorkflow.submit_review, proceed_review())
+    assert (ack.stage, ack.settled) == (CaseStage.HOSPITAL_SUBMISSION, True)
     history = await handle.fetch_history()
-    # New cases record the patch, so the replay tests prove both orders of commands.
     patches = [
         e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data
         for e in history.events
         if e.HasField("marker_recorded_event_attributes")
         and e.marker_recorded_event_attributes.marker_name == "core_patch"
     ]
-    assert any(SETTLED_ACKS_PATCH.encode() in data for data in patches)
+    assert [p for p in patches if SETTLED_ACKS_PATCH.encode() in p]  # a live case takes it
+    await Replayer(
+        workflows=[CaseWorkflow, HospitalReferralWorkflow], data_converter=pydantic_data_converter
+    ).replay_workflow(history)
 
 
 async def test_a_review_that_closes_the_first_option_answers_next_option(env, worker):
