@@ -13,7 +13,7 @@ Each case is coordinator/case_script.py's scripted case, the one
 travel, admission, discharge and follow-ups dated a year back (so every follow-up timer is
 already due). Latency is measured from sending an update to the state it causes: the update's
 round trip, and for transitions that the workflow makes afterwards (packets stored, next stage,
-closed), until `status` shows them. bench/stats.py holds the measurements, bench/report.py prints
+closed), until `progress` shows them. bench/stats.py holds the measurements, bench/report.py prints
 them.
 """
 

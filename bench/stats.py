@@ -27,7 +27,7 @@ def percentile(values: list[float], p: float) -> float:
 @dataclass
 class Samples(ScriptListener):
     """Seconds per label. Updates are round trips of execute_update; transitions run from the
-    update that causes them until `status` (or the result) shows the new state."""
+    update that causes them until `progress` (or the result) shows the new state."""
 
     updates: dict[str, list[float]] = field(default_factory=dict)
     transitions: dict[str, list[float]] = field(default_factory=dict)

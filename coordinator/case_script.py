@@ -141,7 +141,7 @@ class ScriptListener:
     """What a script reports as it runs. Every method does nothing here; override what you use.
 
     Times are seconds. An update's round trip is `update_sent`; `state_reached` runs from the
-    last update sent (or the start) until `status` shows the state a step waited for, and each
+    last update sent (or the start) until `progress` shows the state a step waited for, and each
     label is reported once per case.
     """
 
