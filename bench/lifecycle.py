@@ -363,8 +363,12 @@ async def measure(
                 samples = Samples()
                 driver.samples = caseflow.samples = samples
                 pids = {"temporal server": server.process().pid(), "worker": worker.pid()}
+                # Storage and mail serve both sides alike: what a case makes them do counts.
+                mail = shared.mail.process().pid()
                 meter = CpuMeter.for_processes(
                     {name: pid for name, pid in pids.items() if pid is not None}
+                    | {"storage (SeaweedFS)": tuple(shared.seaweed.pids().values())}
+                    | ({"mail sink": mail} if mail is not None else {})
                     | {"driver": os.getpid()},
                     alone=frozenset({"driver"}),  # its children are measured above
                 )

@@ -99,20 +99,26 @@ class CpuMeter:
     children are the servers and workers it measures on their own (counting them in the driver
     too made its CPU the sum of all of them)."""
 
-    pids: dict[str, int]
+    # A name may stand for several processes (the four SeaweedFS servers): their sum.
+    pids: dict[str, int | tuple[int, ...]]
     start: dict[str, float] = field(default_factory=dict)
     alone: frozenset[str] = frozenset()
 
     @classmethod
-    def for_processes(cls, pids: dict[str, int], alone: frozenset[str] = frozenset()) -> CpuMeter:
+    def for_processes(
+        cls, pids: dict[str, int | tuple[int, ...]], alone: frozenset[str] = frozenset()
+    ) -> CpuMeter:
         meter = cls(dict(pids), alone=alone)
         meter.start = meter.read()
         return meter
 
     def read(self) -> dict[str, float]:
+        def cpu(name: str, pid: int) -> float:
+            return own_cpu_seconds(pid) if name in self.alone else tree_cpu_seconds(pid)
+
         return {
-            name: own_cpu_seconds(pid) if name in self.alone else tree_cpu_seconds(pid)
-            for name, pid in self.pids.items()
+            name: sum(cpu(name, pid) for pid in (pids if isinstance(pids, tuple) else (pids,)))
+            for name, pids in self.pids.items()
         }
 
     def used(self) -> dict[str, float]:
