@@ -23,7 +23,7 @@ import httpx
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import Worker, WorkerDeploymentConfig
+from temporalio.worker import PollerBehaviorSimpleMaximum, Worker, WorkerDeploymentConfig
 
 from activities.activity_metrics import CaseflowActivityMetrics
 from caseflow.settings import CaseflowSettings, get_settings
@@ -32,6 +32,8 @@ from caseflow.temporal_client import connect
 log = logging.getLogger("caseflow.worker")
 # Short of the SDK's 10 s default (see build_worker).
 STICKY_QUEUE_TIMEOUT = timedelta(seconds=3)
+# Workflow-task polls in flight at once, half of them on the shared queue (build_case_worker).
+WORKFLOW_TASK_POLLS = 8
 
 Role = Literal["cases", "letters", "all"]
 ROLES: tuple[Role, ...] = ("cases", "letters", "all")
@@ -214,6 +216,11 @@ def build_case_worker(
         # delivery's consent query (activities/consent_gate.py) waited the 10 s default on every
         # retry after a crash. A healthy worker takes its tasks in milliseconds.
         sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,
+        # A new workflow's first task (each referral's, at every review) and a task after an
+        # eviction come on the shared queue; the SDK's defaults give it one poller of five, and a
+        # review's referrals queued behind each other there (issue 14, bench.lifecycle).
+        workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(WORKFLOW_TASK_POLLS),
+        nonsticky_to_sticky_poll_ratio=0.5,
     )
 
 
