@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import secrets
 import shutil
@@ -276,6 +277,50 @@ async def history_profile(client: Client, workflow_ids: list[str]) -> tuple[Coun
     return events, activities
 
 
+async def task_waits(client: Client, workflow_ids: list[str]) -> dict[str, list[float]]:
+    """Seconds each activity and workflow task waited for a worker (scheduled -> started) and
+    ran (started -> completed), by type, over the given workflows and their children: where a
+    transition's time goes (a render queue, or a busy worker, shows as waiting)."""
+    spans: dict[str, list[float]] = {}
+    pending = list(workflow_ids)
+    while pending:
+        history = await client.get_workflow_handle(pending.pop()).fetch_history()
+        first = history.events[0].workflow_execution_started_event_attributes
+        kind = first.workflow_type.name.removesuffix("Workflow")
+        scheduled: dict[int, tuple[str, float]] = {}
+        started: dict[int, float] = {}
+        for event in history.events:
+            at = event.event_time.ToDatetime().timestamp()
+            if event.HasField("activity_task_scheduled_event_attributes"):
+                name = event.activity_task_scheduled_event_attributes.activity_type.name
+                scheduled[event.event_id] = (name, at)
+            elif event.HasField("workflow_task_scheduled_event_attributes"):
+                scheduled[event.event_id] = (f"{kind} workflow task", at)
+            elif event.HasField("activity_task_started_event_attributes"):
+                started[event.activity_task_started_event_attributes.scheduled_event_id] = at
+            elif event.HasField("workflow_task_started_event_attributes"):
+                started[event.workflow_task_started_event_attributes.scheduled_event_id] = at
+            elif event.HasField("activity_task_completed_event_attributes"):
+                done = event.activity_task_completed_event_attributes.scheduled_event_id
+                _span(spans, scheduled[done], started.get(done), at)
+            elif event.HasField("workflow_task_completed_event_attributes"):
+                done = event.workflow_task_completed_event_attributes.scheduled_event_id
+                _span(spans, scheduled[done], started.get(done), at)
+            elif event.HasField("start_child_workflow_execution_initiated_event_attributes"):
+                child = event.start_child_workflow_execution_initiated_event_attributes
+                pending.append(child.workflow_id)
+    return spans
+
+
+def _span(
+    spans: dict[str, list[float]], scheduled: tuple[str, float], began: float | None, ended: float
+) -> None:
+    name, queued = scheduled
+    began = queued if began is None else began
+    spans.setdefault(f"{name} waited", []).append(began - queued)
+    spans.setdefault(f"{name} ran", []).append(ended - began)
+
+
 async def run_cases(
     count: int, concurrency: int, drive: Callable[[], Awaitable[str]]
 ) -> tuple[list[str], list[str]]:
@@ -303,18 +348,36 @@ async def run_cases(
     return done, failures
 
 
-def start_worker(system: str, settings: CaseflowSettings, run_dir: Path) -> ServerProcess:
-    """The system's worker in its own process (caseflow's is `python -m worker`, as deployed), so
-    its CPU, and its render processes', is counted apart from the driver's."""
+def start_workers(system: str, settings: CaseflowSettings, run_dir: Path) -> list[ServerProcess]:
+    """The system's workers in processes of their own, as deployed: caseflow's case worker and
+    render worker (`python -m worker --role cases|letters`, as `dev up` starts them, each with
+    its own GIL), the baseline's one worker. Their CPU, and their render processes', is counted
+    apart from the driver's."""
     env = settings_env(settings) | {
         "CASEFLOW_SMTP_PORT": str(settings.smtp_port),
         "CASEFLOW_KEY_FILE": str(run_dir.parent / "keys.json"),
     }
-    module = "worker" if system == "caseflow" else "bench.lifecycle_baseline"
-    worker = ServerProcess(f"{system}-worker", [sys.executable, "-m", module], [], run_dir, env)
-    worker.start()
-    worker.wait_until(lambda: b"worker started" in worker.log_file.read_bytes(), 90)
-    return worker
+    if system == "caseflow":
+        commands = {role: ["-m", "worker", "--role", role] for role in ("cases", "letters")}
+    else:
+        commands = {"bare": ["-m", "bench.lifecycle_baseline"]}
+    workers = []
+    try:
+        for role, command in commands.items():
+            worker = ServerProcess(f"{system}-{role}-worker", [sys.executable, *command], [],
+                                   run_dir, env)
+            workers.append(worker)
+            worker.start()
+            worker.wait_until(functools.partial(_started, worker), 90)
+    except BaseException:
+        for worker in workers:
+            worker.stop()
+        raise
+    return workers
+
+
+def _started(worker: ServerProcess) -> bool:
+    return b"worker started" in worker.log_file.read_bytes()
 
 
 async def measure(
@@ -330,12 +393,12 @@ async def measure(
     server = temporal_server(server_dir)
     shared.temporal.append(server)
     server.start(timeout=90)
-    worker: ServerProcess | None = None
+    workers: list[ServerProcess] = []
     try:
         settings = shared.settings.model_copy(
             update={"temporal_address": server.address, "temporal_ui_url": server.ui_url}
         )
-        worker = start_worker(system, settings, server_dir)
+        workers = start_workers(system, settings, server_dir)
         client = await connect(settings)
         with ThreadPoolExecutor(args.concurrency, thread_name_prefix="upload") as uploads:
             store = DocumentStore(settings, max_concurrency=args.concurrency)
@@ -362,7 +425,10 @@ async def measure(
                 plan = plan or dict(caseflow.samples.phase_updates)
                 samples = Samples()
                 driver.samples = caseflow.samples = samples
-                pids = {"temporal server": server.process().pid(), "worker": worker.pid()}
+                worker_pids = tuple(pid for w in workers if (pid := w.pid()) is not None)
+                pids: dict[str, int | tuple[int, ...] | None] = {
+                    "temporal server": server.process().pid(), "worker": worker_pids
+                }
                 # Storage and mail serve both sides alike: what a case makes them do counts.
                 mail = shared.mail.process().pid()
                 meter = CpuMeter.for_processes(
@@ -377,6 +443,7 @@ async def measure(
                 seconds = time.perf_counter() - started
                 cpu = meter.used()
                 events, activities = await history_profile(client, [warm])
+                samples.activities = await task_waits(client, done)
             finally:
                 store.close()
         result = RunResult(
@@ -384,7 +451,7 @@ async def measure(
         )
         return result, plan
     finally:
-        if worker is not None:
+        for worker in workers:
             worker.stop()
         server.stop()
         shutil.rmtree(server_dir, ignore_errors=True)

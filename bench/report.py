@@ -49,6 +49,14 @@ def print_detail(caseflow: RunResult, bare: RunResult) -> None:
                     f"{ms(percentile(values, 50)):>7}/{ms(percentile(values, 99)):<7}"
                     f"({len(values)})"
                 )
+    print("  activities, p50/p99 ms (n):")
+    for run in (caseflow, bare):
+        for label, values in sorted(run.samples.activities.items()):
+            print(
+                f"    {run.system:<9}{label:<43}"
+                f"{ms(percentile(values, 50)):>7}/{ms(percentile(values, 99)):<7}"
+                f"({len(values)})"
+            )
     print("  per case:")
     for run in (caseflow, bare):
         n = max(run.completed, 1)

@@ -35,6 +35,8 @@ class Samples(ScriptListener):
     polls: int = 0
     # Updates sent per phase, so the baseline gets exactly as many.
     phase_updates: Counter = field(default_factory=Counter)
+    # Seconds activities waited for a worker and ran, by "<type> waited|ran" (from histories).
+    activities: dict[str, list[float]] = field(default_factory=dict)
 
     # -- as the scripted case's listener -------------------------------------------------------
 
