@@ -19,6 +19,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import ClientError
+from temporalio.exceptions import ApplicationError
 
 from activities.document_content import (
     UNKNOWN,
@@ -60,6 +61,24 @@ def checksum_from_b64(value: str) -> str:
     if len(raw) != 32:
         raise rejected("sha256: must be the base64 of a 32-byte SHA-256")
     return value
+
+
+def sent_checksums(values: list[str | None], part_count: int) -> dict[int, str]:
+    """The parts' checksums the page sent at completion, by part number (a gap is a part the
+    page no longer knows, e.g. one sent before it kept them)."""
+    if len(values) > part_count:
+        raise rejected(f"part_sha256: more than the file's {part_count} parts")
+    sent = {}
+    for number, value in enumerate(values, 1):
+        if value is None:
+            continue
+        try:
+            sent[number] = checksum_from_b64(value)
+        except ApplicationError:
+            raise rejected(
+                f"part_sha256: part {number}'s is not the base64 of a 32-byte SHA-256"
+            ) from None
+    return sent
 
 
 def parts_prefix(upload: PortalUpload) -> str:
@@ -136,16 +155,12 @@ class PortalUploadStore:
 
     def presign_part(self, upload: PortalUpload, number: int, sha256_b64: str) -> str:
         """A PUT URL for one part that S3 accepts only with exactly this SHA-256 (the checksum
-        is signed into the URL, and the server checks the bytes against it)."""
+        is signed into the URL, and the server checks the bytes against it). Nothing is
+        written: the completion names each part's checksum from ListParts (AWS) or as the page
+        sends them (SeaweedFS's ListParts has none)."""
         self._require_open(upload)
         upload.part_length(number)
         checksum = checksum_from_b64(sha256_b64)
-        # Kept for the completion, which must name each part's checksum (SeaweedFS's ListParts
-        # does not return them; AWS's does). One empty object per part: no read-modify-write.
-        token = base64.urlsafe_b64encode(base64.b64decode(checksum)).decode().rstrip("=")
-        self._client.put_object(
-            Bucket=self._bucket, Key=f"{parts_prefix(upload)}{number:05d}-{token}", Body=b""
-        )
         return self._client.generate_presigned_url(
             "upload_part",
             Params={
@@ -189,11 +204,20 @@ class PortalUploadStore:
 
     # --- complete and verify ----------------------------------------------------------------------
 
-    def complete(self, upload: PortalUpload, sha256: str, file_name: str) -> DocumentRef:
+    def complete(
+        self,
+        upload: PortalUpload,
+        sha256: str,
+        file_name: str,
+        part_sha256: list[str | None] | None = None,
+    ) -> DocumentRef:
         """Complete the upload once S3 holds every planned part, then read the object back and
         accept it only if its SHA-256 is the one the browser computed and its sniffed type suits
-        the kind; otherwise the object is deleted. Repeating it returns the same ref."""
+        the kind; otherwise the object is deleted. Repeating it returns the same ref.
+        `part_sha256` is each part's SHA-256 (base64, part 1 first) as the page signed it into
+        the part's URL; S3 checked each part against it when the part arrived."""
         check_filename(file_name)
+        sent = sent_checksums(part_sha256 or [], upload.part_count)
         if upload.state == "completed":
             if upload.sha256 != sha256:
                 raise mismatch("sha256: differs from the completed upload's")
@@ -203,10 +227,12 @@ class PortalUploadStore:
             ordered = check_parts(upload, self.stored_parts(upload))
         except PortalUploadProblem as problem:
             raise rejected(str(problem)) from None
-        declared = self.declared_checksums(upload)
+        unnamed = [p for p in ordered if p.checksum_sha256 is None and p.number not in sent]
+        # Uploads begun before the page sent its checksums declared them in marker objects.
+        declared = self.declared_checksums(upload) if unnamed else {}
         parts = []
         for part in ordered:
-            checksum = part.checksum_sha256 or declared.get(part.number)
+            checksum = part.checksum_sha256 or sent.get(part.number) or declared.get(part.number)
             if checksum is None:
                 raise rejected(f"part {part.number}: its checksum was never declared")
             parts.append({"PartNumber": part.number, "ETag": part.etag, "ChecksumSHA256": checksum})
@@ -234,8 +260,9 @@ class PortalUploadStore:
         return self._ref(upload, file_name)
 
     def declared_checksums(self, upload: PortalUpload) -> dict[int, str]:
-        """Each part's SHA-256 as the browser declared it when asking for its URL (the latest
-        request for a part wins: its URL is the one whose PUT S3 accepted last)."""
+        """Each part's SHA-256 as the browser declared it when asking for its URL, for uploads
+        begun when the service kept one empty marker object per part (the latest request for a
+        part wins: its URL is the one whose PUT S3 accepted last)."""
         prefix = parts_prefix(upload)
         found: dict[int, tuple[datetime, str]] = {}
         pages = self._client.get_paginator("list_objects_v2")

@@ -1,5 +1,5 @@
-"""The boto3 S3 client for the documents bucket, built from settings alone, so the same code talks
-to SeaweedFS on loopback and to AWS S3 in production; the server-side encryption every write
+"""The S3 client (botocore) for the documents bucket, built from settings alone, so the same code
+talks to SeaweedFS on loopback and to AWS S3 in production; the server-side encryption every write
 asks for (the one place it is decided); and the few S3 operations every activity class shares:
 write once, read if present, presign within the 7-day limit."""
 
@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from activities.s3_session import s3_session
 from caseflow.settings import CaseflowSettings
 
 
@@ -26,7 +26,7 @@ def build_s3_client(
     x-amz-checksum-sha256, which the server verifies and the signature covers, so hashing them
     again for SigV4 would only cost CPU."""
     secret = settings.s3_secret_access_key
-    client = boto3.client(
+    client = s3_session().create_client(
         "s3",
         endpoint_url=settings.s3_endpoint_url,
         region_name=settings.s3_region,

@@ -214,6 +214,10 @@ class CaseflowSettings(BaseSettings):
     # the web service every `portal_upload_sweep_minutes`) then aborts it and frees its parts.
     portal_upload_expiry_hours: float = Field(default=48, gt=0)
     portal_upload_sweep_minutes: float = Field(default=15, gt=0)
+    # Parts the portal's page sends at once (it learns the number from the service, as does
+    # bench/portal_upload.py): 6 keeps a home uplink busy while a part is being presigned,
+    # holding 6 parts (96 MiB at the default part size) in the browser.
+    portal_upload_concurrency: int = Field(default=6, ge=1, le=16)
     # Secrets hospitals sign their callbacks with (Standard Webhooks), by hospital id.
     hospital_callback_secrets: dict[str, SecretStr] = Field(default_factory=dict)
     # Largest JSON body the API reads; uploads stream and are bounded by max_document_bytes.

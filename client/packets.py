@@ -65,13 +65,16 @@ async def fetch_packet(
     hospital_dir = out_dir / hospital_id  # a checked id: a-z, 0-9 and '-' only
 
     def download() -> list[Path]:
+        from boto3.s3.transfer import S3Transfer  # boto3's transfer manager, for this path only
+
         s3 = build_s3_client(settings)
         hospital_dir.mkdir(parents=True, exist_ok=True)
         written = []
-        for item in _packet_objects(s3, settings.s3_bucket, prefix):
-            target = hospital_dir / item["Key"].removeprefix(prefix).replace("/", "_")
-            s3.download_file(settings.s3_bucket, item["Key"], str(target))
-            written.append(target)
+        with S3Transfer(s3) as transfer:
+            for item in _packet_objects(s3, settings.s3_bucket, prefix):
+                target = hospital_dir / item["Key"].removeprefix(prefix).replace("/", "_")
+                transfer.download_file(settings.s3_bucket, item["Key"], str(target))
+                written.append(target)
         return written
 
     written = await asyncio.to_thread(download)

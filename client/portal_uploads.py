@@ -34,12 +34,16 @@ async def begin_upload(
     return await asyncio.to_thread(store.begin, case_id, kind, size, file_name, head)
 
 
-async def find_upload(store: PortalUploadStore, case_id: str, upload_id: str) -> PortalUpload:
-    upload = await asyncio.to_thread(store.load, case_id, upload_id)
+def _found(store: PortalUploadStore, case_id: str, upload_id: str) -> PortalUpload:
+    upload = store.load(case_id, upload_id)
     if upload is None:
         # Unknown here, or another case's: the same words either way.
         raise rejected("upload: no such upload; start it again")
     return upload
+
+
+async def find_upload(store: PortalUploadStore, case_id: str, upload_id: str) -> PortalUpload:
+    return await asyncio.to_thread(_found, store, case_id, upload_id)
 
 
 async def upload_progress(
@@ -53,8 +57,10 @@ async def upload_progress(
 async def presign_part(
     store: PortalUploadStore, case_id: str, upload_id: str, number: int, sha256_b64: str
 ) -> str:
-    upload = await find_upload(store, case_id, upload_id)
-    return await asyncio.to_thread(store.presign_part, upload, number, sha256_b64)
+    def presign() -> str:  # one trip to a worker thread per part: the page asks for each
+        return store.presign_part(_found(store, case_id, upload_id), number, sha256_b64)
+
+    return await asyncio.to_thread(presign)
 
 
 async def complete_upload(
@@ -64,11 +70,12 @@ async def complete_upload(
     upload_id: str,
     sha256: str,
     file_name: str,
+    part_sha256: list[str | None] | None = None,
 ) -> tuple[DocumentRef, EventAck]:
     """Complete and verify the upload, then hand it to the case's quarantine. Repeating it (a
     lost answer) returns the same document and changes nothing."""
     upload = await find_upload(store, case_id, upload_id)
-    ref = await asyncio.to_thread(store.complete, upload, sha256, file_name)
+    ref = await asyncio.to_thread(store.complete, upload, sha256, file_name, part_sha256)
     return ref, await add_patient_document(client, case_id, ref)
 
 

@@ -94,6 +94,8 @@ class CompleteUpload(BaseModel):
 
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")  # the whole file's, computed in the browser
     file_name: str = Field(min_length=1, max_length=1024)
+    # Each part's SHA-256 (base64, part 1 first), as signed into its URL; S3 checked the part.
+    part_sha256: list[str | None] = Field(default_factory=list, max_length=10_000)
 
 
 class UploadView(BaseModel):
@@ -105,9 +107,11 @@ class UploadView(BaseModel):
     state: str
     expires_at: str
     parts_done: list[int]
+    # How many parts the page sends at once (settings.portal_upload_concurrency).
+    concurrency: int
 
 
-def _view(upload: PortalUpload, parts: list[StoredPart]) -> UploadView:
+def _view(upload: PortalUpload, parts: list[StoredPart], concurrency: int) -> UploadView:
     return UploadView(
         upload_id=upload.upload_id,
         kind=upload.kind,
@@ -117,11 +121,14 @@ def _view(upload: PortalUpload, parts: list[StoredPart]) -> UploadView:
         state=upload.state,
         expires_at=upload.expires_at.isoformat(),
         parts_done=sorted(p.number for p in parts if p.size == upload.part_length(p.number)),
+        concurrency=concurrency,
     )
 
 
 @router.post("/portal/uploads", status_code=201)
-async def begin(body: BeginUpload, visitor: Writer, client: Temporal, store: Store) -> UploadView:
+async def begin(
+    body: BeginUpload, request: Request, visitor: Writer, client: Temporal, store: Store
+) -> UploadView:
     try:
         head = base64.b64decode(body.head, validate=True)
     except (binascii.Error, ValueError):
@@ -129,13 +136,15 @@ async def begin(body: BeginUpload, visitor: Writer, client: Temporal, store: Sto
     upload = await portal_uploads.begin_upload(
         store, client, visitor.case_id, body.kind, body.size, body.file_name, head
     )
-    return _view(upload, [])
+    return _view(upload, [], request.app.state.settings.portal_upload_concurrency)
 
 
 @router.get("/portal/uploads/{upload_id}")
-async def progress(upload_id: UploadId, visitor: Visitor, store: Store) -> UploadView:
+async def progress(
+    upload_id: UploadId, request: Request, visitor: Visitor, store: Store
+) -> UploadView:
     upload, parts = await portal_uploads.upload_progress(store, visitor.case_id, upload_id)
-    return _view(upload, parts)
+    return _view(upload, parts, request.app.state.settings.portal_upload_concurrency)
 
 
 @router.post("/portal/uploads/{upload_id}/parts/{number}")
@@ -155,7 +164,7 @@ async def complete(
     upload_id: UploadId, body: CompleteUpload, visitor: Writer, client: Temporal, store: Store
 ) -> dict[str, str]:
     ref, ack = await portal_uploads.complete_upload(
-        store, client, visitor.case_id, upload_id, body.sha256, body.file_name
+        store, client, visitor.case_id, upload_id, body.sha256, body.file_name, body.part_sha256
     )
     return {"document_id": ref.document_id, "sha256": ref.sha256, "detail": ack.detail}
 

@@ -8,7 +8,6 @@
 "use strict";
 
 (function () {
-  const CONCURRENCY = 3;
   const RETRY_DELAYS = [1000, 2000, 5000, 10000, 20000];
   const STORE = "caseflow-upload:";
 
@@ -98,10 +97,15 @@
       });
     }
 
-    async sendPart(upload, number, buffer, checksum, progress) {
+    partUrl(upload, number, checksum) {
+      return this.api(
+        "POST", `/portal/uploads/${upload.upload_id}/parts/${number}`, { sha256: checksum });
+    }
+
+    // `url` was presigned ahead (while earlier parts were still being sent); a retry asks again.
+    async sendPart(upload, number, buffer, checksum, progress, url) {
       for (let attempt = 0; ; attempt++) {
-        const { url } = await this.api(
-          "POST", `/portal/uploads/${upload.upload_id}/parts/${number}`, { sha256: checksum });
+        if (attempt > 0 || !url) ({ url } = await this.partUrl(upload, number, checksum));
         try {
           await this.putPart(url, checksum, buffer, (sent) => progress(number, sent));
           return;
@@ -148,7 +152,7 @@
         this.say(this.words.verifying, "verifying");
         const hasher = this.hasher;
         const done = await this.api("POST", `/portal/uploads/${upload.upload_id}/completion`, {
-          sha256: hasher.digest("hex"), file_name: file.name,
+          sha256: hasher.digest("hex"), file_name: file.name, part_sha256: saved.sums || [],
         });
         localStorage.removeItem(key);
         this.show(1, 1);
@@ -179,9 +183,21 @@
       progress(0, 0);
       this.say(stored.size ? this.words.resuming : this.words.uploading, "uploading");
       const inFlight = new Set();
+      // Each part is hashed and presigned while the parts before it are still on the wire, so a
+      // free slot starts its PUT at once (one part more than the slots is held for that).
+      // Each part's checksum is kept with the upload's saved state before the part is sent, so
+      // the completion can name every part's, even after the tab was closed and reopened.
+      saved.sums = saved.sums || [];
       const launch = async (n, buffer) => {
         const checksum = b64(await crypto.subtle.digest("SHA-256", buffer));
-        const job = this.sendPart(upload, n, buffer, checksum, progress).then(() => {
+        saved.sums[n - 1] = checksum;
+        localStorage.setItem(key, JSON.stringify(saved));
+        const { url } = await this.partUrl(upload, n, checksum);
+        // As many parts at once as the service says (settings.portal_upload_concurrency).
+        while (inFlight.size >= (upload.concurrency || 1)) {
+          await Promise.race(inFlight);
+        }
+        const job = this.sendPart(upload, n, buffer, checksum, progress, url).then(() => {
           sent.delete(n);
           landed += sizeOf(n);
           stored.add(n);
@@ -189,7 +205,6 @@
         });
         inFlight.add(job);
         job.finally(() => inFlight.delete(job)).catch(() => {});
-        if (inFlight.size >= CONCURRENCY) await Promise.race(inFlight);
       };
       const read = (n) =>
         file.slice((n - 1) * upload.part_size, (n - 1) * upload.part_size + sizeOf(n)).arrayBuffer();
