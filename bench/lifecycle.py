@@ -30,14 +30,14 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import psutil
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 
 from activities.documents import DocumentStore, StoreDocumentInput
 from bench.lifecycle_baseline import (
@@ -259,21 +259,29 @@ def temporal_server(workdir: Path) -> TemporalDevServer:
     )
 
 
+async def case_histories(client: Client, workflow_ids: list[str]) -> AsyncIterator[WorkflowHistory]:
+    """The histories of the given workflows and of every child they started."""
+    pending = list(workflow_ids)
+    while pending:
+        history = await client.get_workflow_handle(pending.pop()).fetch_history()
+        for event in history.events:
+            if event.HasField("start_child_workflow_execution_initiated_event_attributes"):
+                child = event.start_child_workflow_execution_initiated_event_attributes
+                pending.append(child.workflow_id)
+        yield history
+
+
 async def history_profile(client: Client, workflow_ids: list[str]) -> tuple[Counter, Counter]:
     """Event types and scheduled activity types over the given workflows' histories."""
     events: Counter = Counter()
     activities: Counter = Counter()
-    for workflow_id in workflow_ids:
-        history = await client.get_workflow_handle(workflow_id).fetch_history()
+    async for history in case_histories(client, workflow_ids):
         for event in history.events:
             name = event.WhichOneof("attributes") or "unknown"
             events[name.removesuffix("_event_attributes")] += 1
             if event.HasField("activity_task_scheduled_event_attributes"):
                 scheduled = event.activity_task_scheduled_event_attributes
                 activities[scheduled.activity_type.name] += 1
-            if event.HasField("start_child_workflow_execution_initiated_event_attributes"):
-                child = event.start_child_workflow_execution_initiated_event_attributes
-                workflow_ids.append(child.workflow_id)
     return events, activities
 
 
@@ -282,9 +290,7 @@ async def task_waits(client: Client, workflow_ids: list[str]) -> dict[str, list[
     ran (started -> completed), by type, over the given workflows and their children: where a
     transition's time goes (a render queue, or a busy worker, shows as waiting)."""
     spans: dict[str, list[float]] = {}
-    pending = list(workflow_ids)
-    while pending:
-        history = await client.get_workflow_handle(pending.pop()).fetch_history()
+    async for history in case_histories(client, workflow_ids):
         first = history.events[0].workflow_execution_started_event_attributes
         kind = first.workflow_type.name.removesuffix("Workflow")
         scheduled: dict[int, tuple[str, float]] = {}
@@ -306,9 +312,6 @@ async def task_waits(client: Client, workflow_ids: list[str]) -> dict[str, list[
             elif event.HasField("workflow_task_completed_event_attributes"):
                 done = event.workflow_task_completed_event_attributes.scheduled_event_id
                 _span(spans, scheduled[done], started.get(done), at)
-            elif event.HasField("start_child_workflow_execution_initiated_event_attributes"):
-                child = event.start_child_workflow_execution_initiated_event_attributes
-                pending.append(child.workflow_id)
     return spans
 
 
