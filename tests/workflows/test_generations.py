@@ -47,12 +47,14 @@ def _count(history, event_type) -> int:
 
 async def test_a_current_case_records_no_patch_markers_and_one_clock(env, worker):
     handle = await start_case(env, case_input())
-    await drive_to(env, handle, CaseStage.TRAVEL)
+    await drive_to(env, handle, CaseStage.FOLLOW_UP)
     history = await handle.fetch_history()
     assert _count(history, EventType.EVENT_TYPE_MARKER_RECORDED) == 0
-    # Records, review, submission and translation waits, the travel waits and every step in
-    # flight shared a few timers; one each would have been more than ten.
-    assert _count(history, EventType.EVENT_TYPE_TIMER_STARTED) <= 4
+    # Every wait from RECORDS to discharge ended before it fell due. With a timer of its own
+    # each would have cancelled it (7 cancels, 12 timers on this path); the shared clock is
+    # cancelled only when an earlier due time appears.
+    assert _count(history, EventType.EVENT_TYPE_TIMER_CANCELED) <= 3
+    assert _count(history, EventType.EVENT_TYPE_TIMER_STARTED) <= 8
 
 
 async def test_a_case_without_a_generation_asks_workflow_patched(env, worker):
