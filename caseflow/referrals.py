@@ -3,8 +3,9 @@ referrals can take an answer, an acknowledgement or a selection, and what an ans
 the referral. Pure, like the checklist: the case workflow's validators call these checks."""
 
 from collections.abc import Iterable
+from datetime import datetime
 
-from caseflow.case_events import HospitalDecision
+from caseflow.case_events import HospitalDecision, HospitalResponse
 from caseflow.case_status import HospitalReferralStatus, ReferralState
 
 # What a hospital's answer makes of its referral.
@@ -23,6 +24,14 @@ class ReferralRuleError(ValueError):
 
 def state_after_answer(decision: HospitalDecision) -> ReferralState:
     return ANSWER_STATES[decision]
+
+
+def take_answer(status: HospitalReferralStatus, response: HospitalResponse, at: datetime) -> None:
+    """What an answer makes of the referral: the referral and the case apply it alike."""
+    status.response = response
+    status.responded_at = at
+    status.escalation_level = 0
+    status.state = state_after_answer(response.decision)
 
 
 def check_answer(status: HospitalReferralStatus | None, hospital_id: str) -> None:

@@ -92,12 +92,13 @@ with workflow.unsafe.imports_passed_through():
     from caseflow.ids import document_key, referral_workflow_id
     from caseflow.intake import ConsentGrant
     from caseflow.referrals import (
+        CASE_DECISIONS,
         ReferralRuleError,
         check_acknowledgement,
         check_answer,
         check_selection,
         none_can_accept,
-        state_after_answer,
+        take_answer,
     )
     from caseflow.sla import SlaStep, WaitKind
     from caseflow.translation_need import translation_language_error, translation_need
@@ -154,6 +155,10 @@ NEXT_OPTION_PATCH = "next-option-after-first-fails"
 # precede the run's commands in history); replaying them must answer so again. Since: the ack
 # names the stage after the run's reaction, and clients query nothing after an update (issue 14).
 SETTLED_ACKS_PATCH = "settled-update-acks"
+# Cases whose answer and acknowledgement updates waited for the child to report them back;
+# replaying them must wait again. Since: the case shows what it forwarded at once, and the
+# update completes without the child's round trip (issue 14: update p99).
+ANSWERS_AT_ONCE_PATCH = "hospital-answers-shown-at-once"
 # Stages whose referrals (hospitals' or trial teams') take answers, acknowledgements, selection.
 _REFERRING_STAGES = (CaseStage.HOSPITAL_SUBMISSION, CaseStage.TRIAL_SCREENING)
 # A referral in these states is waiting (or about to wait) for the hospital's answer.
@@ -221,6 +226,11 @@ class CaseWorkflow:
         self._children: dict[str, workflow.ChildWorkflowHandle] = {}
         # False only while replaying referrals started before REFERRAL_STATUS_PATCH.
         self._child_owns_status = True
+        # Answers and acknowledgements the case forwarded to a child that has not reported them
+        # back yet (ANSWERS_AT_ONCE_PATCH), by hospital: the case's record shows them meanwhile.
+        self._answers_forwarded: dict[str, HospitalResponse] = {}
+        self._acknowledgements_forwarded: set[str] = set()
+        self._forwarding: list[asyncio.Task] = []  # their signals, until the server has them
         self._view = CaseView(input)
         # Mails to the patient in flight; the run waits for them before it ends or continues.
         self._patient_mail: list[asyncio.Task] = []
@@ -265,13 +275,13 @@ class CaseWorkflow:
         elif not driver.done():
             await self._stop(driver)
             await workflow.wait_condition(workflow.all_handlers_finished)
-            await self._patient_mail_sent()
+            await self._mail_and_signals_sent()
             self._view.flush()  # the search attributes this run's last task changed
             workflow.continue_as_new(input.model_copy(update={"carried": s}))
         else:
             driver.result()  # re-raise anything unexpected
         await workflow.wait_condition(workflow.all_handlers_finished)
-        await self._patient_mail_sent()
+        await self._mail_and_signals_sent()
         assert s.outcome is not None and s.closed_at is not None
         self._view.flush()  # the search attributes this run's last task changed
         return CaseResult(
@@ -428,6 +438,7 @@ class CaseWorkflow:
                 if not handle.done():
                     handle.cancel()
             raise
+        await self._forwarded_answers_taken(keeping=s.selected_hospital_id)
         for hospital_id, handle in self._children.items():
             if not handle.done() and hospital_id != s.selected_hospital_id:
                 handle.cancel()
@@ -509,6 +520,7 @@ class CaseWorkflow:
                 if handle is not None and not handle.done():
                     handle.cancel()
             raise
+        await self._forwarded_answers_taken(keeping=s.selected_hospital_id)
         for site_id in round_sites:
             handle = self._children[site_id]
             if not handle.done() and site_id != s.selected_hospital_id:
@@ -639,9 +651,41 @@ class CaseWorkflow:
 
     def _take_report(self, reported: HospitalReferralStatus) -> None:
         """Store the child's status as it reports it. A referral the case has ended (selected,
-        not selected, cancelled) keeps its outcome against a report still in flight."""
-        if not self._state.referrals[reported.hospital_id].final:
-            self._state.referrals[reported.hospital_id] = reported.model_copy(deep=True)
+        not selected, cancelled) keeps its outcome against a report still in flight, and one
+        the child sent before it took a forwarded answer or acknowledgement keeps that."""
+        hospital_id = reported.hospital_id
+        current = self._state.referrals[hospital_id]
+        answer = self._answers_forwarded.get(hospital_id)
+        if answer is not None and reported.response == answer:
+            del self._answers_forwarded[hospital_id]  # the child has it: its report is the record
+        elif answer is None and current.final:
+            return
+        if current.state in CASE_DECISIONS or current.state == ReferralState.CANCELLED:
+            return
+        taken = reported.model_copy(deep=True)
+        if hospital_id in self._answers_forwarded:
+            assert answer is not None and current.responded_at is not None
+            take_answer(taken, answer, current.responded_at)
+        if hospital_id in self._acknowledgements_forwarded:
+            if reported.acknowledged_at is not None:
+                self._acknowledgements_forwarded.discard(hospital_id)
+            else:
+                taken.acknowledged_at = current.acknowledged_at
+                taken.acknowledgement_reference = current.acknowledgement_reference
+        self._state.referrals[hospital_id] = taken
+
+    async def _forwarded_answers_taken(self, keeping: str | None) -> None:
+        """Before the case cancels the referrals it no longer needs (all but `keeping`): each
+        has taken the answer the case forwarded to it (ANSWERS_AT_ONCE_PATCH), so its own
+        record ends with that answer."""
+        await workflow.wait_condition(
+            lambda: all(
+                hospital_id == keeping
+                or hospital_id not in self._children
+                or self._children[hospital_id].done()
+                for hospital_id in self._answers_forwarded
+            )
+        )
 
     async def _until_reported(self, hospital_id: str, reported) -> None:
         """Wait until the child has reported what an update told it (or has ended), so the
@@ -911,8 +955,12 @@ class CaseWorkflow:
         # A sent notice is not noted: the timeline records what the case did, and the mail is
         # the stage change's echo (its Message-ID names the stage entry).
 
-    async def _patient_mail_sent(self) -> None:
-        await workflow.wait_condition(lambda: all(t.done() for t in self._patient_mail))
+    async def _mail_and_signals_sent(self) -> None:
+        """Also the signals forwarded to children: nothing in flight is dropped at the end."""
+        await workflow.wait_condition(
+            lambda: all(t.done() for t in self._patient_mail)
+            and all(t.done() for t in self._forwarding)
+        )
 
     # -- end of the patient's notices ------------------------------------------------------------
 
@@ -1240,9 +1288,13 @@ class CaseWorkflow:
         # A child waiting for the answer reports it at once; one still delivering (a failed or
         # blocked step) takes it when it gets there, and the update need not wait for that.
         answering = self._state.referrals[hospital_id].state in _AWAITING_ANSWER
+        at_once = self._child_owns_status and takes(ANSWERS_AT_ONCE_PATCH, self._input.generation)
         self._add_documents(list(response.documents))
-        if not self._child_owns_status:
-            _legacy_apply_answer(self._state.referrals[hospital_id], response)
+        if not self._child_owns_status or (at_once and answering):
+            # The child applies it the same way when it reports; the case shows it meanwhile.
+            take_answer(self._state.referrals[hospital_id], response, workflow.now())
+        if at_once and answering:
+            self._answers_forwarded[hospital_id] = response
         self._note(
             "hospital_response",
             f"hospital {hospital_id}: {response.decision.value}",
@@ -1251,6 +1303,9 @@ class CaseWorkflow:
         detail = f"hospital {hospital_id} {response.decision.value}"
         self._remember_reply(response.reply_id, detail)
         self._publish()
+        if at_once:
+            self._forward(hospital_id, HospitalReferralWorkflow.hospital_responded, response)
+            return self._ack(detail)
         await self._signal_child(hospital_id, HospitalReferralWorkflow.hospital_responded, response)
         if self._child_owns_status and answering:
             await self._until_reported(hospital_id, lambda r: r.response == response)
@@ -1272,10 +1327,13 @@ class CaseWorkflow:
         if replayed is not None:
             return replayed
         hospital_id = event.hospital_id
-        if not self._child_owns_status:
+        at_once = self._child_owns_status and takes(ANSWERS_AT_ONCE_PATCH, self._input.generation)
+        if not self._child_owns_status or at_once:
             status = self._state.referrals[hospital_id]
             status.acknowledged_at = workflow.now()
             status.acknowledgement_reference = event.reference
+        if at_once:
+            self._acknowledgements_forwarded.add(hospital_id)
         reference = f" (reference {event.reference})" if event.reference else ""
         self._note(
             "hospital_acknowledged", f"hospital {hospital_id}{reference}", actor=event.answered_by
@@ -1283,6 +1341,9 @@ class CaseWorkflow:
         detail = f"hospital {hospital_id} acknowledged the packet"
         self._remember_reply(event.reply_id, detail)
         self._publish()
+        if at_once:
+            self._forward(hospital_id, HospitalReferralWorkflow.hospital_acknowledged, event)
+            return self._ack(detail)
         await self._signal_child(hospital_id, HospitalReferralWorkflow.hospital_acknowledged, event)
         if self._child_owns_status:
             await self._until_reported(hospital_id, lambda r: r.acknowledged_at is not None)
@@ -1863,6 +1924,11 @@ class CaseWorkflow:
         for hospital_id in self._children:
             await self._signal_child(hospital_id, signal, arg)
 
+    def _forward(self, hospital_id: str, signal, arg) -> None:
+        """Signal the child without the update waiting for the server to confirm it (that is
+        one more workflow task): the case already shows what it forwarded."""
+        self._forwarding.append(asyncio.create_task(self._signal_child(hospital_id, signal, arg)))
+
     async def _signal_child(self, hospital_id: str, signal, arg) -> None:
         handle = self._children.get(hospital_id)
         if handle is None or handle.done():
@@ -1902,13 +1968,6 @@ def _review_reason(review: SubmitReview) -> str:
 # -- referrals started before REFERRAL_STATUS_PATCH --------------------------------------------
 # Such a case kept its own copy of each referral, changed it on the coordinator's events and
 # merged the child's reports into it. Remove once no case started before the patch is open.
-
-
-def _legacy_apply_answer(status: HospitalReferralStatus, response: HospitalResponse) -> None:
-    status.response = response
-    status.responded_at = workflow.now()
-    status.state = state_after_answer(response.decision)
-    status.escalation_level = 0
 
 
 def _legacy_merge_report(status: HospitalReferralStatus, reported: HospitalReferralStatus) -> None:

@@ -34,6 +34,9 @@ GENERATIONS: tuple[frozenset[str], ...] = (
     ),
     # Generation 2: update acks name the stage after the run reacted (issue 14, cheap polling).
     frozenset({"settled-update-acks"}),
+    # Generation 3: the case shows a hospital's answer and acknowledgement at once, without
+    # waiting for its referral to report them back (issue 14, update p99).
+    frozenset({"hospital-answers-shown-at-once"}),
 )
 # What clients put into the workflows they start.
 CURRENT_GENERATION = len(GENERATIONS)

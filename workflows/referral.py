@@ -61,7 +61,7 @@ with workflow.unsafe.imports_passed_through():
     from caseflow.hospitals import Hospital
     from caseflow.ids import referral_workflow_id
     from caseflow.intake import CaseIntake
-    from caseflow.referrals import state_after_answer
+    from caseflow.referrals import take_answer
     from caseflow.sla import SlaDefaults, SlaStep, WaitKind
     from workflows.sla_watch import (
         SlaWatch,
@@ -540,11 +540,7 @@ class HospitalReferralWorkflow:
                 functools.partial(self._answered_since, seen),
                 subject=hospital.hospital_id,
             )
-            response = self._responses[-1]
-            self._status.response = response
-            self._status.responded_at = workflow.now()
-            self._status.escalation_level = 0
-            self._status.state = state_after_answer(response.decision)
+            take_answer(self._status, self._responses[-1], workflow.now())
             if self._status.state == ReferralState.NEEDS_MORE_INFORMATION:
                 # The hospital asked for more: the clock restarts for its next answer.
                 round_ += 1
