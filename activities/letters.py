@@ -435,10 +435,10 @@ def _bundle_bytes(
     request: ReferralPacketRequest, links: dict[str, str], expires_at: datetime
 ) -> bytes:
     """The FHIR R4B bundle, validated by fhir.resources, every reference resolving inside it."""
-    from caseflow.referral_bundle import build_referral_bundle, checked_bundle_json
+    from caseflow.referral_bundle import checked_bundle_json, referral_bundle_data
 
     try:
-        bundle = build_referral_bundle(
+        bundle = referral_bundle_data(
             referral_id=request.packet_id,
             case_id=request.case_id,
             intake=request.intake,
@@ -464,6 +464,6 @@ def _bundle_bytes(
             non_retryable=True,
         ) from None
     except ValueError as error:
-        # build_referral_bundle's own messages name the field and opaque ids only.
+        # referral_bundle_data's own messages name the field and opaque ids only.
         raise ApplicationError(str(error), type="InvalidInput", non_retryable=True) from None
     return body
