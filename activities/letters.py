@@ -40,10 +40,10 @@ from activities.payloads import (
 from activities.pdf_renderers import PDF_RENDER_TIMEOUT, PdfRenderers
 from activities.s3_client import (
     PRESIGN_LIMIT,
+    GetLinks,
     build_s3_client,
     check_presign_ttl,
     get_bytes,
-    presign_get,
     put_once,
 )
 from caseflow import reply_links
@@ -73,6 +73,8 @@ class ReferralLetters:
         self._bucket = settings.s3_bucket
         self._link_ttl = link_ttl
         self._client = build_s3_client(settings)
+        # A packet presigns a link per document: signed without the client's per-call work.
+        self._links = GetLinks(self._client, self._bucket, settings)
         # The reply link every packet carries; no secret, no link (a stack without the service).
         secret = settings.reply_link_secret
         self._reply_secret = secret.get_secret_value() if secret else None
@@ -383,7 +385,7 @@ class ReferralLetters:
 
     def _presign(self, key: str, file_name: str | None = None) -> str:
         disposition = content_disposition(file_name) if file_name else None
-        return presign_get(self._client, self._bucket, key, self._link_ttl, disposition)
+        return self._links.presign(key, self._link_ttl, disposition)
 
     @staticmethod
     def _file_name(ref: DocumentRef, language: str) -> str:

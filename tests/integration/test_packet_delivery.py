@@ -169,6 +169,8 @@ def test_packet_holds_pdf_letter_bundle_and_hashed_manifest(seaweed, hospital, l
     assert answer.headers["content-disposition"] == (
         f'attachment; filename="referral-letter-{request.packet_id}.pdf"'
     )
+    # A link without a disposition too (the packet signs its links itself: GetLinks).
+    assert httpx.get(stored.manifest_url, timeout=10).content == manifest_bytes
     for entry, ref in zip(manifest["documents"], request.documents, strict=True):
         assert f"-{ref.document_id}." in entry["file_name"]
         assert entry["uploaded_at"] == ref.uploaded_at.isoformat()
