@@ -256,6 +256,7 @@ class ReferralLetters:
             expires_at=expires_at,
             links=links,
             language=request.language,
+            looked=True,  # no manifest when this render began; a racing attempt's is read below
         )
 
     @activity.defn(name="store_translation_packet")
@@ -313,11 +314,14 @@ class ReferralLetters:
         expires_at: datetime | None = None,
         links: dict[str, str] | None = None,
         language: str = "en",
+        looked: bool = False,
     ) -> StoredPacket:
+        """Write the manifest once. `looked`: the caller already found no manifest, so only the
+        conditional put decides (it loses to an attempt that wrote one since, and reads that)."""
         _check_case(documents, case_id)
         manifest_key = prefix + "manifest.json"
         # The manifest is written last, so its presence means the packet is complete.
-        stored = self._get_bytes(manifest_key)
+        stored = None if looked else self._get_bytes(manifest_key)
         if stored is not None:
             return self._stored_packet(packet_id, prefix, manifest_key, stored, False)
         # Links go stale after at most 7 days; the stored copy keeps hashes as the record,
