@@ -40,10 +40,10 @@ from activities.payloads import (
 from activities.pdf_renderers import PDF_RENDER_TIMEOUT, PdfRenderers
 from activities.s3_client import (
     PRESIGN_LIMIT,
+    GetLinks,
     build_s3_client,
     check_presign_ttl,
     get_bytes,
-    presign_get,
     put_once,
 )
 from caseflow import reply_links
@@ -73,6 +73,8 @@ class ReferralLetters:
         self._bucket = settings.s3_bucket
         self._link_ttl = link_ttl
         self._client = build_s3_client(settings)
+        # A packet presigns a link per document: signed without the client's per-call work.
+        self._links = GetLinks(self._client, self._bucket, settings)
         # The reply link every packet carries; no secret, no link (a stack without the service).
         secret = settings.reply_link_secret
         self._reply_secret = secret.get_secret_value() if secret else None
@@ -254,6 +256,7 @@ class ReferralLetters:
             expires_at=expires_at,
             links=links,
             language=request.language,
+            looked=True,  # no manifest when this render began; a racing attempt's is read below
         )
 
     @activity.defn(name="store_translation_packet")
@@ -311,11 +314,14 @@ class ReferralLetters:
         expires_at: datetime | None = None,
         links: dict[str, str] | None = None,
         language: str = "en",
+        looked: bool = False,
     ) -> StoredPacket:
+        """Write the manifest once. `looked`: the caller already found no manifest, so only the
+        conditional put decides (it loses to an attempt that wrote one since, and reads that)."""
         _check_case(documents, case_id)
         manifest_key = prefix + "manifest.json"
         # The manifest is written last, so its presence means the packet is complete.
-        stored = self._get_bytes(manifest_key)
+        stored = None if looked else self._get_bytes(manifest_key)
         if stored is not None:
             return self._stored_packet(packet_id, prefix, manifest_key, stored, False)
         # Links go stale after at most 7 days; the stored copy keeps hashes as the record,
@@ -383,7 +389,7 @@ class ReferralLetters:
 
     def _presign(self, key: str, file_name: str | None = None) -> str:
         disposition = content_disposition(file_name) if file_name else None
-        return presign_get(self._client, self._bucket, key, self._link_ttl, disposition)
+        return self._links.presign(key, self._link_ttl, disposition)
 
     @staticmethod
     def _file_name(ref: DocumentRef, language: str) -> str:
@@ -435,10 +441,10 @@ def _bundle_bytes(
     request: ReferralPacketRequest, links: dict[str, str], expires_at: datetime
 ) -> bytes:
     """The FHIR R4B bundle, validated by fhir.resources, every reference resolving inside it."""
-    from caseflow.referral_bundle import build_referral_bundle, checked_bundle_json
+    from caseflow.referral_bundle import checked_bundle_json, referral_bundle_data
 
     try:
-        bundle = build_referral_bundle(
+        bundle = referral_bundle_data(
             referral_id=request.packet_id,
             case_id=request.case_id,
             intake=request.intake,
@@ -464,6 +470,6 @@ def _bundle_bytes(
             non_retryable=True,
         ) from None
     except ValueError as error:
-        # build_referral_bundle's own messages name the field and opaque ids only.
+        # referral_bundle_data's own messages name the field and opaque ids only.
         raise ApplicationError(str(error), type="InvalidInput", non_retryable=True) from None
     return body

@@ -6,10 +6,15 @@ write once, read if present, presign within the 7-day limit."""
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
+from botocore.auth import S3SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError, NoCredentialsError
+from botocore.utils import percent_encode
 
 from activities.s3_session import s3_session
 from caseflow.settings import CaseflowSettings
@@ -141,3 +146,57 @@ def presign_get(
     return client.generate_presigned_url(
         "get_object", Params=params, ExpiresIn=check_presign_ttl(ttl, "expires_in")
     )
+
+
+class GetLinks:
+    """Presigned GET links for many keys of one bucket, for a packet's fifty-odd documents.
+
+    The same links as presign_get at about half the CPU: the client resolves the bucket's URL
+    once, and each link is then signed by botocore's own S3 SigV4 query signer, skipping the
+    client's parameter events, endpoint rules and serialiser that generate_presigned_url runs
+    for every link. Credentials are the client's (the settings' keys, or the session's chain),
+    frozen per link, so a refreshed role's keys are used as they change."""
+
+    def __init__(self, client, bucket: str, settings: CaseflowSettings) -> None:
+        self._client = client
+        self._bucket = bucket
+        self._settings = settings
+
+    @cached_property
+    def _bucket_url(self) -> str:
+        # The URL botocore builds for a key is the bucket's URL and the key, percent-encoded as
+        # its serialiser does a greedy path label; the probe's own link is never used.
+        probe = self._client.generate_presigned_url(
+            "get_object", Params={"Bucket": self._bucket, "Key": "_"}, ExpiresIn=1
+        )
+        return probe.split("?", 1)[0].removesuffix("_")
+
+    @cached_property
+    def _credentials(self) -> Credentials | None:
+        # Resolved on the first link, as the client resolves its own when it first signs.
+        return _credentials(self._settings)
+
+    def presign(self, key: str, ttl: timedelta, disposition: str | None = None) -> str:
+        """presign_get's link for `key` (see there for `ttl` and `disposition`)."""
+        if self._credentials is None:
+            raise NoCredentialsError()
+        signer = S3SigV4QueryAuth(
+            self._credentials.get_frozen_credentials(), "s3", self._client.meta.region_name,
+            expires=check_presign_ttl(ttl, "expires_in"),
+        )
+        request = AWSRequest(
+            method="GET",
+            url=self._bucket_url + percent_encode(key, safe="/~"),
+            params={} if disposition is None else {"response-content-disposition": disposition},
+        )
+        signer.add_auth(request)
+        return request.prepare().url
+
+
+def _credentials(settings: CaseflowSettings) -> Credentials | None:
+    """The credentials build_s3_client's client signs with: the settings' keys when both are
+    given (its client refuses one alone), else the session's provider chain."""
+    secret = settings.s3_secret_access_key
+    if settings.s3_access_key_id is not None and secret is not None:
+        return Credentials(settings.s3_access_key_id, secret.get_secret_value())
+    return s3_session().get_credentials()

@@ -4,7 +4,8 @@ and the letter's PDF from Typst (activities/letter_pdf.py) against the WeasyPrin
 replaced (bench/weasyprint_letter.py), on the same letter in the same run (target: 8x).
 
 `python -m bench.packets [--runs N] [--language en|zh-CN|both]`. Storage is a SeaweedFS this
-script starts on free loopback ports. Prints medians, the ratios and this process's peak RSS.
+script starts on free loopback ports. Prints medians, the ratios, a packet's CPU (the activity's
+thread, and the renderer process's Typst compile) and this process's peak RSS.
 """
 
 import argparse
@@ -16,6 +17,8 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+
+import psutil
 
 from activities import letter_pdf
 from activities.letter_content import letter_content
@@ -60,6 +63,32 @@ def interleaved_medians(
             step(request)
             spent.append(time.perf_counter() - started)
     return [statistics.median(spent) for spent in times]
+
+
+def renderer_cpu_seconds() -> float:
+    """CPU time so far of this process's PDF renderers (multiprocessing's spawned children)."""
+    total = 0.0
+    for child in psutil.Process().children():
+        try:
+            if "spawn_main" in " ".join(child.cmdline()):
+                times = child.cpu_times()
+                total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+def packet_cpu_ms(
+    step: Callable[[ReferralPacketRequest], object], language: str, runs: int
+) -> tuple[float, float]:
+    """Mean CPU ms a packet costs in the calling thread (the activity's) and in the renderers,
+    over `runs` fresh packets: CPU, not wall time, so a busy machine does not inflate it."""
+    requests = [packet_request(language) for _ in range(runs)]
+    thread, renderers = time.thread_time(), renderer_cpu_seconds()
+    for request in requests:
+        step(request)
+    thread, renderers = time.thread_time() - thread, renderer_cpu_seconds() - renderers
+    return thread / runs * 1000, renderers / runs * 1000
 
 
 def packet_request(language: str) -> ReferralPacketRequest:
@@ -121,6 +150,7 @@ def run(language: str, runs: int) -> None:
             runs,
         )
         packet = median_seconds(whole_packet, language, runs)
+        thread_ms, renderer_ms = packet_cpu_ms(whole_packet, language, runs)
     finally:
         if letters is not None:
             letters.close()
@@ -135,6 +165,8 @@ def run(language: str, runs: int) -> None:
     print(f"  letter PDF, WeasyPrint (before)        median {weasyprint * 1000:9.2f} ms")
     print(f"  letter PDF, Typst (now)                median {typst * 1000:9.2f} ms")
     print(f"  render_referral_packet (whole, stored) median {packet * 1000:9.2f} ms")
+    print(f"  packet CPU: activity thread {thread_ms:.1f} ms, renderer {renderer_ms:.1f} ms, "
+          f"total {thread_ms + renderer_ms:.1f} ms")
     print(f"  ratio WeasyPrint / Typst               {speedup:9.1f}x  "
           f"(target >= {PDF_TARGET:g}x: {verdict})")
     print(f"  ratio packet / letter HTML             {packet / html:9.1f}")

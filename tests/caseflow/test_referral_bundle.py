@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.reference import Reference
+from pydantic import ValidationError
 
 from caseflow.consent import ConsentLedger
+from caseflow.contacts import CoordinatorContact
 from caseflow.fictional_case import (
     CASE_ID,
     CREATED_AT,
@@ -28,6 +30,8 @@ from caseflow.referral_bundle import (
     bundle_json,
     bundle_uuid,
     check_references_resolve,
+    checked_bundle_json,
+    referral_bundle_data,
     sha256_ni_uri,
     unresolved_references,
 )
@@ -40,6 +44,10 @@ def entries(bundle: Bundle) -> list[Any]:
 
 
 def build(**overrides: Any) -> Bundle:
+    return build_referral_bundle(**arguments(**overrides))
+
+
+def arguments(**overrides: Any) -> dict[str, Any]:
     refs = overrides.pop("documents", None) or documents(5)
     arguments: dict[str, Any] = {
         "referral_id": "pk-0001",
@@ -53,7 +61,7 @@ def build(**overrides: Any) -> Bundle:
         "created_at": CREATED_AT,
         "links_expire_at": CREATED_AT + timedelta(days=7),
     } | overrides
-    return build_referral_bundle(**arguments)
+    return arguments
 
 
 def resources(bundle: Bundle, resource_type: str) -> list:
@@ -249,3 +257,48 @@ def test_the_bundle_keeps_the_codes_the_letter_shows_in_words():
     for reference in resources(bundle, "DocumentReference"):
         assert reference.type.coding[0].code in {ref.kind.value for ref in documents(5)}
     assert build().model_dump()["entry"][0]["resource"].get("orderDetail") is None  # none asked
+
+
+CONTACT = CoordinatorContact(
+    coordinator_id="coord-9", name="Ana Costa", email="ana.costa@care.example.org",
+    phone="+44 20 7946 0958", organisation="Cross-border Oncology Care",
+)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"hospital": email_hospital()},
+        {"coordinator": CONTACT, "modalities": ["bnct", "sbrt"]},
+        {"links_expire_at": None, "question": 'Ja/nein? "quoted" \\ and 中文'},
+        {"created_at": CREATED_AT.replace(microsecond=123456)},
+    ],
+)
+def test_the_stored_bytes_are_what_fhir_resources_prints(overrides):
+    # The packet writes the JSON itself, in FHIR's element order, and lets fhir.resources only
+    # validate it: its bytes must be those of the validated Bundle's own serialiser.
+    body = checked_bundle_json(referral_bundle_data(**arguments(**overrides)))
+    assert body == bundle_json(build(**overrides))
+    assert body == bundle_json(Bundle.model_validate_json(body))
+
+
+def test_the_stored_bytes_of_a_fixed_referral_never_change():
+    # Old packets must reproduce: these are the bytes fhir.resources' serialiser made of this
+    # referral before the packet wrote its JSON itself.
+    body = checked_bundle_json(referral_bundle_data(**arguments(modalities=["bnct", "sbrt"])))
+    assert hashlib.sha256(body).hexdigest() == (
+        "982e6c837ec82d8ebe7bfa0f18147551aec29e1d9bcc8c76e19c966d0d1ca45d"
+    )
+
+
+def test_the_stored_bytes_are_validated_as_r4b_and_resolved():
+    data = referral_bundle_data(**arguments())
+    data["entry"][1]["resource"]["birthDate"] = "1961-13-40"
+    with pytest.raises(ValidationError) as caught:
+        checked_bundle_json(data)
+    assert [e["loc"] for e in caught.value.errors()] == [("entry", 1, "resource", "birthDate")]
+    data = referral_bundle_data(**arguments())
+    data["entry"][0]["resource"]["subject"] = {"reference": "urn:uuid:elsewhere"}
+    with pytest.raises(ValueError, match="1 reference"):
+        checked_bundle_json(data)

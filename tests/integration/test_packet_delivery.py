@@ -169,10 +169,56 @@ def test_packet_holds_pdf_letter_bundle_and_hashed_manifest(seaweed, hospital, l
     assert answer.headers["content-disposition"] == (
         f'attachment; filename="referral-letter-{request.packet_id}.pdf"'
     )
+    # A link without a disposition too (the packet signs its links itself: GetLinks).
+    assert httpx.get(stored.manifest_url, timeout=10).content == manifest_bytes
     for entry, ref in zip(manifest["documents"], request.documents, strict=True):
         assert f"-{ref.document_id}." in entry["file_name"]
         assert entry["uploaded_at"] == ref.uploaded_at.isoformat()
         assert "response-content-disposition=attachment" in entry["url"]
+
+
+def test_an_attempt_that_finds_the_manifest_written_meanwhile_returns_that_packet(
+    seaweed, monkeypatch
+):
+    # Two attempts at one packet: the second began before the first wrote its manifest (its
+    # look at the start found none), so its own conditional write of the manifest loses and
+    # it answers with the first attempt's packet, not a second one.
+    request = ReferralPacketRequest(
+        packet_id=f"pk-race-{uuid.uuid4().hex[:12]}",
+        case_id=CASE_ID,
+        hospital=webhook_hospital(),
+        intake=intake(),
+        documents=documents(2),
+        triage_flags=[],
+        modalities=["bnct"],
+        recommendation="BNCT assessment",
+        coordinator_id="coord-7",
+        language="en",
+        written_on=CREATED_AT.date(),
+        created_at=CREATED_AT,
+    )
+    first, second = ReferralLetters(seaweed.settings), ReferralLetters(seaweed.settings)
+    try:
+        stored = first.render_referral_packet(request)
+        manifest_key = stored.manifest_key
+        looks: list[str] = []
+        read = second._get_bytes
+
+        def late_look(key: str) -> bytes | None:
+            looks.append(key)
+            if key == manifest_key and looks.count(key) == 1:
+                return None  # the first attempt had not written it yet
+            return read(key)
+
+        monkeypatch.setattr(second, "_get_bytes", late_look)
+        raced = second.render_referral_packet(request)
+    finally:
+        first.close()
+        second.close()
+    assert stored.created and not raced.created
+    assert raced.sha256 == stored.sha256
+    assert hashlib.sha256(stored_object(seaweed, manifest_key)).hexdigest() == stored.sha256
+    assert looks.count(manifest_key) == 2  # the look at the start, and reading the winner's
 
 
 # -- the whole case on real servers --------------------------------------------------------------
