@@ -115,6 +115,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows.case_metrics import count_stage_entered
     from workflows.case_state import CaseState, CaseWorkflowInput
     from workflows.case_view import CaseView, escalation_level
+    from workflows.referral_messages import (
+        HoldChange,
+        ReferralInput,
+        ReferralProgress,
+        ReferralReports,
+    )
     from workflows.sla_watch import (
         NOTICE_RETRY,
         SlaWatch,
@@ -124,15 +130,7 @@ with workflow.unsafe.imports_passed_through():
         step_failure_reason,
     )
 
-from workflows.referral import (
-    DEADLINES_CHANGED,
-    REPORTS_SIGNAL,
-    HoldChange,
-    HospitalReferralWorkflow,
-    ReferralInput,
-    ReferralProgress,
-    ReferralReports,
-)
+from workflows.referral import DEADLINES_CHANGED, REPORTS_SIGNAL, HospitalReferralWorkflow
 from workflows.upserts import when_task_idle
 
 # Stages in which a document may still be added (anything but a closed case).

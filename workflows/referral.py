@@ -4,7 +4,8 @@ It stores the packet, makes it available through the hospital's channel, then wa
 hospital's answer under the hospital's own SLA. The answer arrives at the case (the coordinator's
 record_hospital_response update, validated there) and is forwarded here as a signal. This workflow
 owns the referral's HospitalReferralStatus: every progress signal carries all of it, and the case
-stores what it is told, so the case's `status` shows every hospital live.
+stores what it is told, so the case's `status` shows every hospital live (an answer or an
+acknowledgement the case forwarded shows there at once, until this workflow reports it).
 """
 
 import asyncio
@@ -13,7 +14,6 @@ import functools
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -44,7 +44,6 @@ with workflow.unsafe.imports_passed_through():
         HospitalAcknowledgement,
         HospitalResponse,
         ReferralStepDecision,
-        SubmitReview,
     )
     from caseflow.case_status import (
         Deadline,
@@ -52,53 +51,27 @@ with workflow.unsafe.imports_passed_through():
         FailedStep,
         HospitalReferralStatus,
         ReferralState,
-        TriageFlagEntry,
         next_due,
     )
     from caseflow.consent import ConsentLedger
-    from caseflow.contacts import CoordinatorContact
-    from caseflow.documents import DocumentRef
-    from caseflow.hospitals import Hospital
     from caseflow.ids import referral_workflow_id
-    from caseflow.intake import CaseIntake
     from caseflow.referrals import take_answer
-    from caseflow.sla import SlaDefaults, SlaStep, WaitKind
+    from caseflow.sla import SlaStep, WaitKind
+    from workflows.referral_messages import (
+        HoldChange,
+        ReferralInput,
+        ReferralProgress,
+        ReferralReports,
+    )
     from workflows.sla_watch import (
         SlaWatch,
         StepAction,
-        StepRetry,
         escalate_deadline,
         notify_escalation,
         send_notice,
         step_failure_reason,
     )
     from workflows.upserts import CoalescedUpserts, when_task_idle
-
-
-class ReferralInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    case_id: str
-    parent_workflow_id: str
-    hospital: Hospital
-    intake: CaseIntake
-    documents: list[DocumentRef]
-    triage_flags: list[TriageFlagEntry]
-    review: SubmitReview
-    coordinator_id: str
-    # Who the letter and mail name (the case's snapshot); the case signals reassignments.
-    coordinator_contact: CoordinatorContact | None = None
-    slas: SlaDefaults
-    retry: StepRetry = StepRetry()
-    on_hold: bool = False
-    letter_language: str = "en"
-    # The case's consent ledger when the referral started; the case signals every change.
-    # None (referrals started before the ledger existed): the intake's grants.
-    consent: ConsentLedger | None = None
-    # Where the letter renders (the case's letters_task_queue); None: this workflow's queue.
-    letters_task_queue: str | None = None
-    # The case's code generation (workflows/generations.py); None: workflow.patched decides.
-    generation: int | None = None
 
 
 # Running referrals started before email and webhook delivery went manual; replaying their
@@ -123,33 +96,6 @@ LEAN_REPORTS_PATCH = "referral-batched-reports"
 REPORTS_SIGNAL = "referral_reports"
 # Errors the delivery handles itself; any other failure is a failed step (retry_step/skip_step).
 _BLOCKING_ERRORS = ("ConsentMissing", "EndpointGone")
-
-
-class ReferralProgress(BaseModel):
-    """What the child tells the case: its status plus the event that changed it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    status: HospitalReferralStatus
-    event: str
-    detail: str = ""
-    escalation: Escalation | None = None
-    failed_step: FailedStep | None = None
-    cleared_step_id: str | None = None
-
-
-class ReferralReports(BaseModel):
-    """Every report a referral made since its last signal, oldest first."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    reports: list[ReferralProgress]
-
-
-class HoldChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    on_hold: bool
 
 
 @workflow.defn
