@@ -157,6 +157,9 @@ SETTLED_ACKS_PATCH = "settled-update-acks"
 # replaying them must wait again. Since: the case shows what it forwarded at once, and the
 # update completes without the child's round trip (issue 14: update p99).
 ANSWERS_AT_ONCE_PATCH = "hospital-answers-shown-at-once"
+# Cases that started each hospital's referral once the one before it had started; replaying them
+# must do so again. Since: every referral of a review starts in the same workflow task.
+REFERRALS_TOGETHER_PATCH = "referrals-started-together"
 # Stages whose referrals (hospitals' or trial teams') take answers, acknowledgements, selection.
 _REFERRING_STAGES = (CaseStage.HOSPITAL_SUBMISSION, CaseStage.TRIAL_SCREENING)
 # A referral in these states is waiting (or about to wait) for the hospital's answer.
@@ -417,16 +420,15 @@ class CaseWorkflow:
         self._publish()
         followers = []
         try:
-            for hospital_id in targets:
-                handle = await workflow.start_child_workflow(
-                    HospitalReferralWorkflow.run,
-                    self._referral_input(hospital_id),
-                    id=referral_workflow_id(self._case_id, hospital_id),
-                    static_summary=f"Referral of case {self._case_id} to {hospital_id}",
-                )
-                self._children[hospital_id] = handle
-                self._note("referral_started", f"hospital {hospital_id}")
-                followers.append(asyncio.create_task(self._follow(hospital_id, handle)))
+            if takes(REFERRALS_TOGETHER_PATCH, self._input.generation):
+                # Every start in one workflow task, not a task for each one's confirmation.
+                started = await asyncio.gather(*(self._start_referral(h) for h in targets))
+                for hospital_id, handle in zip(targets, started, strict=True):
+                    followers.append(self._referral_started(hospital_id, handle))
+            else:
+                for hospital_id in targets:
+                    handle = await self._start_referral(hospital_id)
+                    followers.append(self._referral_started(hospital_id, handle))
             await workflow.wait_condition(
                 lambda: s.selected_hospital_id is not None or self._all_referrals_declined()
             )
@@ -537,6 +539,26 @@ class CaseWorkflow:
         # translation job (the screening packet is in English).
         target = s.trial_targets[s.selected_hospital_id]
         self._enter(CaseStage.TRAVEL, f"trial {target.study_id} at {s.selected_hospital_id}")
+
+    async def _start_referral(
+        self, hospital_id: str
+    ) -> workflow.ChildWorkflowHandle[HospitalReferralWorkflow, HospitalReferralStatus]:
+        return await workflow.start_child_workflow(
+            HospitalReferralWorkflow.run,
+            self._referral_input(hospital_id),
+            id=referral_workflow_id(self._case_id, hospital_id),
+            static_summary=f"Referral of case {self._case_id} to {hospital_id}",
+        )
+
+    def _referral_started(
+        self,
+        hospital_id: str,
+        handle: workflow.ChildWorkflowHandle[HospitalReferralWorkflow, HospitalReferralStatus],
+    ) -> asyncio.Task:
+        """Keep the started referral's handle, note it, and follow it to its end."""
+        self._children[hospital_id] = handle
+        self._note("referral_started", f"hospital {hospital_id}")
+        return asyncio.create_task(self._follow(hospital_id, handle))
 
     async def _start_trial_referral(self, site_id: str) -> asyncio.Task:
         s = self._state

@@ -37,6 +37,8 @@ GENERATIONS: tuple[frozenset[str], ...] = (
     # Generation 3: the case shows a hospital's answer and acknowledgement at once, without
     # waiting for its referral to report them back (issue 14, update p99).
     frozenset({"hospital-answers-shown-at-once"}),
+    # Generation 4: a review's referrals start together (issue 14: one workflow task fewer).
+    frozenset({"referrals-started-together"}),
 )
 # What clients put into the workflows they start.
 CURRENT_GENERATION = len(GENERATIONS)
