@@ -212,7 +212,12 @@ class IdentityStore:
             # The service's threads share the pool; the CLI may write while it runs.
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 15}
         self._engine = sa.create_engine(url, **kwargs)
-        _metadata.create_all(self._engine)
+        try:
+            _metadata.create_all(self._engine)
+        except sa.exc.DatabaseError:
+            # Another process (the CLI beside the web service) created a table between this
+            # one's check and its CREATE; a second pass finds it, and any error is real.
+            _metadata.create_all(self._engine)
 
     @classmethod
     def from_settings(cls, settings: CaseflowSettings) -> IdentityStore:

@@ -191,3 +191,32 @@ def test_demo_users_are_created_once_with_a_private_logins_file(tmp_path):
         assert contact.organisation == "CancerFax (demo)"
     finally:
         store.close()
+
+
+def test_a_store_opens_while_another_process_creates_the_same_tables(tmp_path, monkeypatch):
+    """The web service and the CLI may create a new database at once: the one whose CREATE
+    loses (the table appeared after its check) opens the database the other made."""
+    import sqlalchemy as sa
+
+    from client import identities
+
+    url = f"sqlite:///{tmp_path / 'identities.db'}"
+    other = sa.create_engine(url)
+    created = []
+
+    def the_other_process_wins(target, connection, **_):
+        if not created:  # once: as if the CLI's CREATE ran between this check and this CREATE
+            created.append(True)
+            identities._metadata.create_all(other)
+
+    users = identities._users
+    sa.event.listen(users, "before_create", the_other_process_wins)
+    try:
+        store = IdentityStore(url)
+    finally:
+        sa.event.remove(users, "before_create", the_other_process_wins)
+        other.dispose()
+    assert created
+    add_coordinator(store)
+    assert store.get_user("coord-ana") is not None
+    store.close()
