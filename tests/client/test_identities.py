@@ -202,7 +202,7 @@ def test_a_store_opens_while_another_process_creates_the_same_tables(tmp_path, m
 
     url = f"sqlite:///{tmp_path / 'identities.db'}"
     other = sa.create_engine(url)
-    created = []
+    created: list[bool] = []
 
     def the_other_process_wins(target, connection, **_):
         if not created:  # once: as if the CLI's CREATE ran between this check and this CREATE
