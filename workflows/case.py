@@ -541,13 +541,13 @@ class CaseWorkflow:
         self._enter(CaseStage.TRAVEL, f"trial {target.study_id} at {s.selected_hospital_id}")
 
     async def _start_referral(
-        self, hospital_id: str
+        self, hospital_id: str, review: SubmitReview | None = None, kind: str = "Referral"
     ) -> workflow.ChildWorkflowHandle[HospitalReferralWorkflow, HospitalReferralStatus]:
         return await workflow.start_child_workflow(
             HospitalReferralWorkflow.run,
-            self._referral_input(hospital_id),
+            self._referral_input(hospital_id, review),
             id=referral_workflow_id(self._case_id, hospital_id),
-            static_summary=f"Referral of case {self._case_id} to {hospital_id}",
+            static_summary=f"{kind} of case {self._case_id} to {hospital_id}",
         )
 
     def _referral_started(
@@ -570,11 +570,8 @@ class CaseWorkflow:
             channel=target.site.channel,
         )
         self._publish()
-        handle = await workflow.start_child_workflow(
-            HospitalReferralWorkflow.run,
-            self._referral_input(site_id, screening_review(target, s.coordinator_id)),
-            id=referral_workflow_id(self._case_id, site_id),
-            static_summary=f"Trial referral of case {self._case_id} to {site_id}",
+        handle = await self._start_referral(
+            site_id, screening_review(target, s.coordinator_id), kind="Trial referral"
         )
         self._children[site_id] = handle
         self._note("trial_referral_started", f"study {target.study_id} at {site_id}")
@@ -1305,8 +1302,9 @@ class CaseWorkflow:
         if replayed is not None:
             return replayed
         hospital_id = response.hospital_id
-        # A child waiting for the answer reports it at once; one still delivering (a failed or
-        # blocked step) takes it when it gets there, and the update need not wait for that.
+        # A child waiting for the answer takes it at once, so the case may show it meanwhile
+        # (ANSWERS_AT_ONCE_PATCH; before, the update waited for its report). One still
+        # delivering (a failed or blocked step) takes it when it gets there.
         answering = self._state.referrals[hospital_id].state in _AWAITING_ANSWER
         at_once = self._child_owns_status and takes(ANSWERS_AT_ONCE_PATCH, self._input.generation)
         self._add_documents(list(response.documents))
