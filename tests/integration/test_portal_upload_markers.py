@@ -81,7 +81,7 @@ def test_a_part_whose_checksum_was_never_declared_is_refused_by_number(seaweed):
         _leave_markers(seaweed, upload, sums, skip=2)
         with pytest.raises(Exception, match="part 2: its checksum was never declared"):
             store.complete(upload, hashlib.sha256(data).hexdigest(), "scan.pdf")
-        missing = seaweed.client().list_objects_v2(Bucket=seaweed.bucket, Prefix=upload.key)
-        assert [o["Key"] for o in missing.get("Contents", []) if o["Key"] == upload.key] == []
+        listed = seaweed.client().list_objects_v2(Bucket=seaweed.bucket, Prefix=upload.key)
+        assert upload.key not in [item["Key"] for item in listed.get("Contents", [])]
     finally:
         store.close()

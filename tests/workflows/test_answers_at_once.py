@@ -99,10 +99,6 @@ class SlowReferral:
     def other(self, name: str, args: Sequence[RawValue]) -> None:
         """The case's other news (consent, hold, coordinator): not this test's subject."""
 
-    @workflow.query
-    def stale_sent(self) -> int:
-        return self._stale_sent
-
 
 @pytest.fixture
 async def slow_worker(env, recorded):
@@ -128,16 +124,18 @@ async def _awaiting_answers(env) -> WorkflowHandle:
     return handle
 
 
-async def _stale_reports_taken(env, handle: WorkflowHandle, count: int) -> None:
-    child = env.client.get_workflow_handle(referral_workflow_id(case_id_of(handle), ANSWERED))
-    for _ in range(200):
-        if await child.query(SlowReferral.stale_sent) >= count:
-            break
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError("the referral never sent its stale report")
-    # The case takes a signal in its next task; a query after one more round trip sees it.
-    await asyncio.sleep(0.3)
+async def _stale_reports_taken(handle: WorkflowHandle, count: int) -> None:
+    """Until the case has taken `count` stale reports: each is a timeline entry of its own,
+    after the one for the referral's first report that it awaits the answer."""
+
+    def taken(current) -> bool:
+        notes = [
+            e for e in current.timeline
+            if e.event == "referral_awaiting_response" and ANSWERED in e.detail
+        ]
+        return len(notes) >= 1 + count
+
+    await wait_for(handle, taken)
 
 
 def _referral(current, hospital_id: str = ANSWERED):
@@ -153,7 +151,7 @@ async def test_an_answer_shows_at_once_and_a_stale_report_keeps_it(env, slow_wor
     assert answered.state == ReferralState.ACCEPTED and answered.response is not None
 
     # A report from before the referral took the answer arrives: the answer stays.
-    await _stale_reports_taken(env, handle, 1)
+    await _stale_reports_taken(handle, 1)
     answered = _referral(await status(handle))
     assert answered.state == ReferralState.ACCEPTED
     assert answered.response is not None and answered.response.decision == "accept"
@@ -176,7 +174,7 @@ async def test_an_acknowledgement_shows_at_once_and_a_stale_report_keeps_it(
         timeout=10,
     )
     assert "acknowledged" in ack.detail
-    await _stale_reports_taken(env, handle, 1)
+    await _stale_reports_taken(handle, 1)
     referral = _referral(await status(handle))
     assert referral.acknowledged_at is not None
     assert referral.acknowledgement_reference == "INTL-7"
