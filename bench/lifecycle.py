@@ -48,7 +48,7 @@ from bench.lifecycle_baseline import (
     BarePhase,
     BareStatus,
 )
-from bench.report import print_detail, print_table, print_targets
+from bench.report import print_bounds, print_detail, print_table, print_targets
 from bench.service_stack import settings_env
 from bench.stats import CpuMeter, RunResult, Samples
 from caseflow.case_status import CaseOutcome
@@ -271,18 +271,24 @@ async def case_histories(client: Client, workflow_ids: list[str]) -> AsyncIterat
         yield history
 
 
-async def history_profile(client: Client, workflow_ids: list[str]) -> tuple[Counter, Counter]:
-    """Event types and scheduled activity types over the given workflows' histories."""
+async def history_profile(
+    client: Client, workflow_ids: list[str]
+) -> tuple[Counter, Counter, dict[str, list[int]]]:
+    """Event types and scheduled activity types over the given workflows' histories, and the
+    events by workflow type (the case's own history apart from its referral children's)."""
     events: Counter = Counter()
     activities: Counter = Counter()
+    by_workflow: dict[str, list[int]] = {}
     async for history in case_histories(client, workflow_ids):
+        first = history.events[0].workflow_execution_started_event_attributes
+        by_workflow.setdefault(first.workflow_type.name, []).append(len(history.events))
         for event in history.events:
             name = event.WhichOneof("attributes") or "unknown"
             events[name.removesuffix("_event_attributes")] += 1
             if event.HasField("activity_task_scheduled_event_attributes"):
                 scheduled = event.activity_task_scheduled_event_attributes
                 activities[scheduled.activity_type.name] += 1
-    return events, activities
+    return events, activities, by_workflow
 
 
 async def task_waits(client: Client, workflow_ids: list[str]) -> dict[str, list[float]]:
@@ -441,16 +447,26 @@ async def measure(
                     | {"driver": os.getpid()},
                     alone=frozenset({"driver"}),  # its children are measured above
                 )
+                # The render worker's share of "worker": the work the bare workflow has no
+                # counterpart for (print_targets' bound).
+                renderer = tuple(
+                    pid
+                    for w in workers
+                    if w.name.endswith("-letters-worker") and (pid := w.pid()) is not None
+                )
+                render_meter = CpuMeter.for_processes({"render worker": renderer})
                 started = time.perf_counter()
                 done, failures = await run_cases(count, args.concurrency, driver.drive)
                 seconds = time.perf_counter() - started
                 cpu = meter.used()
-                events, activities = await history_profile(client, [warm])
+                render_cpu = sum(render_meter.used().values())
+                events, activities, by_workflow = await history_profile(client, [warm])
                 samples.activities = await task_waits(client, done)
             finally:
                 store.close()
         result = RunResult(
-            system, count, args.concurrency, seconds, failures, samples, cpu, events, activities
+            system, count, args.concurrency, seconds, failures, samples, cpu, events, activities,
+            events_by_workflow=by_workflow, render_cpu=render_cpu,
         )
         return result, plan
     finally:
@@ -528,6 +544,7 @@ async def bench(args: argparse.Namespace, shared: SharedStack) -> None:
         print_table(caseflow, bare)
         print_detail(caseflow, bare)
         print_targets(caseflow, bare)
+        print_bounds(caseflow, bare)
         sys.stdout.flush()
 
 

@@ -127,3 +127,38 @@ def print_targets(caseflow: RunResult, bare: RunResult) -> None:
     print(f"    history events per case <= {EVENTS_RATIO}x baseline: {events:.2f}x "
           f"({verdict(events <= EVENTS_RATIO)})")
     print("    letter PDF >= 8x faster than WeasyPrint: printed by `python -m bench.packets`")
+
+
+def print_bounds(caseflow: RunResult, bare: RunResult) -> None:
+    """How far the throughput and events targets can be reached at all on this machine: the
+    work a case does that the bare workflow has no counterpart for, and the events of the
+    referral children (one per hospital, design.md) apart from the case's own history."""
+    n_c, n_b = max(caseflow.completed, 1), max(bare.completed, 1)
+    total_c = sum(caseflow.cpu.values()) / n_c
+    total_b = sum(bare.cpu.values()) / n_b
+    # With every process on the same cores, a saturated run's throughput follows CPU per case.
+    print("  bounds:")
+    print(f"    CPU ms/case, baseline / caseflow  {ms(total_b):>7} / {ms(total_c):<7} = "
+          f"{_ratio(total_b, total_c):5.2f}x (throughput {_ratio(caseflow.rate, bare.rate):.2f}x)")
+    own = {
+        "render worker (letters, packets)": caseflow.render_cpu / n_c,
+        "storage (SeaweedFS) beyond the baseline's": max(
+            0.0,
+            caseflow.cpu.get("storage (SeaweedFS)", 0.0) / n_c
+            - bare.cpu.get("storage (SeaweedFS)", 0.0) / n_b,
+        ),
+        "mail sink beyond the baseline's": max(
+            0.0, caseflow.cpu.get("mail sink", 0.0) / n_c - bare.cpu.get("mail sink", 0.0) / n_b
+        ),
+    }
+    for label, seconds in own.items():
+        print(f"    {label:<44}{ms(seconds):>7} ms/case")
+    work = sum(own.values())
+    bound = _ratio(total_b, total_b + work)
+    print(f"    throughput were caseflow's orchestration as cheap as the baseline's: "
+          f"{ms(total_b)} / ({ms(total_b)} + {ms(work)}) = {bound:.2f}x (target {TARGET_RATIO}x)")
+    events_b = sum(bare.events.values())
+    for workflow_type, lengths in sorted(caseflow.events_by_workflow.items()):
+        print(f"    history events, {workflow_type}: {len(lengths)} x "
+              f"{sum(lengths) / len(lengths):.0f} = {sum(lengths)} "
+              f"({_ratio(sum(lengths), events_b):.2f}x the baseline's {events_b})")

@@ -139,6 +139,9 @@ class RunResult:
     cpu: dict[str, float]
     events: Counter  # history events of one case (children included), by type
     activities: Counter  # activity types scheduled in that case
+    # That case's history lengths by workflow type (the case, each referral child).
+    events_by_workflow: dict[str, list[int]] = field(default_factory=dict)
+    render_cpu: float = 0.0  # seconds, the render worker's alone (within cpu["worker"])
 
     @property
     def completed(self) -> int:
