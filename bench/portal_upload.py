@@ -5,7 +5,9 @@ while this process plays the browser as web/static/portal-upload.js does: it rea
 hashes it and the whole file, presigns it while earlier parts are in flight, and PUTs it to S3,
 as many at once as the service tells the page (settings.portal_upload_concurrency). Prints both
 throughputs, their ratio and the service's peak RSS (its process's, sampled every 20 ms with
-psutil). Targets (issue 10): ratio >= 0.8, peak RSS < 150 MiB for a 1 GiB file.
+psutil). Targets (issue 10): ratio >= 0.8, peak RSS < 150 MiB for a 1 GiB file. A third upload
+in each round, the protocol floor, runs the same protocol with no service in it (presigned
+SHA-256 parts and the verifying read), so the ratio can be read against the most it could be.
 
     python -m bench.portal_upload [--mib 1024] [--rounds 2] [--concurrency N]
 """
@@ -77,11 +79,11 @@ class PeakRss:
 
 def portal_upload(
     base: str, token: str, path: Path, concurrency: int | None
-) -> tuple[float, float, int]:
+) -> tuple[float, float, int, int]:
     """Upload `path` as the browser does, with as many parts in flight as the service tells the
     page (`concurrency` in the begin answer) unless `concurrency` says otherwise; returns the
-    seconds from begin to verified, the seconds the completion (the verifying read) took, and
-    the concurrency used."""
+    seconds from begin to verified, the seconds the completion (the verifying read) took, the
+    concurrency used and the part size."""
     with httpx.Client(base_url=base, timeout=600, follow_redirects=True) as web:
         web.get(f"/portal/open/{token}").raise_for_status()  # lands on the status page
         page = web.get("/portal/records")
@@ -153,7 +155,62 @@ def portal_upload(
             json={"sha256": whole.hexdigest(), "file_name": path.name, "part_sha256": sums},
         ).raise_for_status()
         done = time.perf_counter()
-        return done - started, done - completing, concurrency
+        return done - started, done - completing, concurrency, upload["part_size"]
+
+
+def protocol_floor(boto, path: Path, part_size: int, concurrency: int) -> float:
+    """The portal's protocol with no service in it, on the same SeaweedFS: the bench presigns
+    each part itself with its SHA-256 signed in, PUTs the parts as `portal_upload` does (the
+    same hashing, part size and parts in flight), completes the multipart upload and reads the
+    object back to hash it, as the completion's verifying read does. Returns the seconds. What
+    the portal takes beyond this is the service's own cost."""
+    size = path.stat().st_size
+    key = f"floor/{secrets.token_hex(6)}"
+    started = time.perf_counter()
+    upload_id = boto.create_multipart_upload(Bucket=BUCKET, Key=key, ChecksumAlgorithm="SHA256")[
+        "UploadId"
+    ]
+    whole = hashlib.sha256()
+    s3 = httpx.Client(timeout=600)
+    fd = os.open(path, os.O_RDONLY)
+
+    def put(number: int, checksum: str, data: bytes) -> dict[str, object]:
+        url = boto.generate_presigned_url(
+            "upload_part",
+            Params={"Bucket": BUCKET, "Key": key, "UploadId": upload_id, "PartNumber": number,
+                    "ChecksumSHA256": checksum},
+            ExpiresIn=3600,
+        )
+        answer = s3.put(url, content=data, headers={"x-amz-checksum-sha256": checksum})
+        answer.raise_for_status()
+        return {"PartNumber": number, "ETag": answer.headers["etag"], "ChecksumSHA256": checksum}
+
+    try:
+        with ThreadPoolExecutor(concurrency) as pool:
+            inflight: list[Future[dict[str, object]]] = []
+            for number in range(1, (size + part_size - 1) // part_size + 1):
+                offset = (number - 1) * part_size
+                data = os.pread(fd, min(part_size, size - offset), offset)
+                whole.update(data)
+                checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
+                while sum(not f.done() for f in inflight) >= concurrency:
+                    time.sleep(0.002)
+                inflight.append(pool.submit(put, number, checksum, data))
+            parts = [future.result() for future in inflight]
+    finally:
+        os.close(fd)
+        s3.close()
+    boto.complete_multipart_upload(
+        Bucket=BUCKET, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+    )
+    stored = hashlib.sha256()
+    body = boto.get_object(Bucket=BUCKET, Key=key)["Body"]
+    for block in body.iter_chunks(1024 * 1024):
+        stored.update(block)
+    assert stored.hexdigest() == whole.hexdigest(), "the floor's object differs from the file"
+    seconds = time.perf_counter() - started
+    boto.delete_object(Bucket=BUCKET, Key=key)
+    return seconds
 
 
 async def bench(args: argparse.Namespace, workdir: Path) -> None:
@@ -188,6 +245,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> None:
 
         direct: list[float] = []
         portal: list[float] = []
+        floor: list[float] = []
         verifying: list[float] = []
         used = 0
         peaks: list[float] = []
@@ -201,17 +259,19 @@ async def bench(args: argparse.Namespace, workdir: Path) -> None:
             boto.upload_file(str(path), BUCKET, f"baseline/{secrets.token_hex(6)}")
             direct.append(size / MiB / (time.perf_counter() - started))
             with PeakRss(web_pid) as rss:
-                seconds, verify, used = await asyncio.to_thread(
+                seconds, verify, used, part_size = await asyncio.to_thread(
                     portal_upload, base, token, path, args.concurrency
                 )
             portal.append(size / MiB / seconds)
+            seconds = await asyncio.to_thread(protocol_floor, boto, path, part_size, used)
+            floor.append(size / MiB / seconds)
             verifying.append(verify)
             peaks.append(rss.peak / MiB)
             private.append(rss.peak_private / MiB)
             path.unlink()
         held = (await cases.case_status(client, case_id)).quarantined
         assert len(held) == args.rounds, "every upload reached the case's quarantine"
-        report(args, used, direct, portal, verifying, peaks, private, idle_rss)
+        report(args, used, direct, portal, floor, verifying, peaks, private, idle_rss)
 
 
 def report(
@@ -219,6 +279,7 @@ def report(
     concurrency: int,
     direct: list[float],
     portal: list[float],
+    floor: list[float],
     verifying: list[float],
     peaks: list[float],
     private: list[float],
@@ -242,9 +303,17 @@ def report(
         f" target < {TARGET_RSS_MIB} MiB  {verdict}"
     )
     print(f"  of which private (peak USS)  {max(private):8.0f} MiB")
+    best_floor = max(floor)
     print(
-        "  every round, MiB/s direct / portal: "
-        + ", ".join(f"{d:.0f}/{p:.0f}" for d, p in zip(direct, portal, strict=True))
+        f"  protocol floor (no service)  {best_floor:8.1f}   ratio floor/direct "
+        f"{best_floor / best_direct:.2f}: the most the portal could reach; portal/floor "
+        f"{best_portal / best_floor:.2f}"
+    )
+    print(
+        "  every round, MiB/s direct / portal / floor: "
+        + ", ".join(
+            f"{d:.0f}/{p:.0f}/{f:.0f}" for d, p, f in zip(direct, portal, floor, strict=True)
+        )
     )
 
 
