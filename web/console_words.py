@@ -274,6 +274,13 @@ TIMELINE_EVENT = {
     "sla_escalate_coordinator": N_("escalated to the coordinator"),
     "sla_escalate_supervisor": N_("escalated to the supervisor"),
 }
+# A referral also reports its state changes and its SLA steps (workflows/referral.py `_report`;
+# the case prefixes them `referral_`): the words of that state or step, not the raw code.
+TIMELINE_EVENT.update({
+    **{f"referral_sla_{step}": TIMELINE_EVENT[f"sla_{step}"] for step in SLA_STEP},
+    **{f"referral_{state}": words for state, words in REFERRAL_STATE.items()
+       if f"referral_{state}" not in TIMELINE_EVENT},
+})
 
 TABLES: dict[str, dict[str, str]] = {
     "stage": STAGE,

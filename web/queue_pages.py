@@ -10,6 +10,7 @@ from functools import cache
 from typing import Any, get_args
 from urllib.parse import urlencode
 
+from babel import Locale
 from babel.dates import format_datetime, format_timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -33,6 +34,14 @@ QUEUE_LIMIT = 5000
 OPEN_STAGES = [stage for stage in CaseStage if stage != CaseStage.CLOSED]
 COUNTRIES: tuple[str, ...] = get_args(DestinationCountry)
 POLL_SECONDS = 5
+
+
+def due_words(due: datetime, language: str) -> str:
+    """A deadline in the reader's words: English keeps the queue's "2 Dec, 18:02 UTC"; another
+    language takes its own day-and-month order from CLDR (zh-CN: "12月2日 18:02 UTC")."""
+    locale = Locale.parse(language.replace("-", "_"))
+    day = "d MMM," if locale.language == "en" else locale.datetime_skeletons["MMMd"].pattern
+    return format_datetime(due, f"{day} HH:mm", tzinfo=UTC, locale=locale) + " UTC"
 
 
 @cache
@@ -209,7 +218,7 @@ async def build_queue(
                 if since
                 else "",
                 in_stage_since_start=entry.stage_entered_at is None,
-                due=format_datetime(due, "d MMM, HH:mm", tzinfo=UTC, locale=language) + " UTC"
+                due=due_words(due, language)
                 if due
                 else None,
                 due_at=due.isoformat() if due else None,
@@ -271,7 +280,7 @@ async def new_inquiries(request: Request, principal: Principal, language: str) -
             date_of_birth=entry.date_of_birth.isoformat() if entry.date_of_birth else None,
             waiting=format_timedelta(now - entry.started_at, locale=language, threshold=1.1)
             if entry.started_at else "",
-            due=format_datetime(due, "d MMM, HH:mm", tzinfo=UTC, locale=language) + " UTC"
+            due=due_words(due, language)
             if due else None,
             due_at=due.isoformat() if due else None,
             overdue=bool(due and due < now),

@@ -103,6 +103,9 @@ def test_every_travel_step_and_sla_step_has_a_timeline_word():
     events = console_words.TIMELINE_EVENT
     assert all(f"travel_{k.value}" in events for k in TravelEventKind)
     assert all(f"sla_{s.value}" in events for s in SlaStep)
+    # A referral's own reports reach the case's timeline prefixed `referral_`.
+    assert all(f"referral_sla_{s.value}" in events for s in SlaStep)
+    assert all(f"referral_{state.value}" in events for state in ReferralState)
 
 
 # -- a second language ---------------------------------------------------------------------------
@@ -178,3 +181,12 @@ def test_the_case_page_renders_in_a_second_language_when_its_catalogue_exists(tw
     english = render_case_page("en")
     assert "Records checklist" in english and "Specialist review" in english
     assert "病历清单" not in english
+
+
+def test_a_deadline_in_the_queue_reads_in_the_readers_order():
+    from web.queue_pages import due_words
+
+    due = datetime(2026, 12, 2, 18, 2, tzinfo=UTC)
+    assert due_words(due, "en") == "2 Dec, 18:02 UTC"
+    # Not "2 12月": Chinese puts the month first and marks the day.
+    assert due_words(due, "zh-CN") == "12月2日 18:02 UTC"
