@@ -14,7 +14,7 @@ import compileall
 import gc
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -42,10 +42,15 @@ ROLES: tuple[Role, ...] = ("cases", "letters", "all")
 
 class CaseflowWorker:
     """The workers one process runs for its role, started and stopped together: the case worker
-    (role cases), the render worker (role letters), or both (role all, the default)."""
+    (role cases), the render worker (role letters), or both (role all, the default). What their
+    builders opened for them (renderer processes, thread pools, S3 clients) is closed once they
+    have stopped."""
 
-    def __init__(self, workers: Sequence[Worker]) -> None:
+    def __init__(
+        self, workers: Sequence[Worker], closers: Sequence[Callable[[], None]] = ()
+    ) -> None:
         self.workers = list(workers)
+        self._closers = list(closers)
 
     def config(self) -> dict:
         """The first worker's config (the case worker's, unless the role is letters)."""
@@ -58,13 +63,25 @@ class CaseflowWorker:
             except BaseException:
                 for started in reversed(self.workers[:index]):
                     await started.__aexit__(None, None, None)
+                await self._close()
                 raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         # Leaving waits for running activities to finish (graceful shutdown), renders first.
-        for worker in reversed(self.workers):
-            await worker.__aexit__(None, None, None)
+        try:
+            for worker in reversed(self.workers):
+                await worker.__aexit__(None, None, None)
+        finally:
+            await self._close()
+
+    async def _close(self) -> None:
+        # Here, not when the collector gets to them: a renderer pool's locks finalised on a
+        # thread that is running a sandboxed workflow task cannot unregister themselves there
+        # (the sandbox refuses multiprocessing), and a test's renderers outlived its worker.
+        closers, self._closers = self._closers, []
+        for close in reversed(closers):
+            await asyncio.to_thread(close)
 
 
 # --- Worker versioning (issue 14, README "Worker versioning") ---
@@ -96,24 +113,29 @@ def build_worker(
     if role not in ROLES:
         raise ValueError(f"role: must be one of {', '.join(ROLES)}")
     workers = []
+    closers: list[Callable[[], None]] = []
     if role in ("cases", "all"):
-        workers.append(build_case_worker(client, settings, executor))
+        workers.append(build_case_worker(client, settings, executor, closers))
     if role in ("letters", "all"):
-        workers.append(build_render_worker(client, settings, executor))
-    return CaseflowWorker(workers)
+        workers.append(build_render_worker(client, settings, executor, closers))
+    return CaseflowWorker(workers, closers)
 
 
 def build_render_worker(
-    client: Client, settings: CaseflowSettings, executor: ThreadPoolExecutor
+    client: Client,
+    settings: CaseflowSettings,
+    executor: ThreadPoolExecutor,
+    closers: list[Callable[[], None]],
 ) -> Worker:
     """The render worker: referral letters and packets, on the letters queue, with its own
-    Typst renderer processes (settings.render_processes)."""
+    Typst renderer processes (settings.render_processes). What it opens goes in `closers`."""
     from activities.audit import AuditTrail
     from activities.letters import ReferralLetters
 
     letters = ReferralLetters(
         settings, audit=AuditTrail(settings), pdf_workers=settings.render_processes
     )
+    closers.append(letters.close)
     return Worker(
         client,
         task_queue=settings.letters_queue(),
@@ -128,11 +150,15 @@ def build_render_worker(
 
 
 def build_case_worker(
-    client: Client, settings: CaseflowSettings, executor: ThreadPoolExecutor
+    client: Client,
+    settings: CaseflowSettings,
+    executor: ThreadPoolExecutor,
+    closers: list[Callable[[], None]],
 ) -> Worker:
     """The case worker with every workflow and activity registered. It keeps
     render_referral_packet too, for cases started before the render workers (their letters
-    render on the case queue); its renderer processes start only if such a letter comes."""
+    render on the case queue); its renderer processes start only if such a letter comes. What
+    it opens goes in `closers`."""
     from activities.audit import AuditTrail
     from activities.consent_gate import ConsentGate
     from activities.documents import DocumentStore
@@ -154,6 +180,7 @@ def build_case_worker(
     # Every mail goes through one relay, over TLS with a login when settings say so.
     smtp = SmtpTransport.from_settings(settings)
     letters = ReferralLetters(settings, audit=audit)
+    closers.extend([documents.close, letters.close])
     mailer = CaseMailer(
         NoticeRouting(
             smtp=smtp,
