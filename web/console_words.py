@@ -30,6 +30,11 @@ STAGE = {
     "CLOSED": N_("Closed"),
 }
 
+# caseflow.intake.CaseIntake.pathway: the care pathways a case can follow.
+PATHWAY = {
+    "recurrent_after_rt": N_("recurrence after radiotherapy"),
+}
+
 OUTCOME = {
     "completed": N_("completed"),
     "withdrawn": N_("withdrawn"),
@@ -284,6 +289,7 @@ TIMELINE_EVENT.update({
 
 TABLES: dict[str, dict[str, str]] = {
     "stage": STAGE,
+    "pathway": PATHWAY,
     "outcome": OUTCOME,
     "document_kind": DOCUMENT_KIND,
     "decision": DECISION,

@@ -28,7 +28,7 @@ from caseflow.case_status import (
 )
 from caseflow.documents import DocumentKind
 from caseflow.hospitals import Modality
-from caseflow.intake import ConsentGrant, Patient, PrimarySite, RecurrencePattern
+from caseflow.intake import CaseIntake, ConsentGrant, Patient, PrimarySite, RecurrencePattern
 from caseflow.settings import CaseflowSettings
 from caseflow.sla import SlaStep
 from caseflow.triage import TriageLevel
@@ -77,6 +77,7 @@ def test_the_words_module_and_the_templates_are_both_scanned():
     ("kind", "codes"),
     [
         ("stage", [s.value for s in CaseStage]),
+        ("pathway", list(get_args(CaseIntake.model_fields["pathway"].annotation))),
         ("outcome", [o.value for o in CaseOutcome]),
         ("document_kind", [k.value for k in DocumentKind]),
         ("decision", [d.value for d in HospitalDecision]),
