@@ -10,6 +10,9 @@ from babel import Locale
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
+from activities.letter_words import LETTER_LANGUAGES, SOURCE_LANGUAGE, phrase_text
+from caseflow.case_status import TriageFlagEntry
+
 
 def N_(message: str) -> str:
     """Marks a word for extraction (one of pybabel's default keywords); `word` translates it."""
@@ -337,3 +340,15 @@ def country_name(context: Context, code: str) -> str:
 @pass_context
 def country_names(context: Context, codes: list[str]) -> str:
     return ", ".join(country_name(context, code) for code in codes)
+
+
+@pass_context
+def flag_words(context: Context, flag: TriageFlagEntry) -> str:
+    """A triage flag's sentence in the page's language. The flags' translations are the referral
+    letter's (activities/letter_words.py), which prints them for the hospital: one translation
+    of each flag, for the letter and the console alike. English, a language the letters lack,
+    and a case opened before flags carried their phrases show the flag's own message."""
+    language = str(context.get("language") or SOURCE_LANGUAGE)
+    if language == SOURCE_LANGUAGE or language not in LETTER_LANGUAGES or not flag.phrases:
+        return flag.message
+    return " ".join(phrase_text(language, p) for p in flag.phrases)

@@ -14,6 +14,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po, write_po
+from markupsafe import escape
 from starlette.requests import Request
 
 from caseflow import message_catalogues
@@ -160,14 +161,14 @@ def a_case() -> CaseStatus:
     )
 
 
-def render_case_page(accept_language: str) -> str:
+def render_case_page(accept_language: str, status: CaseStatus | None = None) -> str:
     request = page_request(accept_language)
     start = SimpleNamespace(
         hospitals=[], intake=SimpleNamespace(patient=SimpleNamespace(given_name="Ada",
                                                                      family_name="Test")),
     )
     principal = SimpleNamespace(identity="user:coord-ana", role=Role.COORDINATOR)
-    context = case_context(request, principal, a_case(), start)  # type: ignore[arg-type]
+    context = case_context(request, principal, status or a_case(), start)  # type: ignore[arg-type]
     return bytes(pages.render(request, "console/case.html.j2", **context).body).decode()
 
 
@@ -191,3 +192,32 @@ def test_a_deadline_in_the_queue_reads_in_the_readers_order():
     assert due_words(due, "en") == "2 Dec, 18:02 UTC"
     # Not "2 12月": Chinese puts the month first and marks the day.
     assert due_words(due, "zh-CN") == "12月2日 18:02 UTC"
+
+
+def test_a_triage_flag_reads_in_the_page_language_as_the_letter_words_it():
+    from activities.letter_words import phrase_text
+    from caseflow.case_status import TriageFlagEntry
+    from caseflow.triage import triage
+    from tests.workflows.cases import intake
+
+    flags = [
+        TriageFlagEntry(code=f.code, level=f.level.value, message=f.message, source=f.source,
+                        phrases=list(f.phrases))
+        for f in triage(intake(), datetime(2025, 6, 1).date())
+    ]
+    assert flags, "the test intake raises no triage flag"
+    status = a_case().model_copy(update={"triage_flags": flags})
+    chinese = render_case_page("zh-CN", status)
+    english = render_case_page("en", status)
+    for flag in flags:
+        # The letter's catalogue translates it: the same sentence the hospital reads.
+        words = " ".join(phrase_text("zh-CN", p) for p in flag.phrases)
+        assert words != flag.message
+        assert escape(words) in chinese
+        assert escape(flag.message) not in chinese
+        assert escape(flag.message) in english
+    # A case from before flags carried their phrases shows the flag's own message.
+    older = a_case().model_copy(
+        update={"triage_flags": [flags[0].model_copy(update={"phrases": []})]}
+    )
+    assert escape(flags[0].message) in render_case_page("zh-CN", older)
