@@ -460,7 +460,7 @@ def _cord_recovery(months: int) -> float:
     return next((share for after, share in CORD_RECOVERY_BY_MONTHS if months >= after), 0.0)
 
 
-_CORD_ASSUMPTION = ("Estimated at alpha/beta 2 Gy from each course's cord Dmax and fractions; "
+_CORD_ASSUMPTION = N_("Estimated at alpha/beta 2 Gy from each course's cord Dmax and fractions; "
                     "the specialist recomputes it from the dose plans.")
 _CORD_SOURCES = f"{NIEDER_2006}; {CORD_RECOVERY_2021}"
 
@@ -542,9 +542,10 @@ def _bnct_flags(intake: CaseIntake, months: int) -> list[TriageFlag]:
     # BNCT bypasses the cumulative photon constraint [seed], so only its own trial criteria
     # [bnct-trial] weigh on it, not the re-irradiation flags.
     if unmet:
-        flags.append(_flag("BNCT_CRITERIA_NOT_MET", TriageLevel.CAUTION,
-                           [phrase("BNCT suits recurrence after photon RT, but trial entry "
-                                   "criteria are not met: %(reasons)s.", reasons=unmet)],
+        # Built apart from the _flag call: pybabel does not extract a phrase nested in it.
+        not_met = phrase("BNCT suits recurrence after photon RT, but trial entry criteria are "
+                         "not met: %(reasons)s.", reasons=unmet)
+        flags.append(_flag("BNCT_CRITERIA_NOT_MET", TriageLevel.CAUTION, [not_met],
                            BNCT_TRIAL,
                            cautions=[Approach.BNCT], as_reason=N_("unmet BNCT trial criteria")))
     else:
