@@ -82,6 +82,9 @@ class CaseflowWorker:
         closers, self._closers = self._closers, []
         for close in reversed(closers):
             await asyncio.to_thread(close)
+        if closers:
+            # And what they leave in reference cycles is finalised here too, on a plain thread.
+            await asyncio.to_thread(gc.collect)
 
 
 # --- Worker versioning (issue 14, README "Worker versioning") ---
