@@ -448,7 +448,7 @@ async def measure(
                     alone=frozenset({"driver"}),  # its children are measured above
                 )
                 # The render worker's share of "worker": the work the bare workflow has no
-                # counterpart for (print_targets' bound).
+                # counterpart for (bench/report.py print_bounds).
                 renderer = tuple(
                     pid
                     for w in workers
