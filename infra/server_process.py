@@ -116,6 +116,17 @@ class ServerProcess:
         self.pid_file.write_text(f"{process.pid} {psutil.Process(process.pid).create_time()}")
         return process.pid
 
+    def _reap_exited(self) -> None:
+        """Collect the exit status of our process if it died on its own or was killed from
+        outside (a test's kill -9): else it stays a zombie until this process ends."""
+        try:
+            pid = int(self.pid_file.read_text().split()[0])
+        except (FileNotFoundError, ValueError, IndexError):
+            return
+        # Only a child of this process can be reaped here; WNOHANG leaves a live one alone.
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)
+
     def logged_since_start(self) -> bytes:
         """What this start of the process has written to its log so far."""
         try:
@@ -148,6 +159,8 @@ class ServerProcess:
     def stop(self, timeout: float = 15.0) -> bool:
         """Stop the process we started, if any. Returns whether something was stopped."""
         pid = self.pid()
+        if pid is None:
+            self._reap_exited()
         self.pid_file.unlink(missing_ok=True)
         if pid is None:
             return False

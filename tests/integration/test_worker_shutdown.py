@@ -18,11 +18,15 @@ pytestmark = pytest.mark.integration
 
 def renderers() -> list[psutil.Process]:
     """This process's spawned renderer processes (not the shared resource tracker)."""
-    return [
-        child
-        for child in psutil.Process().children()
-        if any("spawn_main" in part for part in child.cmdline())
-    ]
+    found = []
+    for child in psutil.Process().children():
+        try:
+            command = child.cmdline()
+        except psutil.NoSuchProcess:  # another test's child, gone or a zombie (a subclass)
+            continue
+        if any("spawn_main" in part for part in command):
+            found.append(child)
+    return found
 
 
 async def test_a_stopped_worker_has_stopped_its_renderer_processes(
