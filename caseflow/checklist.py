@@ -25,6 +25,12 @@ _IMAGING = [
 ]
 
 
+def N_(message: str) -> str:
+    """Marks an item's reason for the console's catalogue (web/babel.cfg); the console shows it
+    in the reader's language (web/console_words.py reason_words)."""
+    return message
+
+
 class ChecklistError(ValueError):
     """A checklist change that cannot apply; the message names the field and never PHI."""
 
@@ -89,41 +95,41 @@ class RecordsChecklist(BaseModel):
         site = clinical.primary_site
         items = [
             _item("biopsy", "Biopsy report of the recurrence", [DocumentKind.BIOPSY_REPORT],
-                  "Confirms viable recurrent tumour, not radiation fibrosis.", WORKUP_SOURCE),
+                  N_("Confirms viable recurrent tumour, not radiation fibrosis."), WORKUP_SOURCE),
             _item("imaging", "Recent MRI, CT or PET-CT", list(_IMAGING),
-                  "Cross-sectional imaging delineates the recurrence volume.", WORKUP_SOURCE),
+                  N_("Cross-sectional imaging delineates the recurrence volume."), WORKUP_SOURCE),
             _item("prior_rt_dosimetry", "Prior RT dose plan or DVHs",
                   [DocumentKind.RT_DOSE_PLAN, DocumentKind.DVH],
-                  "Without prior dosimetry, safe re-irradiation planning is not possible; "
-                  "cumulative organ-at-risk doses come from the plan and its DVHs.",
+                  N_("Without prior dosimetry, safe re-irradiation planning is not possible; "
+                     "cumulative organ-at-risk doses come from the plan and its DVHs."),
                   WORKUP_SOURCE),
             _item("prior_rt_summary", "Prior RT treatment summary",
                   [DocumentKind.RT_TREATMENT_SUMMARY],
-                  "Confirms technique, dose and the completion date given at intake, which "
-                  "sets the RT-free interval.", WORKUP_SOURCE),
+                  N_("Confirms technique, dose and the completion date given at intake, which "
+                     "sets the RT-free interval."), WORKUP_SOURCE),
             _item("performance_status", "Performance status assessment",
                   [DocumentKind.PERFORMANCE_STATUS],
-                  "Performance status weighs in every re-irradiation decision.", WORKUP_SOURCE),
+                  N_("Performance status weighs in every re-irradiation decision."), WORKUP_SOURCE),
             _item("organ_function", "Organ function (labs)", [DocumentKind.LABS],
-                  "Organ function shows whether systemic or radioligand options are safe.",
+                  N_("Organ function shows whether systemic or radioligand options are safe."),
                   WORKUP_SOURCE),
         ]
         if site == PrimarySite.PROSTATE:
             items.append(_item("psma_pet", "PSMA PET", [DocumentKind.PSMA_PET],
-                               "Localises prostate recurrence for PSMA-directed SBRT or "
-                               "Lu-177 PSMA therapy.", SITE_SOURCE))
+                               N_("Localises prostate recurrence for PSMA-directed SBRT or "
+                                  "Lu-177 PSMA therapy."), SITE_SOURCE))
         if site == PrimarySite.BRAIN:
             items.append(_item("brain_mri", "Brain MRI", [DocumentKind.IMAGING_MRI],
-                               "MRI is the imaging for brain recurrence (SRS/FSRT planning).",
+                               N_("MRI is the imaging for brain recurrence (SRS/FSRT planning)."),
                                SITE_SOURCE))
         if site == PrimarySite.SPINE:
             items.append(_item("spine_mri", "Spine MRI", [DocumentKind.IMAGING_MRI],
-                               "Shows cord and epidural extent for re-irradiation SBRT.",
+                               N_("Shows cord and epidural extent for re-irradiation SBRT."),
                                SITE_SOURCE))
             items.append(_item("spine_sins", "SINS assessment",
                                [DocumentKind.SPINE_SINS_ASSESSMENT],
-                               "SINS of 13 or more calls for surgical stabilisation to be "
-                               "considered.", SITE_SOURCE))
+                               N_("SINS of 13 or more calls for surgical stabilisation to be "
+                                  "considered."), SITE_SOURCE))
         # Targeted therapy is in question when a biomarker is reported or the seed's table
         # lists mutation-directed salvage for the site (lung: osimertinib; cervix: MSI-H/PD-L1).
         # PSMA+ is read off the PSMA PET, not a molecular report, so it alone asks for none.
@@ -131,7 +137,8 @@ class RecordsChecklist(BaseModel):
         if molecular or site in (PrimarySite.LUNG, PrimarySite.CERVIX_UTERUS):
             items.append(_item("molecular_report", "Molecular / biomarker report",
                                [DocumentKind.MOLECULAR_REPORT],
-                               "Decides targeted agents or checkpoint inhibitors.", SITE_SOURCE))
+                               N_("Decides targeted agents or checkpoint inhibitors."),
+                               SITE_SOURCE))
         return cls(items=items)
 
     # -- queries -------------------------------------------------------------------------------

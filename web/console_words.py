@@ -11,7 +11,9 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from activities.letter_words import LETTER_LANGUAGES, SOURCE_LANGUAGE, phrase_text
-from caseflow.case_status import TriageFlagEntry
+from caseflow.case_status import ChecklistEntry, TriageFlagEntry
+from caseflow.checklist import REQUEST_SOURCE
+from caseflow.message_catalogues import translations
 
 
 def N_(message: str) -> str:
@@ -352,3 +354,15 @@ def flag_words(context: Context, flag: TriageFlagEntry) -> str:
     if language == SOURCE_LANGUAGE or language not in LETTER_LANGUAGES or not flag.phrases:
         return flag.message
     return " ".join(phrase_text(language, p) for p in flag.phrases)
+
+
+@pass_context
+def reason_words(context: Context, item: ChecklistEntry) -> str:
+    """Why a checklist item is needed, in the page's language: the checklist's own reasons are in
+    the catalogue (caseflow/checklist.py marks them). An item the specialist asked for carries
+    their own words, shown as written. The lookup is the catalogue's alone, never the
+    template's gettext, whose %-formatting a '%' in someone's words would break."""
+    if item.source == REQUEST_SOURCE:
+        return item.reason
+    language = str(context.get("language") or SOURCE_LANGUAGE)
+    return str(translations(language).gettext(item.reason))

@@ -15,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from caseflow import message_catalogues
 from caseflow.message_catalogues import best_language, catalogue_name
-from web.console_words import country_name, country_names, flag_words, word
+from web.console_words import country_name, country_names, flag_words, reason_words, word
 
 WEB_DIR = Path(__file__).resolve().parent
 # The catalogues are shared with the patient's e-mails (caseflow/message_catalogues.py).
@@ -32,7 +32,11 @@ templates = Jinja2Templates(
 )
 # Codes in words from the catalogue: {{ word("stage", status.stage) }}, {{ country_name("IN") }}.
 templates.env.globals.update(
-    word=word, country_name=country_name, country_names=country_names, flag_words=flag_words
+    word=word,
+    country_name=country_name,
+    country_names=country_names,
+    flag_words=flag_words,
+    reason_words=reason_words,
 )
 
 

@@ -221,3 +221,35 @@ def test_a_triage_flag_reads_in_the_page_language_as_the_letter_words_it():
         update={"triage_flags": [flags[0].model_copy(update={"phrases": []})]}
     )
     assert escape(flags[0].message) in render_case_page("zh-CN", older)
+
+
+def test_a_checklist_reason_reads_in_the_page_language_and_a_request_as_written():
+    from caseflow.checklist import REQUEST_SOURCE, RecordsChecklist
+    from caseflow.intake import PrimarySite
+    from tests.workflows.cases import intake
+
+    # Every reason the checklist can give, over every site, is in the Chinese catalogue.
+    chinese = message_catalogues.translations("zh-CN")
+    base = intake().model_dump(mode="json")
+    for site in PrimarySite:
+        data = {**base, "clinical": {**base["clinical"], "primary_site": site.value,
+                                     "biomarkers": ["EGFR"]}}
+        for item in RecordsChecklist.build(CaseIntake.model_validate(data)).items:
+            assert chinese.gettext(item.reason) != item.reason, (site, item.item_id)
+
+    biopsy = a_case().checklist[0].model_copy(
+        update={"reason": "Confirms viable recurrent tumour, not radiation fibrosis."}
+    )
+    # A specialist's own words, with a '%' the template's gettext would have choked on.
+    asked = biopsy.model_copy(update={
+        "item_id": "requested_boron_pet", "source": REQUEST_SOURCE,
+        "reason": "T/N ratio above 2.5 (100% of the centre's BNCT cases need it)",
+    })
+    status = a_case().model_copy(update={"checklist": [biopsy, asked]})
+    page = render_case_page("zh-CN", status)
+    assert "证实为存活的复发肿瘤，而非放射性纤维化。" in page
+    assert "Confirms viable recurrent tumour" not in page
+    assert str(escape(asked.reason)) in page
+    assert "Confirms viable recurrent tumour, not radiation fibrosis." in render_case_page(
+        "en", status
+    )
