@@ -116,12 +116,17 @@ class ServerProcess:
         self.pid_file.write_text(f"{process.pid} {psutil.Process(process.pid).create_time()}")
         return process.pid
 
+    def _recorded_pid(self) -> int | None:
+        """The pid our pid file names, whatever has become of that process since."""
+        try:
+            return int(self.pid_file.read_text().split()[0])
+        except (FileNotFoundError, ValueError, IndexError):
+            return None
+
     def _reap_exited(self) -> None:
         """Collect the exit status of our process if it died on its own or was killed from
         outside (a test's kill -9): else it stays a zombie until this process ends."""
-        try:
-            pid = int(self.pid_file.read_text().split()[0])
-        except (FileNotFoundError, ValueError, IndexError):
+        if (pid := self._recorded_pid()) is None:
             return
         # Only a child of this process can be reaped here; WNOHANG leaves a live one alone.
         with contextlib.suppress(ChildProcessError, OSError):
@@ -149,6 +154,7 @@ class ServerProcess:
                 return
             # Liveness by pid alone: just after fork the child still shows our own command line.
             if not _alive(pid):
+                self._reap_exited()
                 self.pid_file.unlink(missing_ok=True)
                 raise StackError(f"{self.name} exited during start-up; see {self.log_file}")
             time.sleep(0.2)
@@ -160,10 +166,10 @@ class ServerProcess:
         """Stop the process we started, if any. Returns whether something was stopped."""
         pid = self.pid()
         if pid is None:
-            self._reap_exited()
-        self.pid_file.unlink(missing_ok=True)
-        if pid is None:
+            self._reap_exited()  # before the pid file that names it goes
+            self.pid_file.unlink(missing_ok=True)
             return False
+        self.pid_file.unlink(missing_ok=True)
         try:
             os.killpg(pid, signal.SIGTERM)
         except ProcessLookupError:
